@@ -1,0 +1,72 @@
+// The per-ISA kernel table: what a plan resolves once at creation and calls through afterwards.
+//
+// GEMM micro-kernel contract (BLIS style, vectors along N):
+//   C[0:mr, 0:nr] := (accumulate ? C : 0) + A * B      then, if finish: + bias, activation
+// A is one packed micro-panel a[k*MR + i] (k < kc, i < MR), B one packed micro-panel
+// b[k*NR + j]; rows >= mr / columns >= nr of the panels are zero padding that the kernel reads
+// but never stores. C element (i, j) lives at c + row_off[i] + col_off[j]; the kernel writes
+// exactly the mr x nr elements named that way and reads them only when accumulating.
+// b must be 64-byte aligned; kc >= 1; 1 <= mr <= MR; 1 <= nr <= NR.
+#pragma once
+
+#include <cstdint>
+
+#include "tconv/tconv.hpp"
+
+namespace tconv::detail {
+
+enum class Isa { sse2 = 0, avx2 = 1, avx512f = 2 };
+
+struct TileStore {
+  float* c;
+  const int64_t* row_off;
+  const int64_t* col_off;
+  bool col_contiguous;     // col_off[j] == col_off[0] + j for all j < nr
+  bool accumulate;         // add to what C holds
+  bool finish;             // last K block: add bias, apply the activation
+  const float* bias_row;   // bias_row[i] added to row i (may be null)
+  const float* bias_col;   // bias_col[j] added to column j (may be null)
+  const Epilogue* epilogue;
+};
+
+using GemmUkernel = void (*)(int64_t kc, const float* a, const float* b, int64_t mr, int64_t nr,
+                             const TileStore& store);
+
+// Direct-scatter row kernel: acc[j] += sum_t w[t] * x[tap_offsets[t] + j] for j < n.
+// (One output row segment of one channel, all taps that reach it; see direct_scatter.cpp.)
+using RowFmaKernel = void (*)(float* acc, int64_t n, const float* x, const int64_t* tap_offsets,
+                              const float* tap_weights, int64_t taps);
+
+// Channel-vector kernel: acc[c] += sum_i x[i] * w[i*ldw + c] for c < cout, i < cin.
+using VecMatKernel = void (*)(float* acc, const float* x, int64_t cin, const float* w,
+                              int64_t ldw, int64_t cout);
+
+// Channel-wise kernel: acc[c] += sum_t x[x_off[t] + c] * w[t*ldw + c] for c < n.
+using ChanFmaKernel = void (*)(float* acc, int64_t n, const float* x, const int64_t* x_off,
+                               const float* w, int64_t ldw, int64_t taps);
+
+struct KernelTable {
+  Isa isa;
+  const char* isa_name;
+  int simd_width;  // floats per vector
+  GemmUkernel gemm;
+  const char* gemm_name;  // e.g. f32_gemm_14x32__avx512f
+  int mr, nr;
+  // Cache blocking for this kernel (see the ukernel TU for why).
+  int64_t kc, mc, nc;
+  RowFmaKernel row_fma;
+  VecMatKernel vec_mat;
+  ChanFmaKernel chan_fma;
+};
+
+// Each per-ISA translation unit defines one of these.
+const KernelTable& sse2_kernels();
+const KernelTable& avx2_kernels();
+const KernelTable& avx512f_kernels();
+
+// The table for the best ISA the CPU and OS support, capped by TCONV_ISA (throws Error on an
+// unknown TCONV_ISA value). Re-reads the environment on every call: plans call it once.
+const KernelTable& resolve_kernels();
+bool isa_supported(Isa isa);
+
+}  // namespace tconv::detail

@@ -1,0 +1,66 @@
+// The packed GEMM engine shared by every GEMM-based strategy (BLIS/Goto loops around the per-ISA
+// micro-kernel). Operands are described by offset tables, so one engine serves plain matrices,
+// implicit-GEMM gathers straight from the input tensor, and weights packed at plan creation.
+//
+//   C[m][n] (+)= sum over k in K-ranges of A[m][k] * B[k][n]      (then bias + activation)
+//
+// A gathered operand reads element (outer o, inner k) at src[outer_off[o] + inner_off[k]]
+// (outer = m for A, n for B). A prepacked operand holds micro-panels [panel][K][R] (R = MR for A,
+// NR for B) built by pack_panels() over its whole K; any K sub-range is addressable in place.
+// C element (m, n) lives at c + c_row_off[m] + c_col_off[n].
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "dispatch/kernel_table.hpp"
+
+namespace tconv::detail {
+
+struct Operand {
+  const float* packed = nullptr;  // prepacked panels, or null for a gather
+  int64_t packed_k = 0;           // K of the prepacked panels
+  const float* src = nullptr;     // gather source
+  const int64_t* outer_off = nullptr;
+  const int64_t* inner_off = nullptr;
+};
+
+struct KRange {
+  int64_t begin, end;
+};
+
+struct GemmBlock {
+  int64_t m0 = 0, m_count = 0;  // m0 a multiple of MR when A is prepacked
+  int64_t n0 = 0, n_count = 0;  // n0 a multiple of NR when B is prepacked
+  const KRange* k_ranges = nullptr;
+  int64_t k_range_count = 0;
+  Operand a, b;
+  float* c = nullptr;
+  const int64_t* c_row_off = nullptr;  // indexed by absolute m
+  const int64_t* c_col_off = nullptr;  // indexed by absolute n
+  bool accumulate = false;             // add to C instead of overwriting it
+  const float* bias_row = nullptr;     // indexed by absolute m
+  const float* bias_col = nullptr;     // indexed by absolute n
+  const Epilogue* epilogue = nullptr;  // null: store the plain product
+};
+
+// Floats of pack buffer one thread needs for gemm_block().
+size_t gemm_pack_floats(const KernelTable& kt);
+
+// Computes one C block on the calling thread. `pack` holds gemm_pack_floats() floats, 64-byte
+// aligned. Summation order depends only on the block and the K-ranges, never on threading.
+void gemm_block(const GemmBlock& block, const KernelTable& kt, float* pack);
+
+// Packs outer rows [0, outer_count) x inner [0, k) of a gathered operand into micro-panels of R:
+// dst[p][kk][r] = src[outer_off[p*R + r] + inner_off[kk]], zero past outer_count.
+// dst holds ceil(outer_count / R) * R * k floats.
+void pack_panels(const float* src, const int64_t* outer_off, int64_t outer_count,
+                 const int64_t* inner_off, int64_t k, int64_t r, float* dst);
+
+// Offsets 0, step, 2*step, ... (n of them): the table of a plain strided dimension.
+std::vector<int64_t> strided_offsets(int64_t n, int64_t step, int64_t start = 0);
+
+inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+}  // namespace tconv::detail

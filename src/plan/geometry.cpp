@@ -1,0 +1,65 @@
+// Geometry of one dimension: valid (input, tap) pairs and the stride-phase decomposition.
+#include "plan/geometry.hpp"
+
+#include <algorithm>
+
+#include "plan/checked.hpp"
+
+namespace tconv::detail {
+
+uint64_t valid_pairs(int64_t in, int64_t s, int64_t k, int64_t d, int64_t crop, int64_t out) {
+  uint64_t total = 0;
+  for (int64_t t = 0; t < k; ++t) {
+    // 0 <= i*s + t*d - crop <= out-1  <=>  crop - t*d <= i*s <= crop - t*d + out - 1
+    const int64_t lo_value = crop - t * d;
+    const int64_t i_lo = std::max<int64_t>(0, ceil_div(lo_value, s));
+    const int64_t i_hi = std::min<int64_t>(in - 1, floor_div(lo_value + out - 1, s));
+    if (i_hi >= i_lo) total += uint64_t(i_hi - i_lo + 1);
+  }
+  return total;
+}
+
+std::vector<Phase1D> decompose_phases(int64_t in, int64_t s, int64_t k, int64_t d, int64_t crop,
+                                      int64_t out) {
+  std::vector<Phase1D> phases(static_cast<size_t>(s));
+  for (int64_t r = 0; r < s; ++r) {
+    Phase1D& ph = phases[static_cast<size_t>(r)];
+    ph.residue = r;
+    ph.first = floor_mod(r - crop, s);
+    ph.count = ph.first < out ? ceil_div(out - ph.first, s) : 0;
+    if (ph.count == 0) continue;
+    // Taps reach this phase iff t*d == r (mod s); their inputs advance one per phase output.
+    for (int64_t t = 0; t < k; ++t) {
+      if (floor_mod(t * d, s) != r) continue;
+      ph.taps.push_back({t, (ph.first + crop - t * d) / s});
+    }
+    // Tap j is valid for q in [-base_j, in - base_j); both ends rise with j, so the valid taps
+    // of any q form one contiguous run. Cut [0, count) where that run changes.
+    std::vector<int64_t> cuts{0, ph.count};
+    for (const auto& tap : ph.taps) {
+      for (int64_t c : {-tap.base, in - tap.base}) {
+        if (c > 0 && c < ph.count) cuts.push_back(c);
+      }
+    }
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    for (size_t c = 0; c + 1 < cuts.size(); ++c) {
+      const int64_t q = cuts[c];
+      int64_t begin = 0;
+      const int64_t n = static_cast<int64_t>(ph.taps.size());
+      while (begin < n && !(ph.taps[size_t(begin)].base + q < in)) ++begin;
+      int64_t end = begin;
+      while (end < n && ph.taps[size_t(end)].base + q >= 0 && ph.taps[size_t(end)].base + q < in) ++end;
+      Phase1D::Segment seg{q, cuts[c + 1], begin, end};
+      if (!ph.segments.empty() && ph.segments.back().tap_begin == seg.tap_begin &&
+          ph.segments.back().tap_end == seg.tap_end) {
+        ph.segments.back().q1 = seg.q1;
+      } else {
+        ph.segments.push_back(seg);
+      }
+    }
+  }
+  return phases;
+}
+
+}  // namespace tconv::detail

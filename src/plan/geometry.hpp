@@ -1,0 +1,36 @@
+// One-dimensional geometry of a transposed convolution: which (input, tap) pairs reach which
+// output positions. Shared by the work counter, the sub-pixel strategy and `tconv shape`.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace tconv::detail {
+
+// Number of pairs (i, t), 0 <= i < in, 0 <= t < k, with 0 <= i*s + t*d - crop < out.
+uint64_t valid_pairs(int64_t in, int64_t s, int64_t k, int64_t d, int64_t crop, int64_t out);
+
+// A stride phase along one dimension: outputs o = first + q*s for q in [0, count), all with
+// (o + crop) mod s == residue. Tap t of `taps` reaches output q from input base[t] + q.
+struct Phase1D {
+  struct Tap {
+    int64_t k;     // kernel index (th)
+    int64_t base;  // input index feeding phase output q = 0 (may be outside [0, in))
+  };
+  // Phase outputs [q0, q1) all see exactly the taps [tap_begin, tap_end) with valid inputs.
+  struct Segment {
+    int64_t q0, q1;
+    int64_t tap_begin, tap_end;
+  };
+  int64_t residue = 0;
+  int64_t first = 0;
+  int64_t count = 0;
+  std::vector<Tap> taps;  // ascending k, hence descending base
+  std::vector<Segment> segments;
+};
+
+// The s phases of one dimension (some may have count == 0 when out < s).
+std::vector<Phase1D> decompose_phases(int64_t in, int64_t s, int64_t k, int64_t d, int64_t crop,
+                                      int64_t out);
+
+}  // namespace tconv::detail

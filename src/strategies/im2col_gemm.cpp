@@ -1,0 +1,155 @@
+// Zero-insertion + im2col + GEMM (the seeds' three steps): the input with SH-1 zero rows (SW-1
+// zero columns) between pixels, padded by DH*(KH-1) - crop_top, convolved at stride 1 with the
+// kernel flipped 180 degrees and its in/out axes swapped. Kept as the textbook baseline: it
+// multiplies every inserted zero, and the executed/useful multiply-add ratio shows the cost.
+//
+// The zero-inserted image is never stored: im2col reads it virtually (a position either maps to
+// an input pixel or is zero). The im2col buffer is tiled by output rows, so the workspace is
+// bounded (K x tile pixels per thread); the GEMM writes the output with bias and activation.
+#include <algorithm>
+
+#include "gemm/gemm.hpp"
+#include "plan/aligned_buffer.hpp"
+#include "plan/checked.hpp"
+#include "strategies/strategy.hpp"
+#include "threading/parallel.hpp"
+
+namespace tconv::detail {
+namespace {
+
+constexpr int64_t kColumnBudgetFloats = int64_t{1} << 20;
+constexpr int64_t kMinTiles = 4;
+
+class Im2colGemm final : public Strategy {
+ public:
+  explicit Im2colGemm(const Problem& pr) : pr_(pr), kt_(*pr.kernels) {
+    const Params& p = pr.params;
+    nchw_ = p.layout == Layout::nchw;
+    xs_ = strides_of(p.layout, p.in_channels, p.input.h, p.input.w);
+    ys_ = strides_of(p.layout, p.out_channels, p.output.h, p.output.w);
+    kk_ = p.kernel.h * p.kernel.w;
+    k_ = pr.cig * kk_;
+    tile_rows_ = std::max<int64_t>(1, kColumnBudgetFloats / std::max<int64_t>(1, k_ * p.output.w));
+    tile_rows_ = std::min(tile_rows_, std::max<int64_t>(1, ceil_div(p.output.h, kMinTiles)));
+    tiles_ = ceil_div(p.output.h, tile_rows_);
+    const int64_t tile_pixels = tile_rows_ * p.output.w;
+    // Flipped weights: element (co, k) with k = (ci, th', tw') in NCHW or (th', tw', ci) in NHWC
+    // is w[g*cig + ci][co][KH-1-th'][KW-1-tw'].
+    std::vector<int64_t> k_off(static_cast<size_t>(k_));
+    const std::vector<int64_t> co_off = strided_offsets(pr.cog, kk_);
+    for (int64_t ci = 0; ci < pr.cig; ++ci)
+      for (int64_t t = 0; t < kk_; ++t) k_off[size_t(k_index(ci, t))] = ci * pr.cog * kk_ + (kk_ - 1 - t);
+    const int64_t r = nchw_ ? kt_.mr : kt_.nr;
+    for (int64_t g = 0; g < p.groups; ++g) {
+      AlignedBuffer buf(size_t(round_up(pr.cog, r) * k_));
+      pack_panels(pr.weight.data() + g * pr.cig * pr.cog * kk_, co_off.data(), pr.cog, k_off.data(), k_, r, buf.data());
+      packed_.push_back(std::move(buf));
+    }
+    // The im2col tile: [k][pixel] in NCHW, [pixel][k] in NHWC.
+    col_outer_ = strided_offsets(std::max(k_, tile_pixels), nchw_ ? 1 : k_);
+    col_inner_ = strided_offsets(std::max(k_, tile_pixels), nchw_ ? tile_pixels : 1);
+    channel_off_ = strided_offsets(pr.cog, nchw_ ? ys_.c : 1);
+    pixel_out_off_ = strided_offsets(tile_pixels, nchw_ ? 1 : ys_.w);
+    k_range_ = {0, k_};
+  }
+
+  size_t workspace_floats(int threads) const override { return size_t(threads) * per_thread_floats(); }
+
+  void execute(const float* x, float* y, float* ws, int threads) const override {
+    const Params& p = pr_.params;
+    const int64_t per_image = p.groups * tiles_;
+    parallel_for(threads, p.batch * per_image, [&](int64_t t, int tid) {
+      const int64_t n = t / per_image, g = (t % per_image) / tiles_, tile = t % tiles_;
+      run_tile(tile, g, x + n * xs_.n, y + n * ys_.n, ws + size_t(tid) * per_thread_floats());
+    });
+  }
+
+  std::string implementation() const override { return std::string("im2col_gemm:") + kt_.gemm_name; }
+  uint64_t executed_macs() const override {
+    const Params& p = pr_.params;
+    return uint64_t(p.batch) * uint64_t(p.groups) * uint64_t(pr_.cog) * uint64_t(k_) *
+           uint64_t(p.output.h) * uint64_t(p.output.w);
+  }
+
+ private:
+  int64_t k_index(int64_t ci, int64_t t) const { return nchw_ ? ci * kk_ + t : t * pr_.cig + ci; }
+
+  size_t per_thread_floats() const {
+    return cache_line_floats(gemm_pack_floats(kt_) + size_t(k_ * tile_rows_ * pr_.params.output.w));
+  }
+
+  void run_tile(int64_t tile, int64_t g, const float* x, float* y, float* ws) const {
+    const Params& p = pr_.params;
+    const int64_t oh0 = tile * tile_rows_, oh1 = std::min(p.output.h, oh0 + tile_rows_);
+    const int64_t pixels = (oh1 - oh0) * p.output.w, tile_pixels = tile_rows_ * p.output.w;
+    float* cols = ws + gemm_pack_floats(kt_);
+    const float* xg = x + g * pr_.cig * xs_.c;
+    // Position (zh, zw) of the padded zero-inserted image maps to input (ih, iw) when
+    // zh - pad_top == ih*SH (likewise zw); otherwise it holds an inserted or padding zero.
+    const int64_t pad_top = p.dilation.h * (p.kernel.h - 1) - p.crop.h;
+    const int64_t pad_left = p.dilation.w * (p.kernel.w - 1) - p.crop.w;
+    for (int64_t ci = 0; ci < pr_.cig; ++ci) {
+      for (int64_t t = 0; t < kk_; ++t) {
+        const int64_t th = t / p.kernel.w, tw = t % p.kernel.w;
+        const int64_t k = k_index(ci, t);
+        for (int64_t oh = oh0; oh < oh1; ++oh) {
+          const int64_t zh = oh + th * p.dilation.h - pad_top;
+          const bool row_ok = floor_mod(zh, p.stride.h) == 0 && zh >= 0 && zh / p.stride.h < p.input.h;
+          for (int64_t ow = 0; ow < p.output.w; ++ow) {
+            const int64_t zw = ow + tw * p.dilation.w - pad_left;
+            float v = 0.0f;
+            if (row_ok && floor_mod(zw, p.stride.w) == 0 && zw >= 0 && zw / p.stride.w < p.input.w) {
+              v = xg[ci * xs_.c + (zh / p.stride.h) * xs_.h + (zw / p.stride.w) * xs_.w];
+            }
+            const int64_t pix = (oh - oh0) * p.output.w + ow;
+            cols[nchw_ ? k * tile_pixels + pix : pix * k_ + k] = v;
+          }
+        }
+      }
+    }
+    GemmBlock blk;
+    blk.k_ranges = &k_range_;
+    blk.k_range_count = 1;
+    blk.c = y + g * pr_.cog * ys_.c + oh0 * ys_.h;
+    blk.epilogue = &p.epilogue;
+    const Operand weights{packed_[size_t(g)].data(), k_, nullptr, nullptr, nullptr};
+    const Operand columns{nullptr, 0, cols, col_outer_.data(), col_inner_.data()};
+    const float* bias = pr_.bias.data() + g * pr_.cog;
+    if (nchw_) {
+      blk.m_count = pr_.cog;
+      blk.n_count = pixels;
+      blk.a = weights;
+      blk.b = columns;
+      blk.c_row_off = channel_off_.data();
+      blk.c_col_off = pixel_out_off_.data();
+      blk.bias_row = bias;
+    } else {
+      blk.m_count = pixels;
+      blk.n_count = pr_.cog;
+      blk.a = columns;
+      blk.b = weights;
+      blk.c_row_off = pixel_out_off_.data();
+      blk.c_col_off = channel_off_.data();
+      blk.bias_col = bias;
+    }
+    gemm_block(blk, kt_, ws);
+  }
+
+  const Problem& pr_;
+  const KernelTable& kt_;
+  bool nchw_ = true;
+  TensorStrides xs_{}, ys_{};
+  int64_t kk_ = 0, k_ = 0, tile_rows_ = 1, tiles_ = 1;
+  std::vector<AlignedBuffer> packed_;
+  std::vector<int64_t> col_outer_, col_inner_, channel_off_, pixel_out_off_;
+  KRange k_range_{};
+};
+
+}  // namespace
+
+StrategyInfo im2col_gemm_strategy() {
+  return {"im2col_gemm", [](const Params&) { return std::string(); },
+          [](const Problem& pr) -> std::unique_ptr<Strategy> { return std::make_unique<Im2colGemm>(pr); }};
+}
+
+}  // namespace tconv::detail

@@ -1,0 +1,80 @@
+// The interface every strategy implements, the validated problem it is built from, and the
+// registry the plan, the tests and the benchmarks all iterate.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dispatch/kernel_table.hpp"
+#include "tconv/tconv.hpp"
+
+namespace tconv::detail {
+
+// A validated problem with its weights in one canonical layout.
+struct Problem {
+  Params params;
+  int64_t cig = 0, cog = 0;   // channels per group
+  std::vector<float> weight;  // [Cin][Cout/groups][KH][KW] whatever the caller's layout
+  std::vector<float> bias;    // Cout floats (zeros without bias)
+  const KernelTable* kernels = nullptr;
+
+  // Canonical weight w[g*cig + ci][co][th][tw].
+  float w(int64_t cin, int64_t co, int64_t th, int64_t tw) const {
+    const Params& p = params;
+    return weight[size_t(((cin * cog + co) * p.kernel.h + th) * p.kernel.w + tw)];
+  }
+};
+
+// Element strides of a 4-D activation tensor, whatever its layout.
+struct TensorStrides {
+  int64_t n, c, h, w;
+};
+inline TensorStrides strides_of(Layout layout, int64_t c, int64_t h, int64_t w) {
+  if (layout == Layout::nchw) return {c * h * w, h * w, w, 1};
+  return {h * w * c, 1, w * c, c};
+}
+
+// Per-thread workspace slices are rounded to whole cache lines so every slice (and the packed
+// panels at its start) stays 64-byte aligned.
+inline size_t cache_line_floats(size_t floats) { return (floats + 15) / 16 * 16; }
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  // Floats of workspace execute() needs when run with up to `threads` threads.
+  virtual size_t workspace_floats(int threads) const = 0;
+  // workspace: workspace_floats(threads) floats, 64-byte aligned.
+  virtual void execute(const float* input, float* output, float* workspace, int threads) const = 0;
+  // What the benchmark's detail column and Plan::implementation() show.
+  virtual std::string implementation() const = 0;
+  virtual uint64_t executed_macs() const = 0;
+};
+
+struct StrategyInfo {
+  const char* name;
+  // Empty when the strategy handles these parameters, otherwise why not.
+  std::string (*not_applicable)(const Params&);
+  std::unique_ptr<Strategy> (*create)(const Problem&);
+};
+
+// All strategies, "reference" first. Adding a strategy means adding its line here.
+const std::vector<StrategyInfo>& strategy_registry();
+
+// Each strategy's file provides its entry.
+StrategyInfo reference_strategy();
+StrategyInfo direct_scatter_strategy();
+StrategyInfo gemm_col2im_strategy();
+StrategyInfo im2col_gemm_strategy();
+StrategyInfo subpixel_strategy();
+
+// The heuristic behind "auto": a registered strategy name and the reason for it.
+struct Choice {
+  std::string strategy;
+  std::string reason;
+};
+Choice choose_strategy(const Params& params, const KernelTable& kernels);
+
+}  // namespace tconv::detail

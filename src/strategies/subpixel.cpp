@@ -1,0 +1,223 @@
+// Sub-pixel (stride-phase) strategy: the output splits into SH x SW phases, each an ordinary
+// stride-1 correlation with a sub-kernel, run as an implicit GEMM on the shared engine.
+//
+// Zero-free: each phase is further cut into rectangular regions whose pixels all see the same
+// run of valid taps (plan/geometry.hpp), and a region multiplies exactly those taps. Weights are
+// packed once per (phase, group) with K ordered (tap_h, tap_w, ci), so a region's taps are a few
+// contiguous K-ranges of the same packed panels. The input is gathered through offset tables
+// while packing; no zero-inserted or im2col copy exists.
+//
+// Orientation follows the layout so the micro-kernel's vector stores run along contiguous output:
+//   NCHW: C[co][pixel] = W_phase[co][k] * X[k][pixel]   (weights are the prepacked A)
+//   NHWC: C[pixel][co] = X[pixel][k] * W_phase[k][co]   (weights are the prepacked B)
+#include <algorithm>
+
+#include "gemm/gemm.hpp"
+#include "plan/aligned_buffer.hpp"
+#include "plan/geometry.hpp"
+#include "strategies/strategy.hpp"
+#include "threading/parallel.hpp"
+
+namespace tconv::detail {
+namespace {
+
+constexpr int64_t kMaxPhases = 1 << 16;
+
+struct PhasePlan {
+  int64_t ph, pw;         // indices into phases_h_, phases_w_
+  int64_t k_total;        // taps_h * taps_w * cig
+  std::vector<int64_t> k_off;  // input offset of each k relative to the phase pixel
+  std::vector<AlignedBuffer> packed;  // per group
+};
+
+struct Region {
+  int64_t phase;                 // index into phases_
+  int64_t q0h, q1h, q0w, q1w;    // phase-output rectangle
+  std::vector<KRange> k_ranges;  // the valid taps, empty for bias-only regions
+};
+
+struct Task {
+  int64_t region, group;
+  int64_t p0, p_count;  // pixels of the region (row-major within it)
+  int64_t c0, c_count;  // output channels within the group
+};
+
+class Subpixel final : public Strategy {
+ public:
+  explicit Subpixel(const Problem& pr) : pr_(pr), kt_(*pr.kernels) {
+    const Params& p = pr.params;
+    nchw_ = p.layout == Layout::nchw;
+    xs_ = strides_of(p.layout, p.in_channels, p.input.h, p.input.w);
+    ys_ = strides_of(p.layout, p.out_channels, p.output.h, p.output.w);
+    phases_h_ = decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h);
+    phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
+    const int64_t r_packed = nchw_ ? kt_.mr : kt_.nr;
+    const int64_t KK = p.kernel.h * p.kernel.w;
+    channel_off_ = strided_offsets(pr.cog, nchw_ ? ys_.c : 1);
+    std::vector<int64_t> co_weight_off = strided_offsets(pr.cog, KK);
+
+    for (size_t ih = 0; ih < phases_h_.size(); ++ih) {
+      for (size_t iw = 0; iw < phases_w_.size(); ++iw) {
+        const Phase1D& fh = phases_h_[ih];
+        const Phase1D& fw = phases_w_[iw];
+        if (fh.count == 0 || fw.count == 0) continue;
+        const int64_t nth = int64_t(fh.taps.size()), ntw = int64_t(fw.taps.size());
+        PhasePlan phase{int64_t(ih), int64_t(iw), nth * ntw * pr.cig, {}, {}};
+        // K order (tap_h, tap_w, ci): input offsets and weight offsets of each k.
+        std::vector<int64_t> w_off(size_t(phase.k_total));
+        phase.k_off.resize(size_t(phase.k_total));
+        for (int64_t jh = 0; jh < nth; ++jh)
+          for (int64_t jw = 0; jw < ntw; ++jw)
+            for (int64_t ci = 0; ci < pr.cig; ++ci) {
+              const size_t k = size_t((jh * ntw + jw) * pr.cig + ci);
+              phase.k_off[k] = ci * xs_.c + fh.taps[size_t(jh)].base * xs_.h + fw.taps[size_t(jw)].base * xs_.w;
+              w_off[k] = ci * pr.cog * KK + fh.taps[size_t(jh)].k * p.kernel.w + fw.taps[size_t(jw)].k;
+            }
+        if (phase.k_total > 0) {
+          for (int64_t g = 0; g < p.groups; ++g) {
+            AlignedBuffer buf(size_t(round_up(pr.cog, r_packed) * phase.k_total));
+            pack_panels(pr.weight.data() + g * pr.cig * pr.cog * KK, co_weight_off.data(), pr.cog,
+                        w_off.data(), phase.k_total, r_packed, buf.data());
+            phase.packed.push_back(std::move(buf));
+          }
+        }
+        const int64_t phase_index = int64_t(phases_.size());
+        phases_.push_back(std::move(phase));
+        for (const auto& sh : fh.segments) {
+          for (const auto& sw : fw.segments) {
+            Region region{phase_index, sh.q0, sh.q1, sw.q0, sw.q1, {}};
+            if (sw.tap_end > sw.tap_begin) {
+              for (int64_t jh = sh.tap_begin; jh < sh.tap_end; ++jh) {
+                region.k_ranges.push_back({(jh * ntw + sw.tap_begin) * pr.cig, (jh * ntw + sw.tap_end) * pr.cig});
+              }
+            }
+            const int64_t pixels = (sh.q1 - sh.q0) * (sw.q1 - sw.q0);
+            int64_t k_count = 0;
+            for (const auto& r : region.k_ranges) k_count += r.end - r.begin;
+            executed_per_image_ += uint64_t(pixels) * uint64_t(k_count) * uint64_t(pr.cog) * uint64_t(p.groups);
+            regions_.push_back(std::move(region));
+          }
+        }
+      }
+    }
+    build_tasks();
+  }
+
+  size_t workspace_floats(int threads) const override {
+    return size_t(threads) * per_thread_floats();
+  }
+
+  void execute(const float* x, float* y, float* ws, int threads) const override {
+    const Params& p = pr_.params;
+    const int64_t per_image = int64_t(tasks_.size());
+    parallel_for(threads, p.batch * per_image, [&](int64_t t, int tid) {
+      const int64_t n = t / per_image;
+      const Task& task = tasks_[size_t(t % per_image)];
+      float* mine = ws + size_t(tid) * per_thread_floats();
+      run_task(task, x + n * xs_.n, y + n * ys_.n, mine);
+    });
+  }
+
+  std::string implementation() const override { return std::string("subpixel:") + kt_.gemm_name; }
+  uint64_t executed_macs() const override { return executed_per_image_ * uint64_t(pr_.params.batch); }
+
+ private:
+  int64_t pixel_chunk() const { return nchw_ ? round_up(kt_.nc, kt_.nr) : round_up(kt_.mc, kt_.mr); }
+  int64_t channel_chunk() const { return nchw_ ? pr_.cog : round_up(kt_.nc, kt_.nr); }
+
+  size_t per_thread_floats() const {
+    // Pack buffer, then two int64 offset tables of one pixel chunk (2 floats per entry each).
+    return cache_line_floats(gemm_pack_floats(kt_) + size_t(4 * pixel_chunk()));
+  }
+
+  // Tasks never depend on the thread count, so neither does any result.
+  void build_tasks() {
+    const int64_t pc = pixel_chunk(), cc = channel_chunk();
+    for (size_t r = 0; r < regions_.size(); ++r) {
+      const Region& region = regions_[r];
+      const int64_t pixels = (region.q1h - region.q0h) * (region.q1w - region.q0w);
+      for (int64_t g = 0; g < pr_.params.groups; ++g)
+        for (int64_t p0 = 0; p0 < pixels; p0 += pc)
+          for (int64_t c0 = 0; c0 < pr_.cog; c0 += cc)
+            tasks_.push_back({int64_t(r), g, p0, std::min(pc, pixels - p0), c0, std::min(cc, pr_.cog - c0)});
+    }
+  }
+
+  void run_task(const Task& task, const float* x, float* y, float* ws) const {
+    const Region& region = regions_[size_t(task.region)];
+    const PhasePlan& phase = phases_[size_t(region.phase)];
+    const Phase1D& fh = phases_h_[size_t(phase.ph)];
+    const Phase1D& fw = phases_w_[size_t(phase.pw)];
+    const Params& p = pr_.params;
+    int64_t* in_off = reinterpret_cast<int64_t*>(ws + gemm_pack_floats(kt_));
+    int64_t* out_off = in_off + task.p_count;
+    const int64_t width = region.q1w - region.q0w;
+    for (int64_t i = 0; i < task.p_count; ++i) {
+      const int64_t qh = region.q0h + (task.p0 + i) / width;
+      const int64_t qw = region.q0w + (task.p0 + i) % width;
+      in_off[i] = qh * xs_.h + qw * xs_.w;
+      out_off[i] = (fh.first + qh * p.stride.h) * ys_.h + (fw.first + qw * p.stride.w) * ys_.w;
+    }
+    const float* xg = x + task.group * pr_.cig * xs_.c;
+    float* yg = y + task.group * pr_.cog * ys_.c;
+    const float* bias = pr_.bias.data() + task.group * pr_.cog;
+    const float* packed = phase.k_total > 0 ? phase.packed[size_t(task.group)].data() : nullptr;
+
+    GemmBlock blk;
+    blk.k_ranges = region.k_ranges.data();
+    blk.k_range_count = int64_t(region.k_ranges.size());
+    blk.c = yg;
+    blk.epilogue = &p.epilogue;
+    const Operand weights{packed, phase.k_total, nullptr, nullptr, nullptr};
+    const Operand input{nullptr, 0, xg, in_off, phase.k_off.data()};
+    if (nchw_) {
+      blk.m0 = task.c0;
+      blk.m_count = task.c_count;
+      blk.n0 = 0;
+      blk.n_count = task.p_count;
+      blk.a = weights;
+      blk.b = input;
+      blk.c_row_off = channel_off_.data();
+      blk.c_col_off = out_off;
+      blk.bias_row = bias;
+    } else {
+      blk.m0 = 0;
+      blk.m_count = task.p_count;
+      blk.n0 = task.c0;
+      blk.n_count = task.c_count;
+      blk.a = input;
+      blk.b = weights;
+      blk.c_row_off = out_off;
+      blk.c_col_off = channel_off_.data();
+      blk.bias_col = bias;
+    }
+    gemm_block(blk, kt_, ws);
+  }
+
+  const Problem& pr_;
+  const KernelTable& kt_;
+  bool nchw_ = true;
+  TensorStrides xs_{}, ys_{};
+  std::vector<Phase1D> phases_h_, phases_w_;
+  std::vector<PhasePlan> phases_;
+  std::vector<Region> regions_;
+  std::vector<Task> tasks_;
+  std::vector<int64_t> channel_off_;
+  uint64_t executed_per_image_ = 0;
+};
+
+}  // namespace
+
+StrategyInfo subpixel_strategy() {
+  return {"subpixel",
+          [](const Params& p) -> std::string {
+            if (p.stride.h * p.stride.w > kMaxPhases) {
+              return "stride_h*stride_w=" + std::to_string(p.stride.h * p.stride.w) +
+                     " exceeds the " + std::to_string(kMaxPhases) + " phases it plans for";
+            }
+            return {};
+          },
+          [](const Problem& pr) -> std::unique_ptr<Strategy> { return std::make_unique<Subpixel>(pr); }};
+}
+
+}  // namespace tconv::detail

@@ -1,0 +1,15 @@
+// SSE2 kernels: the x86-64 baseline, no extra flags. No FMA: multiply then add.
+//
+// Tile 6x8: 12 xmm accumulators + 2 for B + 1 broadcast of A, within the 16 xmm registers.
+#define TCONV_ISA_NAMESPACE sse2
+#include "ukernels/kernels-inl.hpp"
+
+namespace tconv::detail {
+
+const KernelTable& sse2_kernels() {
+  static const KernelTable table = sse2::make_table<xsimd::sse2, 6, 2>(
+      Isa::sse2, "sse2", "f32_gemm_6x8__sse2", 256, 6 * 48, 8 * 128);
+  return table;
+}
+
+}  // namespace tconv::detail

@@ -1,0 +1,190 @@
+// Every registered strategy, on every SIMD level the machine has, both layouts and 1/2/3 threads,
+// against the reference: randomised sweep, PyTorch golden values, bitwise determinism.
+//
+// Rerun one failing case: TCONV_CASE="<the printed parameter string>" ./tconv_tests "[sweep]"
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "support/test_support.hpp"
+#include "tconv/tconv.hpp"
+
+using namespace tconv;
+
+namespace {
+
+std::vector<std::string> fast_strategies() {
+  std::vector<std::string> out;
+  for (const auto& s : strategy_names())
+    if (s != "reference") out.push_back(s);
+  return out;
+}
+
+// Checks every strategy x ISA x thread count on one problem; returns false (after reporting)
+// on the first mismatch.
+void check_all(const Params& p, std::mt19937& rng) {
+  const auto x = test::random_tensor(size_t(p.input_elements()), rng);
+  const auto w = test::random_tensor(size_t(p.weight_elements()), rng);
+  const auto b = p.has_bias ? test::random_tensor(size_t(p.out_channels), rng) : std::vector<float>{};
+  const auto want = test::run(p, x, w, b, "reference");
+  for (const auto& isa : supported_isas()) {
+    test::ForceIsa force(isa);
+    for (const auto& strategy : fast_strategies()) {
+      PlanOptions o;
+      o.strategy = strategy;
+      o.max_threads = 3;
+      Plan plan(p, w.data(), b.empty() ? nullptr : b.data(), o);
+      // The plan really runs the forced level.
+      REQUIRE(plan.implementation().find(isa) != std::string::npos);
+      std::vector<float> first;
+      for (int threads : {1, 2, 3}) {
+        std::vector<float> y(size_t(p.output_elements()), NAN);
+        plan.execute(x.data(), y.data(), nullptr, threads);
+        size_t worst = 0;
+        const double excess = test::excess_error(p, y, want, x, w, b, &worst);
+        if (excess > 0 || (threads > 1 && y != first)) {
+          FAIL_CHECK("mismatch: strategy=" << strategy << " isa=" << isa << " threads=" << threads
+                     << (excess > 0 ? " error" : " not bitwise identical to 1 thread") << " at " << worst
+                     << " got " << y[worst] << " want " << want[worst] << "\n  rerun: TCONV_CASE=\""
+                     << p.to_string() << "\" ./tconv_tests \"[sweep]\"");
+          return;
+        }
+        if (threads == 1) first = y;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Randomised sweep: every strategy, ISA, layout and thread count vs reference", "[sweep]") {
+  if (const char* one = std::getenv("TCONV_CASE")) {
+    std::mt19937 rng(1);
+    check_all(Params::parse(one), rng);
+    return;
+  }
+  std::mt19937 rng(20261122);
+  const int cases = test::sweep_cases(1000);
+  for (int it = 0; it < cases; ++it) {
+    const Params p = test::random_params(rng);
+    check_all(p, rng);
+  }
+}
+
+TEST_CASE("Layer-like shapes: larger channels exercise full tiles and K blocking", "[sweep][layers]") {
+  std::mt19937 rng(3);
+  const char* shapes[] = {
+      "N=2 Cin=40 Cout=36 H=5 W=6 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=10 ow=12 layout=nchw bias=1 act=relu",
+      "N=1 Cin=300 Cout=20 H=3 W=3 kh=3 kw=3 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=6 ow=6 layout=nhwc bias=1",
+      "N=1 Cin=70 Cout=45 H=9 W=11 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1 g=1 ct=0 cl=0 oh=18 ow=22 layout=nchw",
+      "N=1 Cin=16 Cout=16 H=12 W=12 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=16 ct=1 cl=1 oh=24 ow=24 layout=nhwc bias=1",
+      "N=1 Cin=3 Cout=5 H=3 W=3 kh=20 kw=20 sh=8 sw=8 dh=1 dw=1 g=1 ct=0 cl=0 oh=36 ow=36 layout=nchw",
+      "N=3 Cin=24 Cout=2 H=7 W=7 kh=5 kw=5 sh=2 sw=2 dh=1 dw=1 g=1 ct=2 cl=2 oh=14 ow=14 layout=nchw bias=1 act=tanh",
+      "N=1 Cin=32 Cout=48 H=6 W=6 kh=3 kw=3 sh=2 sw=2 dh=2 dw=2 g=2 ct=2 cl=2 oh=12 ow=12 layout=nhwc bias=1 act=sigmoid",
+      "N=2 Cin=20 Cout=64 H=1 W=1 kh=4 kw=4 sh=1 sw=1 dh=1 dw=1 g=1 ct=0 cl=0 oh=4 ow=4 layout=nhwc",
+      "N=1 Cin=33 Cout=17 H=14 W=14 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 g=1 ct=0 cl=0 oh=16 ow=16 layout=nchw",
+  };
+  for (const char* s : shapes) {
+    INFO(s);
+    check_all(Params::parse(s), rng);
+  }
+}
+
+TEST_CASE("PyTorch golden values", "[golden]") {
+  std::ifstream in(TCONV_TEST_DATA_DIR "/pytorch_golden.txt");
+  REQUIRE(in.good());
+  std::string line;
+  int cases = 0;
+  auto floats = [](const std::string& l) {
+    std::vector<float> v;
+    std::istringstream s(l);
+    double d;
+    while (s >> d) v.push_back(float(d));
+    return v;
+  };
+  while (std::getline(in, line)) {
+    if (line.rfind("case ", 0) != 0) continue;
+    std::istringstream head(line.substr(5));
+    std::string name;
+    int64_t n, cin, cout, h, w, kh, kw, sh, sw, ph, pw, oph, opw, dh, dw, groups, bias;
+    head >> name >> n >> cin >> cout >> h >> w >> kh >> kw >> sh >> sw >> ph >> pw >> oph >> opw >> dh >> dw >> groups >> bias;
+    std::string lx, lw, lb, ly;
+    std::getline(in, lx);
+    std::getline(in, lw);
+    std::getline(in, lb);
+    std::getline(in, ly);
+    PyTorchArgs a;
+    a.in_channels = cin;
+    a.out_channels = cout;
+    a.kernel = {kh, kw};
+    a.stride = {sh, sw};
+    a.padding = {ph, pw};
+    a.output_padding = {oph, opw};
+    a.dilation = {dh, dw};
+    a.groups = groups;
+    a.bias = bias != 0;
+    const Params p = from_pytorch(a, n, {h, w});
+    const auto x = floats(lx), wt = floats(lw), b = floats(lb), want = floats(ly);
+    REQUIRE(int64_t(want.size()) == p.output_elements());
+    for (const auto& isa : supported_isas()) {
+      test::ForceIsa force(isa);
+      for (const auto& strategy : strategy_names()) {
+        INFO("case " << name << " strategy " << strategy << " isa " << isa);
+        const auto y = test::run(p, x, wt, b, strategy, 2);
+        CHECK(test::excess_error(p, y, want, x, wt, b) <= 0);
+      }
+    }
+    ++cases;
+  }
+  CHECK(cases >= 30);
+}
+
+TEST_CASE("subpixel is zero-free: executed multiply-adds equal the useful count", "[subpixel][macs]") {
+  std::mt19937 rng(17);
+  for (int it = 0; it < test::sweep_cases(1000); ++it) {
+    const Params p = test::random_params(rng);
+    std::vector<float> w(size_t(p.weight_elements()), 1.0f), b(size_t(p.out_channels), 0.0f);
+    PlanOptions o;
+    o.strategy = "subpixel";
+    const Plan plan(p, w.data(), b.data(), o);
+    INFO(p.to_string());
+    REQUIRE(plan.executed_macs() == plan.useful_macs());
+  }
+  // And the textbook zero-insertion form really does multiply the zeros.
+  const Params p = Params::parse("N=1 Cin=4 Cout=4 H=8 W=8 kh=4 kw=4 sh=2 sw=2 ct=1 cl=1 oh=16 ow=16");
+  std::vector<float> w(size_t(p.weight_elements()), 1.0f);
+  PlanOptions o;
+  o.strategy = "im2col_gemm";
+  const Plan plan(p, w.data(), nullptr, o);
+  CHECK(plan.executed_macs() >= 3 * plan.useful_macs());
+}
+
+TEST_CASE("Concurrent executions of one plan with distinct workspaces agree", "[plan][threads]") {
+  std::mt19937 rng(23);
+  const Params p = Params::parse("N=2 Cin=24 Cout=20 H=9 W=9 kh=4 kw=4 sh=2 sw=2 ct=1 cl=1 oh=18 ow=18 bias=1 act=relu");
+  const auto x = test::random_tensor(size_t(p.input_elements()), rng);
+  const auto w = test::random_tensor(size_t(p.weight_elements()), rng);
+  const auto b = test::random_tensor(size_t(p.out_channels), rng);
+  for (const auto& strategy : strategy_names()) {
+    PlanOptions o;
+    o.strategy = strategy;
+    o.max_threads = 2;
+    const Plan plan(p, w.data(), b.data(), o);
+    std::vector<float> want(size_t(p.output_elements()));
+    std::vector<char> ws0(plan.workspace_bytes());
+    plan.execute(x.data(), want.data(), ws0.data(), 1);
+    std::vector<std::vector<float>> outs(4, std::vector<float>(want.size()));
+    std::vector<std::vector<char>> wss(4, std::vector<char>(plan.workspace_bytes() + 4));
+    std::vector<std::thread> pool;
+    for (int t = 0; t < 4; ++t) {
+      pool.emplace_back([&, t] {
+        for (int rep = 0; rep < 5; ++rep) plan.execute(x.data(), outs[size_t(t)].data(), wss[size_t(t)].data() + t, 1 + t % 2);
+      });
+    }
+    for (auto& th : pool) th.join();
+    for (const auto& o2 : outs) CHECK(o2 == want);
+  }
+}
