@@ -27,17 +27,17 @@ int fma_width_avx2();
 
 namespace {
 
-// Collects each repetition's seconds per iteration, keyed by benchmark name.
+// Collects each repetition's seconds per iteration.
 class CollectingReporter final : public benchmark::BenchmarkReporter {
  public:
   bool ReportContext(const Context&) override { return true; }
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& r : runs) {
       if (r.run_type != Run::RT_Iteration || r.iterations == 0) continue;
-      seconds[r.benchmark_name()].push_back(r.GetAdjustedRealTime() / 1e9);  // time unit ns
+      seconds.push_back(r.GetAdjustedRealTime() / 1e9);  // time unit: ns
     }
   }
-  std::map<std::string, std::vector<double>> seconds;
+  std::vector<double> seconds;  // one benchmark is registered per run
 };
 
 struct Timing {
@@ -57,7 +57,7 @@ Timing time_it(const std::string& name, const std::function<void()>& fn, double 
   CollectingReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::ClearRegisteredBenchmarks();
-  std::vector<double> s = reporter.seconds[name];
+  std::vector<double> s = reporter.seconds;
   if (s.empty()) return {};
   std::sort(s.begin(), s.end());
   const size_t n = s.size();
