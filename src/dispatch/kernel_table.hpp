@@ -32,10 +32,11 @@ struct TileStore {
 using GemmUkernel = void (*)(int64_t kc, const float* a, const float* b, int64_t mr, int64_t nr,
                              const TileStore& store);
 
-// Direct-scatter row kernel: acc[j] += sum_t w[t] * x[tap_offsets[t] + j] for j < n.
-// (One output row segment of one channel, all taps that reach it; see direct_scatter.cpp.)
-using RowFmaKernel = void (*)(float* acc, int64_t n, const float* x, const int64_t* tap_offsets,
-                              const float* tap_weights, int64_t taps);
+// Direct row kernel: acc[c*ld + j] += sum_t w[t*channels + c] * x[tap_offsets[t] + j] for
+// c < channels (1..4), j < n: a row segment of up to 4 output channels, all taps that reach it
+// (see direct_scatter.cpp). Reads x only at the named positions.
+using RowFmaKernel = void (*)(float* acc, int64_t ld, int64_t channels, int64_t n, const float* x,
+                              const int64_t* tap_offsets, const float* tap_weights, int64_t taps);
 
 // Channel-vector kernel: acc[c] += sum_i x[i] * w[i*ldw + c] for c < cout, i < cin.
 using VecMatKernel = void (*)(float* acc, const float* x, int64_t cin, const float* w,

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "epilogue/epilogue.hpp"
+#include "threading/parallel.hpp"
 
 namespace tconv::detail {
 
@@ -134,6 +135,21 @@ void gemm_block(const GemmBlock& whole, const KernelTable& kt, float* pack) {
       first = false;
     }
   }
+}
+
+void gemm_parallel(const GemmBlock& whole, const KernelTable& kt, float* pack, int threads) {
+  const int64_t MC = round_up(kt.mc, kt.mr), NC = round_up(kt.nc, kt.nr);
+  const int64_t m_tiles = (whole.m_count + MC - 1) / MC, n_tiles = (whole.n_count + NC - 1) / NC;
+  const size_t stride = gemm_pack_floats(kt);
+  parallel_for(threads, m_tiles * n_tiles, [&](int64_t t, int tid) {
+    GemmBlock part = whole;
+    const int64_t mi = t / n_tiles, ni = t % n_tiles;
+    part.m0 = whole.m0 + mi * MC;
+    part.m_count = std::min(MC, whole.m_count - mi * MC);
+    part.n0 = whole.n0 + ni * NC;
+    part.n_count = std::min(NC, whole.n_count - ni * NC);
+    gemm_block(part, kt, pack + size_t(tid) * stride);
+  });
 }
 
 }  // namespace tconv::detail

@@ -1,9 +1,9 @@
 // Direct strategy: the definition without lowering, no packing and no GEMM. Each output row is
 // owned by one task, which accumulates into it the products of the input rows that reach it:
 //
-// NCHW (vectors along the width): a row of one channel, split by W stride phase, is a sum of
-// shifted input rows times scalar taps (kernel row_fma); the W phases are then interleaved into
-// the output row with bias and activation. Border pixels use only their valid taps (the phase
+// NCHW (vectors along the width): a row of up to 4 output channels, split by W stride phase, is
+// a sum of shifted input rows times scalar taps (kernel row_fma, one load feeding every channel);
+// the W phases are then interleaved into the output rows with bias and activation. Border pixels use only their valid taps (the phase
 // segments of plan/geometry.hpp), so no padded tap is multiplied.
 // NHWC (vectors along channels): each output pixel's channel vector gathers every valid
 // (input pixel, tap) pair's channel vector times the tap matrix (vec_mat), or the tap vector
@@ -28,6 +28,9 @@ struct TapRun {
   int64_t q;             // phase output index
   int64_t begin, end;    // valid taps of the phase
 };
+
+// Output channels one NCHW task computes together, sharing every input load.
+constexpr int64_t kChannelBlock = 4;
 
 TapRun run_at(const std::vector<Phase1D>& phases, int64_t o, int64_t crop, int64_t s) {
   const Phase1D& ph = phases[size_t(floor_mod(o + crop, s))];
@@ -64,9 +67,12 @@ class DirectScatter final : public Strategy {
   void execute(const float* x, float* y, float* ws, int threads) const override {
     const Params& p = pr_.params;
     if (nchw_) {
-      parallel_for(threads, p.batch * p.out_channels, [&](int64_t t, int tid) {
-        const int64_t n = t / p.out_channels, c = t % p.out_channels;
-        channel_nchw(x + n * xs_.n, y + n * ys_.n, c, ws + size_t(tid) * per_thread_floats());
+      const int64_t blocks = (pr_.cog + kChannelBlock - 1) / kChannelBlock;
+      parallel_for(threads, p.batch * p.groups * blocks, [&](int64_t t, int tid) {
+        const int64_t n = t / (p.groups * blocks), g = (t / blocks) % p.groups, b = t % blocks;
+        const int64_t co0 = b * kChannelBlock;
+        block_nchw(x + n * xs_.n, y + n * ys_.n, g, co0, std::min(kChannelBlock, pr_.cog - co0),
+                   ws + size_t(tid) * per_thread_floats());
       });
     } else {
       parallel_for(threads, p.batch * p.output.h, [&](int64_t t, int tid) {
@@ -89,25 +95,26 @@ class DirectScatter final : public Strategy {
   }
   size_t per_thread_floats() const {
     const Params& p = pr_.params;
-    // NCHW: the phase-split row + tap offsets (int64, 2 floats) + tap weights.
-    // NHWC: the channel accumulator + tap offsets.
-    const int64_t acc = nchw_ ? p.output.w : p.out_channels;
-    return cache_line_floats(size_t(acc + 3 * max_taps() + 16));
+    // NCHW: kChannelBlock phase-split rows, tap offsets (int64: 2 floats each), tap weights.
+    // NHWC: the channel accumulator.
+    if (!nchw_) return cache_line_floats(size_t(p.out_channels));
+    return cache_line_floats(kChannelBlock * cache_line_floats(size_t(p.output.w)) +
+                             size_t((2 + kChannelBlock) * max_taps()));
   }
 
-  void channel_nchw(const float* x, float* y, int64_t c, float* ws) const {
+  // Output channels [co0, co0 + nco) of group g (nco <= 4), every row.
+  void block_nchw(const float* x, float* y, int64_t g, int64_t co0, int64_t nco, float* ws) const {
     const Params& p = pr_.params;
-    const int64_t g = c / pr_.cog, co = c % pr_.cog;
     const float* xg = x + g * pr_.cig * xs_.c;
-    float* acc = ws;  // W phases one after another
-    int64_t* offs = reinterpret_cast<int64_t*>(ws + ((p.output.w + 15) / 16) * 16);
+    const int64_t ld = cache_line_floats(size_t(p.output.w));  // one phase-split row per channel
+    float* acc = ws;
+    int64_t* offs = reinterpret_cast<int64_t*>(ws + kChannelBlock * ld);
     float* wts = reinterpret_cast<float*>(offs + max_taps());
-    const float bias = pr_.bias[size_t(c)];
     for (int64_t oh = 0; oh < p.output.h; ++oh) {
       const TapRun rh = run_at(phases_h_, oh, p.crop.h, p.stride.h);
-      float* phase_acc = acc;
+      std::fill(acc, acc + nco * ld, 0.0f);
+      int64_t phase_start = 0;
       for (const Phase1D& fw : phases_w_) {
-        std::fill(phase_acc, phase_acc + fw.count, 0.0f);
         for (const auto& seg : fw.segments) {
           int64_t taps = 0;
           for (int64_t ci = 0; ci < pr_.cig; ++ci) {
@@ -116,23 +123,27 @@ class DirectScatter final : public Strategy {
               for (int64_t jw = seg.tap_begin; jw < seg.tap_end; ++jw) {
                 const auto& tw = fw.taps[size_t(jw)];
                 offs[taps] = ci * xs_.c + (th.base + rh.q) * xs_.h + tw.base + seg.q0;
-                wts[taps] = pr_.w(g * pr_.cig + ci, co, th.k, tw.k);
+                for (int64_t c = 0; c < nco; ++c) wts[taps * nco + c] = pr_.w(g * pr_.cig + ci, co0 + c, th.k, tw.k);
                 ++taps;
               }
             }
           }
-          if (taps > 0) kt_.row_fma(phase_acc + seg.q0, seg.q1 - seg.q0, xg, offs, wts, taps);
+          if (taps > 0) kt_.row_fma(acc + phase_start + seg.q0, ld, nco, seg.q1 - seg.q0, xg, offs, wts, taps);
         }
-        phase_acc += fw.count;
+        phase_start += fw.count;
       }
-      // Interleave the phases into the output row.
-      float* out = y + c * ys_.c + oh * ys_.h;
-      phase_acc = acc;
-      for (const Phase1D& fw : phases_w_) {
-        for (int64_t q = 0; q < fw.count; ++q) {
-          out[fw.first + q * p.stride.w] = apply_activation(phase_acc[q] + bias, p.epilogue);
+      // Interleave the phases into the output rows, with bias and activation.
+      for (int64_t c = 0; c < nco; ++c) {
+        const int64_t channel = g * pr_.cog + co0 + c;
+        float* out = y + channel * ys_.c + oh * ys_.h;
+        const float bias = pr_.bias[size_t(channel)];
+        const float* phase_acc = acc + c * ld;
+        for (const Phase1D& fw : phases_w_) {
+          for (int64_t q = 0; q < fw.count; ++q) {
+            out[fw.first + q * p.stride.w] = apply_activation(phase_acc[q] + bias, p.epilogue);
+          }
+          phase_acc += fw.count;
         }
-        phase_acc += fw.count;
       }
     }
   }

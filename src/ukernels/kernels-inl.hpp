@@ -7,6 +7,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "dispatch/kernel_table.hpp"
 #include "epilogue/epilogue.hpp"
@@ -103,33 +104,66 @@ void gemm_ukernel(int64_t kc, const float* a, const float* b, int64_t mr, int64_
   }
 }
 
-// acc[j] += sum_t w[t] * x[off[t] + j], j < n: one output row segment of a direct convolution.
+// Loads and stores of the first n < W lanes that never touch memory past them: masked where the
+// ISA has masks, through a small buffer otherwise.
 template <class Arch>
-void row_fma(float* acc, int64_t n, const float* x, const int64_t* off, const float* w,
-             int64_t taps) {
+inline vf<Arch> load_partial(const float* p, int64_t n) {
+  using V = vf<Arch>;
+#ifdef __AVX512F__
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+    return V(_mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), p));
+  }
+#endif
+  alignas(64) float buf[V::size] = {};
+  for (int64_t i = 0; i < n; ++i) buf[i] = p[i];
+  return V::load_aligned(buf);
+}
+
+template <class Arch>
+inline void store_partial(float* p, vf<Arch> v, int64_t n) {
+  using V = vf<Arch>;
+#ifdef __AVX512F__
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+    _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1u), v);
+    return;
+  }
+#endif
+  alignas(64) float buf[V::size];
+  v.store_aligned(buf);
+  for (int64_t i = 0; i < n; ++i) p[i] = buf[i];
+}
+
+// acc[c*ld + j] += sum_t w[t*C + c] * x[off[t] + j] for c < C, j < n: C output rows of a direct
+// convolution sharing every input load (C accumulators per loaded vector).
+template <class Arch, int C>
+void row_fma_block(float* acc, int64_t ld, int64_t n, const float* x, const int64_t* off, const float* w,
+                   int64_t taps) {
   using V = vf<Arch>;
   constexpr int64_t W = int64_t(V::size);
-  int64_t j = 0;
-  for (; j + 2 * W <= n; j += 2 * W) {
-    V a0 = V::load_unaligned(acc + j), a1 = V::load_unaligned(acc + j + W);
+  for (int64_t j = 0; j < n; j += W) {
+    const int64_t len = n - j < W ? n - j : W;
+    V a[C];
+    for (int c = 0; c < C; ++c) a[c] = len == W ? V::load_unaligned(acc + c * ld + j) : load_partial<Arch>(acc + c * ld + j, len);
     for (int64_t t = 0; t < taps; ++t) {
       const float* p = x + off[t] + j;
-      const V wt(w[t]);
-      a0 = fmadd<Arch>(wt, V::load_unaligned(p), a0);
-      a1 = fmadd<Arch>(wt, V::load_unaligned(p + W), a1);
+      const V xv = len == W ? V::load_unaligned(p) : load_partial<Arch>(p, len);
+      for (int c = 0; c < C; ++c) a[c] = fmadd<Arch>(V(w[t * C + c]), xv, a[c]);
     }
-    a0.store_unaligned(acc + j);
-    a1.store_unaligned(acc + j + W);
+    for (int c = 0; c < C; ++c) {
+      if (len == W) a[c].store_unaligned(acc + c * ld + j);
+      else store_partial<Arch>(acc + c * ld + j, a[c], len);
+    }
   }
-  for (; j + W <= n; j += W) {
-    V a0 = V::load_unaligned(acc + j);
-    for (int64_t t = 0; t < taps; ++t) a0 = fmadd<Arch>(V(w[t]), V::load_unaligned(x + off[t] + j), a0);
-    a0.store_unaligned(acc + j);
-  }
-  for (; j < n; ++j) {
-    float a = acc[j];
-    for (int64_t t = 0; t < taps; ++t) a += w[t] * x[off[t] + j];
-    acc[j] = a;
+}
+
+template <class Arch>
+void row_fma(float* acc, int64_t ld, int64_t channels, int64_t n, const float* x, const int64_t* off,
+             const float* w, int64_t taps) {
+  switch (channels) {
+    case 1: return row_fma_block<Arch, 1>(acc, ld, n, x, off, w, taps);
+    case 2: return row_fma_block<Arch, 2>(acc, ld, n, x, off, w, taps);
+    case 3: return row_fma_block<Arch, 3>(acc, ld, n, x, off, w, taps);
+    default: return row_fma_block<Arch, 4>(acc, ld, n, x, off, w, taps);
   }
 }
 
@@ -160,10 +194,11 @@ void vec_mat(float* acc, const float* x, int64_t cin, const float* w, int64_t ld
     for (int64_t i = 0; i < cin; ++i) a0 = fmadd<Arch>(V(x[i]), V::load_unaligned(w + i * ldw + c), a0);
     a0.store_unaligned(acc + c);
   }
-  for (; c < cout; ++c) {
-    float a = acc[c];
-    for (int64_t i = 0; i < cin; ++i) a += x[i] * w[i * ldw + c];
-    acc[c] = a;
+  if (c < cout) {
+    const int64_t len = cout - c;
+    V a0 = load_partial<Arch>(acc + c, len);
+    for (int64_t i = 0; i < cin; ++i) a0 = fmadd<Arch>(V(x[i]), load_partial<Arch>(w + i * ldw + c, len), a0);
+    store_partial<Arch>(acc + c, a0, len);
   }
 }
 
@@ -181,10 +216,13 @@ void chan_fma(float* acc, int64_t n, const float* x, const int64_t* off, const f
     }
     a0.store_unaligned(acc + c);
   }
-  for (; c < n; ++c) {
-    float a = acc[c];
-    for (int64_t t = 0; t < taps; ++t) a += x[off[t] + c] * w[t * ldw + c];
-    acc[c] = a;
+  if (c < n) {
+    const int64_t len = n - c;
+    V a0 = load_partial<Arch>(acc + c, len);
+    for (int64_t t = 0; t < taps; ++t) {
+      a0 = fmadd<Arch>(load_partial<Arch>(x + off[t] + c, len), load_partial<Arch>(w + t * ldw + c, len), a0);
+    }
+    store_partial<Arch>(acc + c, a0, len);
   }
 }
 
