@@ -39,10 +39,12 @@ typedef struct tconv_params {
   int64_t groups;
   int64_t crop_top, crop_left;
   int64_t output_h, output_w;
-  tconv_layout layout;
-  tconv_weight_layout weight_layout;
-  int has_bias;
-  tconv_activation activation;
+  /* Plain integers, not the enum types, so that any value a foreign caller passes is
+   * representable and rejected with an error rather than being undefined behaviour. */
+  int32_t layout;        /* a tconv_layout */
+  int32_t weight_layout; /* a tconv_weight_layout */
+  int32_t has_bias;
+  int32_t activation;    /* a tconv_activation */
   float alpha, clamp_min, clamp_max;
 } tconv_params;
 

@@ -21,14 +21,35 @@ std::vector<int64_t> strided_offsets(int64_t n, int64_t step, int64_t start) {
 
 void pack_panels(const float* src, const int64_t* outer_off, int64_t outer_count,
                  const int64_t* inner_off, int64_t k, int64_t r, float* dst) {
+  // Outer offsets usually come in contiguous runs (pixels of one row, rows of a matrix): copy
+  // each run as a block per k instead of gathering element by element.
+  int64_t run_start[64], run_len[64];
   for (int64_t o0 = 0; o0 < outer_count; o0 += r) {
     const int64_t cnt = std::min(r, outer_count - o0);
     const int64_t* oo = outer_off + o0;
     float* d = dst + o0 * k;
-    bool contiguous = cnt == r;
-    for (int64_t i = 1; contiguous && i < cnt; ++i) contiguous = oo[i] == oo[0] + i;
-    if (contiguous) {
-      for (int64_t kk = 0; kk < k; ++kk) std::memcpy(d + kk * r, src + oo[0] + inner_off[kk], size_t(r) * sizeof(float));
+    int64_t runs = 0;
+    for (int64_t i = 0; i < cnt;) {
+      int64_t j = i + 1;
+      while (j < cnt && oo[j] == oo[j - 1] + 1) ++j;
+      if (runs < 64) {
+        run_start[runs] = i;
+        run_len[runs] = j - i;
+      }
+      ++runs;
+      i = j;
+    }
+    if (runs <= 64 && runs * 4 <= cnt) {
+      for (int64_t kk = 0; kk < k; ++kk) {
+        const float* s = src + inner_off[kk];
+        float* dk = d + kk * r;
+        for (int64_t q = 0; q < runs; ++q) {
+          const float* from = s + oo[run_start[q]];
+          float* to = dk + run_start[q];
+          for (int64_t i = 0; i < run_len[q]; ++i) to[i] = from[i];
+        }
+        for (int64_t i = cnt; i < r; ++i) dk[i] = 0.0f;
+      }
       continue;
     }
     for (int64_t kk = 0; kk < k; ++kk) {

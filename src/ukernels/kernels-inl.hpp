@@ -40,6 +40,35 @@ inline vf<Arch> fmadd(vf<Arch> a, vf<Arch> b, vf<Arch> c) {
   return xsimd::fma(a, b, c);  // mul + add on SSE2, one instruction where FMA exists
 }
 
+// Loads and stores of the first n < W lanes that never touch memory past them: masked where the
+// ISA has masks, through a small buffer otherwise.
+template <class Arch>
+inline vf<Arch> load_partial(const float* p, int64_t n) {
+  using V = vf<Arch>;
+#ifdef __AVX512F__
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+    return V(_mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), p));
+  }
+#endif
+  alignas(64) float buf[V::size] = {};
+  for (int64_t i = 0; i < n; ++i) buf[i] = p[i];
+  return V::load_aligned(buf);
+}
+
+template <class Arch>
+inline void store_partial(float* p, vf<Arch> v, int64_t n) {
+  using V = vf<Arch>;
+#ifdef __AVX512F__
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+    _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1u), v);
+    return;
+  }
+#endif
+  alignas(64) float buf[V::size];
+  v.store_aligned(buf);
+  for (int64_t i = 0; i < n; ++i) p[i] = buf[i];
+}
+
 // The MR x (NV * simd width) GEMM micro-kernel (contract in dispatch/kernel_table.hpp).
 template <class Arch, int MR, int NV>
 void gemm_ukernel(int64_t kc, const float* a, const float* b, int64_t mr, int64_t nr,
@@ -85,52 +114,39 @@ void gemm_ukernel(int64_t kc, const float* a, const float* b, int64_t mr, int64_
     }
     return;
   }
+  // Scattered or partial tile: gather what C holds (when accumulating), finish in registers,
+  // then scatter plain values, so no per-element branching on the epilogue.
   alignas(64) float tile[MR][NR];
+  if (s.accumulate) {
+    for (int64_t i = 0; i < mr; ++i) {
+      const float* row = s.c + s.row_off[i];
+      for (int64_t j = 0; j < nr; ++j) tile[i][j] = row[s.col_off[j]];
+    }
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v] += V::load_aligned(&tile[i][v * W]);
+  }
+  if (s.finish) {
+    V bcol[NV];
+    for (int v = 0; v < NV; ++v) {
+      const int64_t len = nr - v * W;
+      bcol[v] = !s.bias_col || len <= 0 ? V(0.0f)
+                : len >= W              ? V::load_unaligned(s.bias_col + v * W)
+                                        : load_partial<Arch>(s.bias_col + v * W, len);
+    }
+    for (int i = 0; i < MR; ++i) {
+      const V brow(s.bias_row && i < mr ? s.bias_row[i] : 0.0f);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v] = activate<Arch>(acc[i][v] + brow + bcol[v], e);
+    }
+  }
   for (int i = 0; i < MR; ++i)
     for (int v = 0; v < NV; ++v) acc[i][v].store_aligned(&tile[i][v * W]);
   for (int64_t i = 0; i < mr; ++i) {
     float* row = s.c + s.row_off[i];
-    for (int64_t j = 0; j < nr; ++j) {
-      float r = tile[i][j];
-      float* dst = row + s.col_off[j];
-      if (s.accumulate) r += *dst;
-      if (s.finish) {
-        if (s.bias_row) r += s.bias_row[i];
-        if (s.bias_col) r += s.bias_col[j];
-        r = apply_activation(r, e);
-      }
-      *dst = r;
-    }
+    for (int64_t j = 0; j < nr; ++j) row[s.col_off[j]] = tile[i][j];
   }
-}
-
-// Loads and stores of the first n < W lanes that never touch memory past them: masked where the
-// ISA has masks, through a small buffer otherwise.
-template <class Arch>
-inline vf<Arch> load_partial(const float* p, int64_t n) {
-  using V = vf<Arch>;
-#ifdef __AVX512F__
-  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
-    return V(_mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), p));
-  }
-#endif
-  alignas(64) float buf[V::size] = {};
-  for (int64_t i = 0; i < n; ++i) buf[i] = p[i];
-  return V::load_aligned(buf);
-}
-
-template <class Arch>
-inline void store_partial(float* p, vf<Arch> v, int64_t n) {
-  using V = vf<Arch>;
-#ifdef __AVX512F__
-  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
-    _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1u), v);
-    return;
-  }
-#endif
-  alignas(64) float buf[V::size];
-  v.store_aligned(buf);
-  for (int64_t i = 0; i < n; ++i) p[i] = buf[i];
 }
 
 // acc[c*ld + j] += sum_t w[t*C + c] * x[off[t] + j] for c < C, j < n: C output rows of a direct
