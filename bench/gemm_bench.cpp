@@ -40,7 +40,7 @@ void bm_tconv(benchmark::State& st, std::string isa, int64_t m, int64_t n, int64
   const auto b_cols = strided_offsets(n, 1), b_rows = strided_offsets(k, n);
   const auto c_rows = strided_offsets(m, n), c_cols = strided_offsets(n, 1);
   AlignedBuffer packed_a(size_t(round_up(m, kt->mr) * k));
-  pack_panels(a.data(), a_rows.data(), m, a_cols.data(), k, kt->mr, packed_a.data());
+  kt->pack(a.data(), a_rows.data(), m, a_cols.data(), k, kt->mr, packed_a.data());
   AlignedBuffer pack(gemm_pack_floats(*kt) * size_t(threads));
   const KRange range{0, k};
   GemmBlock blk;

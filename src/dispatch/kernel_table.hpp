@@ -46,6 +46,10 @@ using VecMatKernel = void (*)(float* acc, const float* x, int64_t cin, const flo
 using ChanFmaKernel = void (*)(float* acc, int64_t n, const float* x, const int64_t* x_off,
                                const float* w, int64_t ldw, int64_t taps);
 
+// Micro-panel packing: contract in gemm/gemm.hpp ("Packing").
+using PackKernel = void (*)(const float* src, const int64_t* outer_off, int64_t outer_count,
+                            const int64_t* inner_off, int64_t k, int64_t r, float* dst);
+
 struct KernelTable {
   Isa isa;
   const char* isa_name;
@@ -55,6 +59,7 @@ struct KernelTable {
   int mr, nr;
   // Cache blocking for this kernel (see the ukernel TU for why).
   int64_t kc, mc, nc;
+  PackKernel pack;
   RowFmaKernel row_fma;
   VecMatKernel vec_mat;
   ChanFmaKernel chan_fma;

@@ -19,48 +19,6 @@ std::vector<int64_t> strided_offsets(int64_t n, int64_t step, int64_t start) {
   return v;
 }
 
-void pack_panels(const float* src, const int64_t* outer_off, int64_t outer_count,
-                 const int64_t* inner_off, int64_t k, int64_t r, float* dst) {
-  // Outer offsets usually come in contiguous runs (pixels of one row, rows of a matrix): copy
-  // each run as a block per k instead of gathering element by element.
-  int64_t run_start[64], run_len[64];
-  for (int64_t o0 = 0; o0 < outer_count; o0 += r) {
-    const int64_t cnt = std::min(r, outer_count - o0);
-    const int64_t* oo = outer_off + o0;
-    float* d = dst + o0 * k;
-    int64_t runs = 0;
-    for (int64_t i = 0; i < cnt;) {
-      int64_t j = i + 1;
-      while (j < cnt && oo[j] == oo[j - 1] + 1) ++j;
-      if (runs < 64) {
-        run_start[runs] = i;
-        run_len[runs] = j - i;
-      }
-      ++runs;
-      i = j;
-    }
-    if (runs <= 64 && runs * 4 <= cnt) {
-      for (int64_t kk = 0; kk < k; ++kk) {
-        const float* s = src + inner_off[kk];
-        float* dk = d + kk * r;
-        for (int64_t q = 0; q < runs; ++q) {
-          const float* from = s + oo[run_start[q]];
-          float* to = dk + run_start[q];
-          for (int64_t i = 0; i < run_len[q]; ++i) to[i] = from[i];
-        }
-        for (int64_t i = cnt; i < r; ++i) dk[i] = 0.0f;
-      }
-      continue;
-    }
-    for (int64_t kk = 0; kk < k; ++kk) {
-      const float* s = src + inner_off[kk];
-      float* dk = d + kk * r;
-      for (int64_t i = 0; i < cnt; ++i) dk[i] = s[oo[i]];
-      for (int64_t i = cnt; i < r; ++i) dk[i] = 0.0f;
-    }
-  }
-}
-
 namespace {
 
 // No K at all (a phase no tap reaches): C is bias and activation alone.
@@ -117,7 +75,7 @@ void gemm_block(const GemmBlock& whole, const KernelTable& kt, float* pack) {
         bp = blk.b.packed + (blk.n0 / NR) * blk.b.packed_k * NR + kb * NR;
         b_stride = blk.b.packed_k * NR;
       } else {
-        pack_panels(blk.b.src, blk.b.outer_off + blk.n0, blk.n_count, blk.b.inner_off + kb, kc, NR, pack_b);
+        kt.pack(blk.b.src, blk.b.outer_off + blk.n0, blk.n_count, blk.b.inner_off + kb, kc, NR, pack_b);
         bp = pack_b;
         b_stride = kc * NR;
       }
@@ -129,7 +87,7 @@ void gemm_block(const GemmBlock& whole, const KernelTable& kt, float* pack) {
           ap = blk.a.packed + ((blk.m0 + ic) / MR) * blk.a.packed_k * MR + kb * MR;
           a_stride = blk.a.packed_k * MR;
         } else {
-          pack_panels(blk.a.src, blk.a.outer_off + blk.m0 + ic, mc, blk.a.inner_off + kb, kc, MR, pack_a);
+          kt.pack(blk.a.src, blk.a.outer_off + blk.m0 + ic, mc, blk.a.inner_off + kb, kc, MR, pack_a);
           ap = pack_a;
           a_stride = kc * MR;
         }

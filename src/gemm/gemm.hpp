@@ -6,7 +6,7 @@
 //
 // A gathered operand reads element (outer o, inner k) at src[outer_off[o] + inner_off[k]]
 // (outer = m for A, n for B). A prepacked operand holds micro-panels [panel][K][R] (R = MR for A,
-// NR for B) built by pack_panels() over its whole K; any K sub-range is addressable in place.
+// NR for B) built by KernelTable::pack over its whole K; any K sub-range is addressable in place.
 // C element (m, n) lives at c + c_row_off[m] + c_col_off[n].
 #pragma once
 
@@ -57,11 +57,9 @@ void gemm_block(const GemmBlock& block, const KernelTable& kt, float* pack);
 // gemm_pack_floats() floats per thread, thread t's at pack + t * gemm_pack_floats().
 void gemm_parallel(const GemmBlock& block, const KernelTable& kt, float* pack, int threads);
 
-// Packs outer rows [0, outer_count) x inner [0, k) of a gathered operand into micro-panels of R:
-// dst[p][kk][r] = src[outer_off[p*R + r] + inner_off[kk]], zero past outer_count.
-// dst holds ceil(outer_count / R) * R * k floats.
-void pack_panels(const float* src, const int64_t* outer_off, int64_t outer_count,
-                 const int64_t* inner_off, int64_t k, int64_t r, float* dst);
+// Packing (KernelTable::pack, per ISA): outer rows [0, outer_count) x inner [0, k) of a gathered
+// operand into micro-panels of R: dst[p][kk][r] = src[outer_off[p*R + r] + inner_off[kk]], zero
+// past outer_count. dst holds ceil(outer_count / R) * R * k floats. Reads only named elements.
 
 // Offsets 0, step, 2*step, ... (n of them): the table of a plain strided dimension.
 std::vector<int64_t> strided_offsets(int64_t n, int64_t step, int64_t start = 0);

@@ -45,7 +45,7 @@ class GemmCol2im final : public Strategy {
     const int64_t r = nchw_ ? kt_.mr : kt_.nr;
     for (int64_t g = 0; g < p.groups; ++g) {
       AlignedBuffer buf(size_t(round_up(rows_, r) * pr.cig));
-      pack_panels(pr.weight.data() + g * pr.cig * rows_, row_off.data(), rows_, ci_off.data(), pr.cig, r, buf.data());
+      kt_.pack(pr.weight.data() + g * pr.cig * rows_, row_off.data(), rows_, ci_off.data(), pr.cig, r, buf.data());
       packed_.push_back(std::move(buf));
     }
     ci_off_ = strided_offsets(pr.cig, xs_.c);

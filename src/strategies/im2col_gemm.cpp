@@ -42,7 +42,7 @@ class Im2colGemm final : public Strategy {
     const int64_t r = nchw_ ? kt_.mr : kt_.nr;
     for (int64_t g = 0; g < p.groups; ++g) {
       AlignedBuffer buf(size_t(round_up(pr.cog, r) * k_));
-      pack_panels(pr.weight.data() + g * pr.cig * pr.cog * kk_, co_off.data(), pr.cog, k_off.data(), k_, r, buf.data());
+      kt_.pack(pr.weight.data() + g * pr.cig * pr.cog * kk_, co_off.data(), pr.cog, k_off.data(), k_, r, buf.data());
       packed_.push_back(std::move(buf));
     }
     // The im2col tile: [k][pixel] in NCHW, [pixel][k] in NHWC.

@@ -76,7 +76,7 @@ class Subpixel final : public Strategy {
         if (phase.k_total > 0) {
           for (int64_t g = 0; g < p.groups; ++g) {
             AlignedBuffer buf(size_t(round_up(pr.cog, r_packed) * phase.k_total));
-            pack_panels(pr.weight.data() + g * pr.cig * pr.cog * KK, co_weight_off.data(), pr.cog,
+            kt_.pack(pr.weight.data() + g * pr.cig * pr.cog * KK, co_weight_off.data(), pr.cog,
                         w_off.data(), phase.k_total, r_packed, buf.data());
             phase.packed.push_back(std::move(buf));
           }

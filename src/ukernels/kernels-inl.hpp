@@ -149,6 +149,56 @@ void gemm_ukernel(int64_t kc, const float* a, const float* b, int64_t mr, int64_
   }
 }
 
+// Micro-panel packing (contract in gemm/gemm.hpp, "Packing"). Outer offsets usually come in
+// contiguous runs (pixels of one row, rows of a matrix): each run is copied with vector loads
+// and stores per k; scattered offsets fall back to an element gather.
+template <class Arch>
+void pack(const float* src, const int64_t* outer_off, int64_t outer_count, const int64_t* inner_off,
+          int64_t k, int64_t r, float* dst) {
+  using V = vf<Arch>;
+  constexpr int64_t W = int64_t(V::size);
+  constexpr int64_t kMaxRuns = 64;
+  int64_t run_start[kMaxRuns], run_len[kMaxRuns];
+  for (int64_t o0 = 0; o0 < outer_count; o0 += r) {
+    const int64_t cnt = outer_count - o0 < r ? outer_count - o0 : r;
+    const int64_t* oo = outer_off + o0;
+    float* d = dst + o0 * k;
+    int64_t runs = 0;
+    for (int64_t i = 0; i < cnt && runs <= kMaxRuns;) {
+      int64_t j = i + 1;
+      while (j < cnt && oo[j] == oo[j - 1] + 1) ++j;
+      if (runs < kMaxRuns) {
+        run_start[runs] = i;
+        run_len[runs] = j - i;
+      }
+      ++runs;
+      i = j;
+    }
+    if (runs <= kMaxRuns && runs * 2 <= cnt) {
+      for (int64_t kk = 0; kk < k; ++kk) {
+        const float* s = src + inner_off[kk];
+        float* dk = d + kk * r;
+        for (int64_t q = 0; q < runs; ++q) {
+          const float* from = s + oo[run_start[q]];
+          float* to = dk + run_start[q];
+          const int64_t len = run_len[q];
+          int64_t i = 0;
+          for (; i + W <= len; i += W) V::load_unaligned(from + i).store_unaligned(to + i);
+          if (i < len) store_partial<Arch>(to + i, load_partial<Arch>(from + i, len - i), len - i);
+        }
+        for (int64_t i = cnt; i < r; ++i) dk[i] = 0.0f;
+      }
+      continue;
+    }
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const float* s = src + inner_off[kk];
+      float* dk = d + kk * r;
+      for (int64_t i = 0; i < cnt; ++i) dk[i] = s[oo[i]];
+      for (int64_t i = cnt; i < r; ++i) dk[i] = 0.0f;
+    }
+  }
+}
+
 // acc[c*ld + j] += sum_t w[t*C + c] * x[off[t] + j] for c < C, j < n: C output rows of a direct
 // convolution sharing every input load (C accumulators per loaded vector).
 template <class Arch, int C>
@@ -256,6 +306,7 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      kc,
                      mc,
                      nc,
+                     &pack<Arch>,
                      &row_fma<Arch>,
                      &vec_mat<Arch>,
                      &chan_fma<Arch>};

@@ -37,7 +37,7 @@ void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool pre
   const auto b_cols = strided_offsets(n, 1), b_rows = strided_offsets(k, ldb);
   const auto c_rows = strided_offsets(m, ldc), c_cols = strided_offsets(n, 1);
   AlignedBuffer packed(size_t(round_up(m, kt.mr) * k));
-  if (prepack_a) pack_panels(a.data(), a_rows.data(), m, a_cols.data(), k, kt.mr, packed.data());
+  if (prepack_a) kt.pack(a.data(), a_rows.data(), m, a_cols.data(), k, kt.mr, packed.data());
   AlignedBuffer pack(gemm_pack_floats(kt));
   // Two K-ranges exercise the split-K accumulation path.
   const KRange ranges[2] = {{0, k / 3}, {k / 3, k}};
@@ -90,10 +90,36 @@ TEST_CASE("GEMM micro-kernels and driver on every ISA", "[gemm]") {
   }
 }
 
-TEST_CASE("Packing never reads past the panel and zero-pads the edge", "[gemm]") {
-  const std::vector<float> src{1, 2, 3, 4, 5, 6};
-  const auto outer = strided_offsets(3, 2), inner = strided_offsets(2, 1);
-  std::vector<float> dst(4 * 2, -1.0f);
-  pack_panels(src.data(), outer.data(), 3, inner.data(), 2, 4, dst.data());
-  CHECK(dst == std::vector<float>{1, 3, 5, 0, 2, 4, 6, 0});
+TEST_CASE("Packing: gathers, contiguous runs, zero-padded edges, on every ISA", "[gemm]") {
+  for (const KernelTable* kt : tables()) {
+    INFO(kt->isa_name);
+    const std::vector<float> src{1, 2, 3, 4, 5, 6};
+    const auto outer = strided_offsets(3, 2), inner = strided_offsets(2, 1);
+    std::vector<float> dst(4 * 2, -1.0f);
+    kt->pack(src.data(), outer.data(), 3, inner.data(), 2, 4, dst.data());
+    CHECK(dst == std::vector<float>{1, 3, 5, 0, 2, 4, 6, 0});
+    // Runs of every length up to 40 inside panels of 37, against an element-wise gather.
+    std::vector<float> big(4000);
+    for (size_t i = 0; i < big.size(); ++i) big[i] = float(i);
+    std::mt19937 rng(2);
+    for (int trial = 0; trial < 200; ++trial) {
+      std::vector<int64_t> oo;
+      int64_t pos = 0;
+      while (oo.size() < 80) {
+        const int64_t len = std::uniform_int_distribution<int64_t>(1, 40)(rng);
+        pos += std::uniform_int_distribution<int64_t>(1, 30)(rng);
+        for (int64_t i = 0; i < len && oo.size() < 80; ++i) oo.push_back(pos++);
+      }
+      const int64_t count = std::uniform_int_distribution<int64_t>(1, 80)(rng);
+      const std::vector<int64_t> in{0, 1000, 7};
+      std::vector<float> got(size_t((count + 36) / 37 * 37 * 3), -1.0f);
+      kt->pack(big.data(), oo.data(), count, in.data(), 3, 37, got.data());
+      for (int64_t p = 0; p * 37 < count; ++p)
+        for (int64_t k = 0; k < 3; ++k)
+          for (int64_t i = 0; i < 37; ++i) {
+            const int64_t o = p * 37 + i;
+            REQUIRE(got[size_t((p * 3 + k) * 37 + i)] == (o < count ? big[size_t(oo[size_t(o)] + in[size_t(k)])] : 0.0f));
+          }
+    }
+  }
 }
