@@ -1,4 +1,4 @@
-// The `tconv` command-line program: bench (the main job), shape, tune.
+// The `tconv` command-line program: bench (the main job) and shape.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -16,8 +16,7 @@ const char* kUsage =
     "usage: tconv <command> [options]\n\n"
     "commands:\n"
     "  bench   time every strategy and the peer libraries on a layer suite (the main job)\n"
-    "  shape   output shape, crops, work and per-phase tap counts for framework-style arguments\n"
-    "  tune    time every applicable strategy per layer and record the winners in a wisdom file\n\n"
+    "  shape   output shape, crops, work and per-phase tap counts for framework-style arguments\n\n"
     "`tconv <command> --help` describes each command's options.";
 
 }  // namespace
@@ -40,7 +39,6 @@ int main(int argc, char** argv) {
     }
     if (cmd == "bench") return tconv::bench::bench_command(args);
     if (cmd == "shape") return tconv::bench::shape_command(args);
-    if (cmd == "tune") return tconv::bench::tune_command(args);
     std::fprintf(stderr, "tconv: unknown command '%s' (try tconv --help)\n", cmd.c_str());
     return 2;
   } catch (const std::exception& e) {

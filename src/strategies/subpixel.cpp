@@ -94,7 +94,7 @@ class Subpixel final : public Strategy {
             const int64_t pixels = (sh.q1 - sh.q0) * (sw.q1 - sw.q0);
             int64_t k_count = 0;
             for (const auto& r : region.k_ranges) k_count += r.end - r.begin;
-            executed_per_image_ += uint64_t(pixels) * uint64_t(k_count) * uint64_t(pr.cog) * uint64_t(p.groups);
+            executed_ += uint64_t(p.batch) * uint64_t(pixels) * uint64_t(k_count) * uint64_t(pr.cog) * uint64_t(p.groups);
             regions_.push_back(std::move(region));
           }
         }
@@ -108,18 +108,13 @@ class Subpixel final : public Strategy {
   }
 
   void execute(const float* x, float* y, float* ws, int threads) const override {
-    const Params& p = pr_.params;
-    const int64_t per_image = int64_t(tasks_.size());
-    parallel_for(threads, p.batch * per_image, [&](int64_t t, int tid) {
-      const int64_t n = t / per_image;
-      const Task& task = tasks_[size_t(t % per_image)];
-      float* mine = ws + size_t(tid) * per_thread_floats();
-      run_task(task, x + n * xs_.n, y + n * ys_.n, mine);
+    parallel_for(threads, int64_t(tasks_.size()), [&](int64_t t, int tid) {
+      run_task(tasks_[size_t(t)], x, y, ws + size_t(tid) * per_thread_floats());
     });
   }
 
   std::string implementation() const override { return std::string("subpixel:") + kt_.gemm_name; }
-  uint64_t executed_macs() const override { return executed_per_image_ * uint64_t(pr_.params.batch); }
+  uint64_t executed_macs() const override { return executed_; }
 
  private:
   int64_t pixel_chunk() const { return nchw_ ? round_up(kt_.nc, kt_.nr) : round_up(kt_.mc, kt_.mr); }
@@ -130,12 +125,13 @@ class Subpixel final : public Strategy {
     return cache_line_floats(gemm_pack_floats(kt_) + size_t(4 * pixel_chunk()));
   }
 
-  // Tasks never depend on the thread count, so neither does any result.
+  // Tasks never depend on the thread count, so neither does any result. A region's pixels run
+  // over the whole batch, so layers with small images still fill the micro-kernel's tiles.
   void build_tasks() {
     const int64_t pc = pixel_chunk(), cc = channel_chunk();
     for (size_t r = 0; r < regions_.size(); ++r) {
       const Region& region = regions_[r];
-      const int64_t pixels = (region.q1h - region.q0h) * (region.q1w - region.q0w);
+      const int64_t pixels = pr_.params.batch * (region.q1h - region.q0h) * (region.q1w - region.q0w);
       for (int64_t g = 0; g < pr_.params.groups; ++g)
         for (int64_t p0 = 0; p0 < pixels; p0 += pc)
           for (int64_t c0 = 0; c0 < pr_.cog; c0 += cc)
@@ -151,12 +147,12 @@ class Subpixel final : public Strategy {
     const Params& p = pr_.params;
     int64_t* in_off = reinterpret_cast<int64_t*>(ws + gemm_pack_floats(kt_));
     int64_t* out_off = in_off + task.p_count;
-    const int64_t width = region.q1w - region.q0w;
+    const int64_t width = region.q1w - region.q0w, per_image = (region.q1h - region.q0h) * width;
     for (int64_t i = 0; i < task.p_count; ++i) {
-      const int64_t qh = region.q0h + (task.p0 + i) / width;
-      const int64_t qw = region.q0w + (task.p0 + i) % width;
-      in_off[i] = qh * xs_.h + qw * xs_.w;
-      out_off[i] = (fh.first + qh * p.stride.h) * ys_.h + (fw.first + qw * p.stride.w) * ys_.w;
+      const int64_t n = (task.p0 + i) / per_image, within = (task.p0 + i) % per_image;
+      const int64_t qh = region.q0h + within / width, qw = region.q0w + within % width;
+      in_off[i] = n * xs_.n + qh * xs_.h + qw * xs_.w;
+      out_off[i] = n * ys_.n + (fh.first + qh * p.stride.h) * ys_.h + (fw.first + qw * p.stride.w) * ys_.w;
     }
     const float* xg = x + task.group * pr_.cig * xs_.c;
     float* yg = y + task.group * pr_.cog * ys_.c;
@@ -203,7 +199,7 @@ class Subpixel final : public Strategy {
   std::vector<Region> regions_;
   std::vector<Task> tasks_;
   std::vector<int64_t> channel_off_;
-  uint64_t executed_per_image_ = 0;
+  uint64_t executed_ = 0;
 };
 
 }  // namespace
