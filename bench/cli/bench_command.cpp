@@ -274,9 +274,10 @@ int bench_command(const std::vector<std::string>& args) {
   std::vector<std::string> strategies;
   const auto registered = strategy_names();
   if (strategies_arg == "all") {
+    // `auto` first: usually the fastest, it sets the bar that lets slow strategies be probed once.
+    strategies.push_back("auto");
     for (const auto& s : registered)
       if (s != "reference") strategies.push_back(s);
-    strategies.push_back("auto");
   } else {
     for (const auto& s : split(strategies_arg)) {
       if (s != "auto" && std::find(registered.begin(), registered.end(), s) == registered.end()) {
