@@ -1,12 +1,14 @@
 // The per-ISA kernel table: what a plan resolves once at creation and calls through afterwards.
 //
 // GEMM micro-kernel contract (BLIS style, vectors along N):
-//   C[0:mr, 0:nr] := (accumulate ? C : 0) + A * B      then, if finish: + bias, activation
-// A is one packed micro-panel a[k*MR + i] (k < kc, i < MR), B one packed micro-panel
-// b[k*NR + j]; rows >= mr / columns >= nr of the panels are zero padding that the kernel reads
-// but never stores. C element (i, j) lives at c + row_off[i] + col_off[j]; the kernel writes
-// exactly the mr x nr elements named that way and reads them only when accumulating.
-// b must be 64-byte aligned; kc >= 1; 1 <= mr <= MR; 1 <= nr <= NR.
+//   C[0:mr, 0:nr] := (accumulate ? C : 0) + sum over segments s of A_s * B_s
+//                    then, if finish: + bias, activation
+// A_s is a packed micro-panel a_seg[s][k*MR + i] (k < kc[s], i < MR), B_s one packed micro-panel
+// b_seg[s][k*NR + j]. All of K accumulates in registers, so C is read (when accumulating) and
+// written exactly once. Rows >= mr / columns >= nr of the panels are zero padding that the kernel
+// reads but never stores. C element (i, j) lives at c + row_off[i] + col_off[j]; the kernel
+// writes exactly the mr x nr elements named that way and reads them only when accumulating.
+// Every b_seg[s] is 64-byte aligned; kc[s] >= 0; 1 <= mr <= MR; 1 <= nr <= NR.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +31,8 @@ struct TileStore {
   const Epilogue* epilogue;
 };
 
-using GemmUkernel = void (*)(int64_t kc, const float* a, const float* b, int64_t mr, int64_t nr,
+using GemmUkernel = void (*)(int64_t segments, const int64_t* kc, const float* const* a_seg,
+                             const float* const* b_seg, int64_t mr, int64_t nr,
                              const TileStore& store);
 
 // Direct row kernel: acc[c*ld + j] += sum_t w[t*channels + c] * x[tap_offsets[t] + j] for
@@ -57,8 +60,9 @@ struct KernelTable {
   GemmUkernel gemm;
   const char* gemm_name;  // e.g. f32_gemm_14x32__avx512f
   int mr, nr;
-  // Cache blocking for this kernel (see the ukernel TU for why).
-  int64_t kc, mc, nc;
+  // Packing budget for this kernel (see the ukernel TU for why): the most K one pass holds, and
+  // the floats of packed A (gathered operands) and packed B one thread keeps.
+  int64_t k_max, pack_a_floats, pack_b_floats;
   PackKernel pack;
   RowFmaKernel row_fma;
   VecMatKernel vec_mat;

@@ -1,25 +1,26 @@
-// The blocked GEMM driver: K-chunks of KC, M-blocks of MC, micro-tiles of MR x NR.
+// The GEMM driver: K-ranges grouped into passes that stay in registers, packed panels of B
+// reused across every A panel, micro-tiles of MR x NR.
 #include "gemm/gemm.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 #include "epilogue/epilogue.hpp"
 #include "threading/parallel.hpp"
 
 namespace tconv::detail {
-
-size_t gemm_pack_floats(const KernelTable& kt) {
-  return size_t(kt.kc * (round_up(kt.mc, kt.mr) + round_up(kt.nc, kt.nr)));
-}
-
-std::vector<int64_t> strided_offsets(int64_t n, int64_t step, int64_t start) {
-  std::vector<int64_t> v(size_t(n < 0 ? 0 : n));
-  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = start + i * step;
-  return v;
-}
-
 namespace {
+
+// At most this many K pieces in one micro-kernel call; more pieces take another pass.
+constexpr int64_t kMaxSegments = 16;
+
+// A pass: K pieces (each inside one K-range) whose total fits the packing budget.
+struct Pass {
+  KRange piece[kMaxSegments];
+  int64_t length[kMaxSegments];
+  int64_t offset[kMaxSegments];  // where each piece starts in the packed K of the pass
+  int64_t count = 0;
+  int64_t k = 0;
+};
 
 // No K at all (a phase no tap reaches): C is bias and activation alone.
 void store_bias_only(const GemmBlock& blk, const Epilogue& e) {
@@ -34,99 +35,124 @@ void store_bias_only(const GemmBlock& blk, const Epilogue& e) {
   }
 }
 
-}  // namespace
-
-void gemm_block(const GemmBlock& whole, const KernelTable& kt, float* pack) {
-  // Column chunks of NC: the packed B block of one chunk fits the pack buffer.
-  const int64_t NC = round_up(kt.nc, kt.nr);
-  if (whole.n_count > NC) {
-    for (int64_t jc = 0; jc < whole.n_count; jc += NC) {
-      GemmBlock part = whole;
-      part.n0 = whole.n0 + jc;
-      part.n_count = std::min(NC, whole.n_count - jc);
-      gemm_block(part, kt, pack);
-    }
-    return;
-  }
-  const GemmBlock& blk = whole;
-  static const Epilogue kPlain{};
-  const Epilogue& epilogue = blk.epilogue ? *blk.epilogue : kPlain;
-  const int64_t MR = kt.mr, NR = kt.nr, KC = kt.kc, MC = round_up(kt.mc, kt.mr);
-  float* pack_b = pack;
-  float* pack_a = pack + KC * round_up(kt.nc, NR);
-
-  int64_t last_range = -1;
-  for (int64_t r = 0; r < blk.k_range_count; ++r) {
-    if (blk.k_ranges[r].end > blk.k_ranges[r].begin) last_range = r;
-  }
-  if (last_range < 0) {
-    store_bias_only(blk, epilogue);
-    return;
-  }
-  bool first = true;
-  for (int64_t r = 0; r <= last_range; ++r) {
-    const KRange range = blk.k_ranges[r];
-    for (int64_t kb = range.begin; kb < range.end; kb += KC) {
-      const int64_t kc = std::min(KC, range.end - kb);
-      const bool last = r == last_range && kb + kc >= range.end;
-      const float* bp;
-      int64_t b_stride;
-      if (blk.b.packed) {
-        bp = blk.b.packed + (blk.n0 / NR) * blk.b.packed_k * NR + kb * NR;
-        b_stride = blk.b.packed_k * NR;
-      } else {
-        kt.pack(blk.b.src, blk.b.outer_off + blk.n0, blk.n_count, blk.b.inner_off + kb, kc, NR, pack_b);
-        bp = pack_b;
-        b_stride = kc * NR;
-      }
-      for (int64_t ic = 0; ic < blk.m_count; ic += MC) {
-        const int64_t mc = std::min(MC, blk.m_count - ic);
-        const float* ap;
-        int64_t a_stride;
-        if (blk.a.packed) {
-          ap = blk.a.packed + ((blk.m0 + ic) / MR) * blk.a.packed_k * MR + kb * MR;
-          a_stride = blk.a.packed_k * MR;
-        } else {
-          kt.pack(blk.a.src, blk.a.outer_off + blk.m0 + ic, mc, blk.a.inner_off + kb, kc, MR, pack_a);
-          ap = pack_a;
-          a_stride = kc * MR;
-        }
-        for (int64_t jr = 0; jr < blk.n_count; jr += NR) {
-          const int64_t nr = std::min(NR, blk.n_count - jr);
-          const int64_t* col = blk.c_col_off + blk.n0 + jr;
-          bool contiguous = true;
-          for (int64_t j = 1; contiguous && j < nr; ++j) contiguous = col[j] == col[0] + j;
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            const int64_t m = blk.m0 + ic + ir, n = blk.n0 + jr;
-            const TileStore store{blk.c,
-                                  blk.c_row_off + m,
-                                  blk.c_col_off + n,
-                                  contiguous,
-                                  blk.accumulate || !first,
-                                  last,
-                                  blk.bias_row ? blk.bias_row + m : nullptr,
-                                  blk.bias_col ? blk.bias_col + n : nullptr,
-                                  &epilogue};
-            kt.gemm(kc, ap + (ir / MR) * a_stride, bp + (jr / NR) * b_stride, std::min(MR, mc - ir), nr, store);
-          }
-        }
-      }
-      first = false;
+// Packs rows [o0, o0 + count) of a gathered operand over the pass's K into micro-panels of R,
+// each [pass.k][R], the pieces one after another.
+void pack_pass(const KernelTable& kt, const Operand& op, int64_t o0, int64_t count, const Pass& pass,
+               int64_t r, float* dst) {
+  for (int64_t p = 0; p * r < count; ++p) {
+    for (int64_t s = 0; s < pass.count; ++s) {
+      kt.pack(op.src, op.outer_off + o0 + p * r, std::min(r, count - p * r), op.inner_off + pass.piece[s].begin,
+              pass.length[s], r, dst + p * pass.k * r + pass.offset[s] * r);
     }
   }
 }
 
+// Micro-panel pointers of panel `p` for each piece: in the pass's packed copy, or in place in a
+// prepacked operand (whose panels hold its whole K).
+void panel_pointers(const Operand& op, const float* packed_copy, int64_t p, const Pass& pass, int64_t r,
+                    const float** out) {
+  for (int64_t s = 0; s < pass.count; ++s) {
+    out[s] = op.packed ? op.packed + p * op.packed_k * r + pass.piece[s].begin * r
+                       : packed_copy + p * pass.k * r + pass.offset[s] * r;
+  }
+}
+
+void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pass& pass, bool accumulate,
+              bool finish, const Epilogue& epilogue) {
+  const int64_t MR = kt.mr, NR = kt.nr;
+  float* pack_b = pack;
+  float* pack_a = pack + kt.pack_b_floats;
+  // Column and row blocks sized so the packed copies fit their budgets.
+  const int64_t nc_max = blk.b.packed ? blk.n_count : std::max(NR, kt.pack_b_floats / pass.k / NR * NR);
+  const int64_t mc_max = blk.a.packed ? blk.m_count : std::max(MR, kt.pack_a_floats / pass.k / MR * MR);
+  const float* a_ptr[kMaxSegments];
+  const float* b_ptr[kMaxSegments];
+  for (int64_t jc = 0; jc < blk.n_count; jc += nc_max) {
+    const int64_t nc = std::min(nc_max, blk.n_count - jc), n_base = blk.n0 + jc;
+    if (!blk.b.packed) pack_pass(kt, blk.b, n_base, nc, pass, NR, pack_b);
+    for (int64_t ic = 0; ic < blk.m_count; ic += mc_max) {
+      const int64_t mc = std::min(mc_max, blk.m_count - ic), m_base = blk.m0 + ic;
+      if (!blk.a.packed) pack_pass(kt, blk.a, m_base, mc, pass, MR, pack_a);
+      for (int64_t jr = 0; jr < nc; jr += NR) {
+        const int64_t nr = std::min(NR, nc - jr), n = n_base + jr;
+        panel_pointers(blk.b, pack_b, blk.b.packed ? n / NR : jr / NR, pass, NR, b_ptr);
+        const int64_t* col = blk.c_col_off + n;
+        bool contiguous = true;
+        for (int64_t j = 1; contiguous && j < nr; ++j) contiguous = col[j] == col[0] + j;
+        for (int64_t ir = 0; ir < mc; ir += MR) {
+          const int64_t m = m_base + ir;
+          panel_pointers(blk.a, pack_a, blk.a.packed ? m / MR : ir / MR, pass, MR, a_ptr);
+          const TileStore store{blk.c,
+                                blk.c_row_off + m,
+                                col,
+                                contiguous,
+                                accumulate,
+                                finish,
+                                blk.bias_row ? blk.bias_row + m : nullptr,
+                                blk.bias_col ? blk.bias_col + n : nullptr,
+                                &epilogue};
+          kt.gemm(pass.count, pass.length, a_ptr, b_ptr, std::min(MR, mc - ir), nr, store);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+size_t gemm_pack_floats(const KernelTable& kt) { return size_t(kt.pack_a_floats + kt.pack_b_floats); }
+
+std::vector<int64_t> strided_offsets(int64_t n, int64_t step, int64_t start) {
+  std::vector<int64_t> v(size_t(n < 0 ? 0 : n));
+  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = start + i * step;
+  return v;
+}
+
+void gemm_block(const GemmBlock& blk, const KernelTable& kt, float* pack) {
+  static const Epilogue kPlain{};
+  const Epilogue& epilogue = blk.epilogue ? *blk.epilogue : kPlain;
+  // Split the K-ranges into passes of at most k_max and kMaxSegments pieces; the pieces and so
+  // the summation order depend only on the ranges, never on M, N or threading.
+  Pass pass;
+  bool first = true, any = false;
+  auto flush = [&](bool last) {
+    if (pass.count == 0) return;
+    run_pass(blk, kt, pack, pass, blk.accumulate || !first, last, epilogue);
+    first = false;
+    pass = Pass{};
+  };
+  int64_t remaining = 0;
+  for (int64_t r = 0; r < blk.k_range_count; ++r) remaining += std::max<int64_t>(0, blk.k_ranges[r].end - blk.k_ranges[r].begin);
+  for (int64_t r = 0; r < blk.k_range_count; ++r) {
+    for (int64_t kb = blk.k_ranges[r].begin; kb < blk.k_ranges[r].end;) {
+      if (pass.count == kMaxSegments || pass.k == kt.k_max) flush(false);
+      const int64_t len = std::min(blk.k_ranges[r].end - kb, kt.k_max - pass.k);
+      pass.piece[pass.count] = {kb, kb + len};
+      pass.length[pass.count] = len;
+      pass.offset[pass.count] = pass.k;
+      ++pass.count;
+      pass.k += len;
+      kb += len;
+      remaining -= len;
+      any = true;
+      if (remaining == 0) flush(true);
+    }
+  }
+  if (!any) store_bias_only(blk, epilogue);
+}
+
 void gemm_parallel(const GemmBlock& whole, const KernelTable& kt, float* pack, int threads) {
-  const int64_t MC = round_up(kt.mc, kt.mr), NC = round_up(kt.nc, kt.nr);
-  const int64_t m_tiles = (whole.m_count + MC - 1) / MC, n_tiles = (whole.n_count + NC - 1) / NC;
+  // Any tiling gives the same sums (K is never split across tasks); tiles just balance threads.
+  const int64_t m_tile = 16 * kt.mr, n_tile = 8 * kt.nr;
+  const int64_t m_tiles = (whole.m_count + m_tile - 1) / m_tile, n_tiles = (whole.n_count + n_tile - 1) / n_tile;
   const size_t stride = gemm_pack_floats(kt);
   parallel_for(threads, m_tiles * n_tiles, [&](int64_t t, int tid) {
     GemmBlock part = whole;
     const int64_t mi = t / n_tiles, ni = t % n_tiles;
-    part.m0 = whole.m0 + mi * MC;
-    part.m_count = std::min(MC, whole.m_count - mi * MC);
-    part.n0 = whole.n0 + ni * NC;
-    part.n_count = std::min(NC, whole.n_count - ni * NC);
+    part.m0 = whole.m0 + mi * m_tile;
+    part.m_count = std::min(m_tile, whole.m_count - mi * m_tile);
+    part.n0 = whole.n0 + ni * n_tile;
+    part.n_count = std::min(n_tile, whole.n_count - ni * n_tile);
     gemm_block(part, kt, pack + size_t(tid) * stride);
   });
 }

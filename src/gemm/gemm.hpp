@@ -52,8 +52,7 @@ size_t gemm_pack_floats(const KernelTable& kt);
 // aligned. Summation order depends only on the block and the K-ranges, never on threading.
 void gemm_block(const GemmBlock& block, const KernelTable& kt, float* pack);
 
-// The whole block on `threads` threads: tasks are (MC rows x NC columns) tiles of C, never a
-// split of K, so every element is summed in the same order for any thread count. `pack` holds
+// The whole block on `threads` threads: tasks are tiles of C, never a split of K, so every element is summed in the same order for any thread count. `pack` holds
 // gemm_pack_floats() floats per thread, thread t's at pack + t * gemm_pack_floats().
 void gemm_parallel(const GemmBlock& block, const KernelTable& kt, float* pack, int threads);
 

@@ -117,8 +117,9 @@ class Subpixel final : public Strategy {
   uint64_t executed_macs() const override { return executed_; }
 
  private:
-  int64_t pixel_chunk() const { return nchw_ ? round_up(kt_.nc, kt_.nr) : round_up(kt_.mc, kt_.mr); }
-  int64_t channel_chunk() const { return nchw_ ? pr_.cog : round_up(kt_.nc, kt_.nr); }
+  // Task sizes: enough pixels to amortise packing, few enough for two threads to share a phase.
+  int64_t pixel_chunk() const { return round_up(512, nchw_ ? kt_.nr : kt_.mr); }
+  int64_t channel_chunk() const { return nchw_ ? pr_.cog : round_up(256, kt_.nr); }
 
   size_t per_thread_floats() const {
     // Pack buffer, then two int64 offset tables of one pixel chunk (2 floats per entry each).

@@ -69,10 +69,11 @@ inline void store_partial(float* p, vf<Arch> v, int64_t n) {
   for (int64_t i = 0; i < n; ++i) p[i] = buf[i];
 }
 
-// The MR x (NV * simd width) GEMM micro-kernel (contract in dispatch/kernel_table.hpp).
+// The MR x (NV * simd width) GEMM micro-kernel (contract in dispatch/kernel_table.hpp): the
+// whole K, as `segments` pieces, accumulates in registers; C is touched once.
 template <class Arch, int MR, int NV>
-void gemm_ukernel(int64_t kc, const float* a, const float* b, int64_t mr, int64_t nr,
-                  const TileStore& s) {
+void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg,
+                  const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& s) {
   using V = vf<Arch>;
   constexpr int W = int(V::size);
   constexpr int NR = NV * W;
@@ -81,18 +82,22 @@ void gemm_ukernel(int64_t kc, const float* a, const float* b, int64_t mr, int64_
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[i][v] = V(0.0f);
-  for (int64_t k = 0; k < kc; ++k) {
-    V bv[NV];
+  for (int64_t seg = 0; seg < segments; ++seg) {
+    const float* a = a_seg[seg];
+    const float* b = b_seg[seg];
+    for (int64_t k = kc[seg]; k > 0; --k) {
+      V bv[NV];
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) bv[v] = V::load_aligned(b + v * W);
+      for (int v = 0; v < NV; ++v) bv[v] = V::load_aligned(b + v * W);
 #pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i) {
-      const V ai(a[i]);
+      for (int i = 0; i < MR; ++i) {
+        const V ai(a[i]);
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) acc[i][v] = fmadd<Arch>(ai, bv[v], acc[i][v]);
+        for (int v = 0; v < NV; ++v) acc[i][v] = fmadd<Arch>(ai, bv[v], acc[i][v]);
+      }
+      a += MR;
+      b += NR;
     }
-    a += MR;
-    b += NR;
   }
   const Epilogue& e = *s.epilogue;
   if (s.col_contiguous && nr == NR) {
@@ -294,8 +299,8 @@ void chan_fma(float* acc, int64_t n, const float* x, const int64_t* off, const f
 
 // One ISA's table. MR/NV and the cache blocking come from the including translation unit.
 template <class Arch, int MR, int NV>
-KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int64_t kc,
-                       int64_t mc, int64_t nc) {
+KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int64_t k_max,
+                       int64_t pack_a_floats, int64_t pack_b_floats) {
   return KernelTable{isa,
                      isa_name,
                      int(vf<Arch>::size),
@@ -303,9 +308,9 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      gemm_name,
                      MR,
                      NV * int(vf<Arch>::size),
-                     kc,
-                     mc,
-                     nc,
+                     k_max,
+                     pack_a_floats,
+                     pack_b_floats,
                      &pack<Arch>,
                      &row_fma<Arch>,
                      &vec_mat<Arch>,

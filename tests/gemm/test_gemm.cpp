@@ -79,14 +79,15 @@ void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool pre
 TEST_CASE("GEMM micro-kernels and driver on every ISA", "[gemm]") {
   std::mt19937 rng(9);
   for (const KernelTable* kt : tables()) {
-    const int64_t MR = kt->mr, NR = kt->nr, KC = kt->kc;
+    const int64_t MR = kt->mr, NR = kt->nr, KC = kt->k_max;
     for (int64_t m : {int64_t(1), MR - 1, MR, MR + 1, 2 * MR + 3})
       for (int64_t n : {int64_t(1), NR - 1, NR, NR + 1, 3 * NR - 2})
         for (int64_t k : {int64_t(1), int64_t(2), int64_t(7), KC, KC + 5})
           for (bool prepack : {false, true}) check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 1, rng);
-    // Beyond the M and N blocking.
-    check_gemm(*kt, kt->mc + MR + 1, kt->nc + NR + 3, 9, true, false, rng);
-    check_gemm(*kt, kt->mc + 2, 17, 3, false, true, rng);
+    // Beyond the M and N blocks the packing budget allows at a large K.
+    const int64_t big_k = KC / 2 + 3;
+    check_gemm(*kt, kt->pack_a_floats / big_k + MR + 1, kt->pack_b_floats / big_k + NR + 3, big_k, false, false, rng);
+    check_gemm(*kt, 2 * MR + 1, kt->pack_b_floats / big_k + 5, big_k, true, true, rng);
   }
 }
 

@@ -86,6 +86,11 @@ TEST_CASE("Layer-like shapes: larger channels exercise full tiles and K blocking
       "N=1 Cin=32 Cout=48 H=6 W=6 kh=3 kw=3 sh=2 sw=2 dh=2 dw=2 g=2 ct=2 cl=2 oh=12 ow=12 layout=nhwc bias=1 act=sigmoid",
       "N=2 Cin=20 Cout=64 H=1 W=1 kh=4 kw=4 sh=1 sw=1 dh=1 dw=1 g=1 ct=0 cl=0 oh=4 ow=4 layout=nhwc",
       "N=1 Cin=33 Cout=17 H=14 W=14 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 g=1 ct=0 cl=0 oh=16 ow=16 layout=nchw",
+      // More tap rows than one micro-kernel call takes K pieces: several passes.
+      "N=1 Cin=3 Cout=4 H=5 W=5 kh=19 kw=3 sh=1 sw=1 dh=1 dw=1 g=1 ct=2 cl=1 oh=20 ow=6 layout=nchw bias=1",
+      "N=1 Cin=3 Cout=4 H=5 W=5 kh=19 kw=3 sh=1 sw=1 dh=1 dw=1 g=1 ct=2 cl=1 oh=20 ow=6 layout=nhwc bias=1",
+      // K beyond one pass's budget (Cin * taps > k_max).
+      "N=1 Cin=700 Cout=20 H=4 W=4 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 g=1 ct=1 cl=1 oh=4 ow=4 layout=nchw bias=1",
   };
   for (const char* s : shapes) {
     INFO(s);

@@ -1,6 +1,7 @@
 // AVX2+FMA kernels. Compiled with -mavx2 -mfma only (see cmake/TconvIsa.cmake).
 //
 // Tile 6x16: 12 ymm accumulators + 2 for B + 1 broadcast of A, within the 16 ymm registers.
+// Packing budget as for AVX-512 (see avx512f/kernels.cpp), scaled to the narrower panels.
 #define TCONV_ISA_NAMESPACE avx2
 #include "ukernels/kernels-inl.hpp"
 
@@ -8,7 +9,7 @@ namespace tconv::detail {
 
 const KernelTable& avx2_kernels() {
   static const KernelTable table = avx2::make_table<xsimd::fma3<xsimd::avx2>, 6, 2>(
-      Isa::avx2, "avx2", "f32_gemm_6x16__avx2", 256, 6 * 48, 16 * 64);
+      Isa::avx2, "avx2", "f32_gemm_6x16__avx2", 2048, 1 << 17, 1 << 18);
   return table;
 }
 
