@@ -31,6 +31,8 @@ struct TapRun {
 
 // Output channels one NCHW task computes together, sharing every input load.
 constexpr int64_t kChannelBlock = 4;
+// Largest prebuilt tap-list table (floats) a plan keeps; beyond it tasks build their own.
+constexpr int64_t kPrebuiltFloats = int64_t{1} << 23;
 
 TapRun run_at(const std::vector<Phase1D>& phases, int64_t o, int64_t crop, int64_t s) {
   const Phase1D& ph = phases[size_t(floor_mod(o + crop, s))];
@@ -59,6 +61,8 @@ class DirectScatter final : public Strategy {
         for (int64_t cin = 0; cin < p.in_channels; ++cin)
           for (int64_t co = 0; co < pr.cog; ++co)
             taps_[size_t((t * p.in_channels + cin) * pr.cog + co)] = pr.w(cin, co, t / KW, t % KW);
+    } else {
+      prebuild_lists();
     }
   }
 
@@ -89,9 +93,14 @@ class DirectScatter final : public Strategy {
   uint64_t executed_macs() const override { return pr_.params.useful_macs(); }
 
  private:
-  int64_t max_taps() const {
-    const Params& p = pr_.params;
-    return pr_.cig * p.kernel.h * p.kernel.w;
+  // Taps of every W-phase segment of one output row, for the H segment with the most taps.
+  int64_t max_row_taps() const {
+    int64_t h_taps = 0, w_taps = 0;
+    for (const auto& ph : phases_h_)
+      for (const auto& seg : ph.segments) h_taps = std::max(h_taps, seg.tap_end - seg.tap_begin);
+    for (const auto& pw : phases_w_)
+      for (const auto& seg : pw.segments) w_taps += seg.tap_end - seg.tap_begin;
+    return pr_.cig * h_taps * w_taps;
   }
   size_t per_thread_floats() const {
     const Params& p = pr_.params;
@@ -99,51 +108,140 @@ class DirectScatter final : public Strategy {
     // NHWC: the channel accumulator.
     if (!nchw_) return cache_line_floats(size_t(p.out_channels));
     return cache_line_floats(kChannelBlock * cache_line_floats(size_t(p.output.w)) +
-                             size_t((2 + kChannelBlock) * max_taps()));
+                             size_t((2 + kChannelBlock) * max_row_taps() + 2 * 4 * w_segments()));
+  }
+  int64_t w_segments() const {
+    int64_t n = 0;
+    for (const auto& pw : phases_w_) n += int64_t(pw.segments.size());
+    return n;
   }
 
-  // Output channels [co0, co0 + nco) of group g (nco <= 4), every row.
+  // One row segment of the tap lists: outputs [out_start, out_start + len) of the phase-split
+  // row take taps [first_tap, first_tap + taps) of the lists.
+  struct List {
+    int64_t out_start, len, first_tap, taps;
+  };
+
+  // Builds the tap lists of one H segment (one list per W-phase segment): input offsets relative
+  // to the row (offs), weights of channels [co0, co0 + nco) of group g as [tap][nco] (wts).
+  // Returns the number of lists; *total gets the number of taps.
+  int64_t build_lists(int64_t g, int64_t co0, int64_t nco, const Phase1D& fh, const Phase1D::Segment& seg_h,
+                      int64_t* offs, float* wts, List* lists, int64_t* total_out) const {
+    int64_t n_lists = 0, total = 0, phase_start = 0;
+    for (const Phase1D& fw : phases_w_) {
+      for (const auto& seg_w : fw.segments) {
+        const int64_t first = total;
+        for (int64_t ci = 0; ci < pr_.cig; ++ci)
+          for (int64_t jh = seg_h.tap_begin; jh < seg_h.tap_end; ++jh) {
+            const auto& th = fh.taps[size_t(jh)];
+            for (int64_t jw = seg_w.tap_begin; jw < seg_w.tap_end; ++jw) {
+              const auto& tw = fw.taps[size_t(jw)];
+              if (offs) offs[total] = ci * xs_.c + th.base * xs_.h + tw.base + seg_w.q0;
+              for (int64_t c = 0; c < nco; ++c) wts[total * nco + c] = pr_.w(g * pr_.cig + ci, co0 + c, th.k, tw.k);
+              ++total;
+            }
+          }
+        if (total > first) lists[n_lists++] = {phase_start + seg_w.q0, seg_w.q1 - seg_w.q0, first, total - first};
+      }
+      phase_start += fw.count;
+    }
+    *total_out = total;
+    return n_lists;
+  }
+
+  // Tap lists of every H segment built at plan creation, when they fit kPrebuiltFloats: then a
+  // task only runs kernels. (Offsets are the same for every group and channel block.)
+  void prebuild_lists() {
+    const Params& p = pr_.params;
+    const int64_t blocks = (pr_.cog + kChannelBlock - 1) / kChannelBlock;
+    int64_t taps = 0, lists = 0;
+    std::vector<List> scratch(static_cast<size_t>(w_segments()));
+    std::vector<float> wscratch(size_t(kChannelBlock * max_row_taps()));
+    for (const Phase1D& fh : phases_h_)
+      for (const auto& seg_h : fh.segments) {
+        int64_t total = 0;
+        lists += build_lists(0, 0, 0, fh, seg_h, nullptr, wscratch.data(), scratch.data(), &total);
+        taps += total;
+      }
+    if (taps * (2 + p.groups * blocks * kChannelBlock) > kPrebuiltFloats) return;
+    pre_offs_.resize(size_t(taps));
+    pre_wts_.resize(size_t(taps * p.groups * blocks * kChannelBlock));
+    pre_lists_.resize(size_t(lists));
+    int64_t tap0 = 0, list0 = 0;
+    for (const Phase1D& fh : phases_h_)
+      for (const auto& seg_h : fh.segments) {
+        int64_t total = 0;
+        const int64_t n = build_lists(0, 0, 0, fh, seg_h, pre_offs_.data() + tap0, wscratch.data(),
+                                      pre_lists_.data() + list0, &total);
+        for (int64_t g = 0; g < p.groups; ++g)
+          for (int64_t b = 0; b < blocks; ++b) {
+            const int64_t co0 = b * kChannelBlock, nco = std::min(kChannelBlock, pr_.cog - co0);
+            build_lists(g, co0, nco, fh, seg_h, nullptr, prebuilt_weights(g, b) + tap0 * nco, scratch.data(), &total);
+          }
+        hseg_first_.push_back({tap0, list0, n});
+        tap0 += total;
+        list0 += n;
+      }
+  }
+  float* prebuilt_weights(int64_t g, int64_t block) {
+    const int64_t blocks = (pr_.cog + kChannelBlock - 1) / kChannelBlock;
+    return pre_wts_.data() + (g * blocks + block) * int64_t(pre_offs_.size()) * kChannelBlock;
+  }
+
+  // Output channels [co0, co0 + nco) of group g (nco <= 4), every row. Rows are visited by H
+  // phase and H segment: all rows of a segment share their tap lists (offsets relative to the
+  // row, weights), prebuilt at plan creation or built once per segment here.
   void block_nchw(const float* x, float* y, int64_t g, int64_t co0, int64_t nco, float* ws) const {
     const Params& p = pr_.params;
     const float* xg = x + g * pr_.cig * xs_.c;
-    const int64_t ld = cache_line_floats(size_t(p.output.w));  // one phase-split row per channel
+    const int64_t ld = int64_t(cache_line_floats(size_t(p.output.w)));  // one phase-split row per channel
     float* acc = ws;
+    const bool prebuilt = !pre_offs_.empty();
     int64_t* offs = reinterpret_cast<int64_t*>(ws + kChannelBlock * ld);
-    float* wts = reinterpret_cast<float*>(offs + max_taps());
-    for (int64_t oh = 0; oh < p.output.h; ++oh) {
-      const TapRun rh = run_at(phases_h_, oh, p.crop.h, p.stride.h);
-      std::fill(acc, acc + nco * ld, 0.0f);
-      int64_t phase_start = 0;
-      for (const Phase1D& fw : phases_w_) {
-        for (const auto& seg : fw.segments) {
-          int64_t taps = 0;
-          for (int64_t ci = 0; ci < pr_.cig; ++ci) {
-            for (int64_t jh = rh.begin; jh < rh.end; ++jh) {
-              const auto& th = rh.phase->taps[size_t(jh)];
-              for (int64_t jw = seg.tap_begin; jw < seg.tap_end; ++jw) {
-                const auto& tw = fw.taps[size_t(jw)];
-                offs[taps] = ci * xs_.c + (th.base + rh.q) * xs_.h + tw.base + seg.q0;
-                for (int64_t c = 0; c < nco; ++c) wts[taps * nco + c] = pr_.w(g * pr_.cig + ci, co0 + c, th.k, tw.k);
-                ++taps;
-              }
-            }
-          }
-          if (taps > 0) kt_.row_fma(acc + phase_start + seg.q0, ld, nco, seg.q1 - seg.q0, xg, offs, wts, taps);
+    float* wts = reinterpret_cast<float*>(offs + (prebuilt ? 0 : max_row_taps()));
+    List* lists = reinterpret_cast<List*>(wts + (prebuilt ? 0 : kChannelBlock * max_row_taps()));
+    const int64_t blocks = (pr_.cog + kChannelBlock - 1) / kChannelBlock;
+    size_t hseg = 0;
+    for (const Phase1D& fh : phases_h_) {
+      for (const auto& seg_h : fh.segments) {
+        int64_t n_lists = 0, total = 0;
+        const int64_t* seg_offs = offs;
+        const float* seg_wts = wts;
+        const List* seg_lists = lists;
+        if (prebuilt) {
+          const HsegLists& h = hseg_first_[hseg++];
+          seg_offs = pre_offs_.data() + h.first_tap;
+          seg_wts = pre_wts_.data() + (g * blocks + co0 / kChannelBlock) * int64_t(pre_offs_.size()) * kChannelBlock +
+                    h.first_tap * nco;
+          seg_lists = pre_lists_.data() + h.first_list;
+          n_lists = h.lists;
+        } else {
+          n_lists = build_lists(g, co0, nco, fh, seg_h, offs, wts, lists, &total);
         }
-        phase_start += fw.count;
+        for (int64_t q = seg_h.q0; q < seg_h.q1; ++q) {
+          std::fill(acc, acc + nco * ld, 0.0f);
+          for (int64_t l = 0; l < n_lists; ++l) {
+            const List& li = seg_lists[l];
+            kt_.row_fma(acc + li.out_start, ld, nco, li.len, xg + q * xs_.h, seg_offs + li.first_tap,
+                        seg_wts + li.first_tap * nco, li.taps);
+          }
+          store_rows(y, g, co0, nco, fh.first + q * p.stride.h, acc, ld);
+        }
       }
-      // Interleave the phases into the output rows, with bias and activation.
-      for (int64_t c = 0; c < nco; ++c) {
-        const int64_t channel = g * pr_.cog + co0 + c;
-        float* out = y + channel * ys_.c + oh * ys_.h;
-        const float bias = pr_.bias[size_t(channel)];
-        const float* phase_acc = acc + c * ld;
-        for (const Phase1D& fw : phases_w_) {
-          for (int64_t q = 0; q < fw.count; ++q) {
-            out[fw.first + q * p.stride.w] = apply_activation(phase_acc[q] + bias, p.epilogue);
-          }
-          phase_acc += fw.count;
-        }
+    }
+  }
+
+  // Interleaves the W phases of the accumulated rows into output row oh, with bias and activation.
+  void store_rows(float* y, int64_t g, int64_t co0, int64_t nco, int64_t oh, const float* acc, int64_t ld) const {
+    const Params& p = pr_.params;
+    for (int64_t c = 0; c < nco; ++c) {
+      const int64_t channel = g * pr_.cog + co0 + c;
+      float* out = y + channel * ys_.c + oh * ys_.h;
+      const float bias = pr_.bias[size_t(channel)];
+      const float* phase_acc = acc + c * ld;
+      for (const Phase1D& fw : phases_w_) {
+        for (int64_t q = 0; q < fw.count; ++q) out[fw.first + q * p.stride.w] = apply_activation(phase_acc[q] + bias, p.epilogue);
+        phase_acc += fw.count;
       }
     }
   }
@@ -191,6 +289,14 @@ class DirectScatter final : public Strategy {
   TensorStrides xs_{}, ys_{};
   std::vector<Phase1D> phases_h_, phases_w_;
   std::vector<float> taps_;
+  // Prebuilt NCHW tap lists (empty when they would exceed kPrebuiltFloats).
+  struct HsegLists {
+    int64_t first_tap, first_list, lists;
+  };
+  std::vector<int64_t> pre_offs_;
+  std::vector<float> pre_wts_;  // [group][channel block][tap][nco]
+  std::vector<List> pre_lists_;
+  std::vector<HsegLists> hseg_first_;
 };
 
 }  // namespace

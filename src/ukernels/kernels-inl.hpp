@@ -205,24 +205,46 @@ void pack(const float* src, const int64_t* outer_off, int64_t outer_count, const
 }
 
 // acc[c*ld + j] += sum_t w[t*C + c] * x[off[t] + j] for c < C, j < n: C output rows of a direct
-// convolution sharing every input load (C accumulators per loaded vector).
+// convolution sharing every input load. Taps rotate over 4 partial sums per channel so the FMA
+// latency is hidden even for one channel; the partials are added in a fixed order at the end.
 template <class Arch, int C>
 void row_fma_block(float* acc, int64_t ld, int64_t n, const float* x, const int64_t* off, const float* w,
                    int64_t taps) {
   using V = vf<Arch>;
   constexpr int64_t W = int64_t(V::size);
+  constexpr int P = 4;
   for (int64_t j = 0; j < n; j += W) {
     const int64_t len = n - j < W ? n - j : W;
-    V a[C];
-    for (int c = 0; c < C; ++c) a[c] = len == W ? V::load_unaligned(acc + c * ld + j) : load_partial<Arch>(acc + c * ld + j, len);
-    for (int64_t t = 0; t < taps; ++t) {
+    V a[C][P];
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c)
+#pragma GCC unroll 4
+      for (int q = 0; q < P; ++q) a[c][q] = V(0.0f);
+    auto load_x = [&](int64_t t) {
       const float* p = x + off[t] + j;
-      const V xv = len == W ? V::load_unaligned(p) : load_partial<Arch>(p, len);
-      for (int c = 0; c < C; ++c) a[c] = fmadd<Arch>(V(w[t * C + c]), xv, a[c]);
+      return len == W ? V::load_unaligned(p) : load_partial<Arch>(p, len);
+    };
+    int64_t t = 0;
+    for (; t + P <= taps; t += P) {
+#pragma GCC unroll 4
+      for (int q = 0; q < P; ++q) {
+        const V xv = load_x(t + q);
+#pragma GCC unroll 4
+        for (int c = 0; c < C; ++c) a[c][q] = fmadd<Arch>(V(w[(t + q) * C + c]), xv, a[c][q]);
+      }
     }
+    for (; t < taps; ++t) {  // constant indices only: the partials stay in registers
+      const V xv = load_x(t);
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) a[c][0] = fmadd<Arch>(V(w[t * C + c]), xv, a[c][0]);
+    }
+#pragma GCC unroll 4
     for (int c = 0; c < C; ++c) {
-      if (len == W) a[c].store_unaligned(acc + c * ld + j);
-      else store_partial<Arch>(acc + c * ld + j, a[c], len);
+      float* dst = acc + c * ld + j;
+      const V sum = ((a[c][0] + a[c][1]) + (a[c][2] + a[c][3])) +
+                    (len == W ? V::load_unaligned(dst) : load_partial<Arch>(dst, len));
+      if (len == W) sum.store_unaligned(dst);
+      else store_partial<Arch>(dst, sum, len);
     }
   }
 }
