@@ -61,8 +61,9 @@ struct KernelTable {
   const char* gemm_name;  // e.g. f32_gemm_14x32__avx512f
   int mr, nr;
   // Packing budget for this kernel (see the ukernel TU for why): the most K one pass holds, and
-  // the floats of packed A (gathered operands) and packed B one thread keeps.
-  int64_t k_max, pack_a_floats, pack_b_floats;
+  // the floats of packed A (gathered operands) one thread keeps. Gathered B is packed one
+  // micro-panel (k_max x NR) at a time.
+  int64_t k_max, pack_a_floats;
   PackKernel pack;
   RowFmaKernel row_fma;
   VecMatKernel vec_mat;

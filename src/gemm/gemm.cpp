@@ -60,47 +60,61 @@ void panel_pointers(const Operand& op, const float* packed_copy, int64_t p, cons
 void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pass& pass, bool accumulate,
               bool finish, const Epilogue& epilogue) {
   const int64_t MR = kt.mr, NR = kt.nr;
-  float* pack_b = pack;
-  float* pack_a = pack + kt.pack_b_floats;
-  // Column and row blocks sized so the packed copies fit their budgets.
-  const int64_t nc_max = blk.b.packed ? blk.n_count : std::max(NR, kt.pack_b_floats / pass.k / NR * NR);
+  float* pack_b = pack;                      // one B micro-panel: pass.k x NR
+  float* pack_a = pack + kt.k_max * kt.nr;   // a block of A micro-panels
   const int64_t mc_max = blk.a.packed ? blk.m_count : std::max(MR, kt.pack_a_floats / pass.k / MR * MR);
   const float* a_ptr[kMaxSegments];
   const float* b_ptr[kMaxSegments];
-  for (int64_t jc = 0; jc < blk.n_count; jc += nc_max) {
-    const int64_t nc = std::min(nc_max, blk.n_count - jc), n_base = blk.n0 + jc;
-    if (!blk.b.packed) pack_pass(kt, blk.b, n_base, nc, pass, NR, pack_b);
+  // One micro-tile column: B panel `jr` against rows [ic, ic + mc) of A.
+  auto tile_column = [&](int64_t jr, int64_t ic, int64_t mc) {
+    const int64_t nr = std::min(NR, blk.n_count - jr), n = blk.n0 + jr;
+    const int64_t* col = blk.c_col_off + n;
+    bool contiguous = true;
+    for (int64_t j = 1; contiguous && j < nr; ++j) contiguous = col[j] == col[0] + j;
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+      const int64_t m = blk.m0 + ic + ir;
+      panel_pointers(blk.a, pack_a, blk.a.packed ? m / MR : ir / MR, pass, MR, a_ptr);
+      const TileStore store{blk.c,
+                            blk.c_row_off + m,
+                            col,
+                            contiguous,
+                            accumulate,
+                            finish,
+                            blk.bias_row ? blk.bias_row + m : nullptr,
+                            blk.bias_col ? blk.bias_col + n : nullptr,
+                            &epilogue};
+      kt.gemm(pass.count, pass.length, a_ptr, b_ptr, std::min(MR, mc - ir), nr, store);
+    }
+  };
+  if (!blk.a.packed && blk.b.packed) {
+    // Gathered A (pixels in NHWC): pack a block of A once, run it against every B panel.
     for (int64_t ic = 0; ic < blk.m_count; ic += mc_max) {
-      const int64_t mc = std::min(mc_max, blk.m_count - ic), m_base = blk.m0 + ic;
-      if (!blk.a.packed) pack_pass(kt, blk.a, m_base, mc, pass, MR, pack_a);
-      for (int64_t jr = 0; jr < nc; jr += NR) {
-        const int64_t nr = std::min(NR, nc - jr), n = n_base + jr;
-        panel_pointers(blk.b, pack_b, blk.b.packed ? n / NR : jr / NR, pass, NR, b_ptr);
-        const int64_t* col = blk.c_col_off + n;
-        bool contiguous = true;
-        for (int64_t j = 1; contiguous && j < nr; ++j) contiguous = col[j] == col[0] + j;
-        for (int64_t ir = 0; ir < mc; ir += MR) {
-          const int64_t m = m_base + ir;
-          panel_pointers(blk.a, pack_a, blk.a.packed ? m / MR : ir / MR, pass, MR, a_ptr);
-          const TileStore store{blk.c,
-                                blk.c_row_off + m,
-                                col,
-                                contiguous,
-                                accumulate,
-                                finish,
-                                blk.bias_row ? blk.bias_row + m : nullptr,
-                                blk.bias_col ? blk.bias_col + n : nullptr,
-                                &epilogue};
-          kt.gemm(pass.count, pass.length, a_ptr, b_ptr, std::min(MR, mc - ir), nr, store);
-        }
+      const int64_t mc = std::min(mc_max, blk.m_count - ic);
+      pack_pass(kt, blk.a, blk.m0 + ic, mc, pass, MR, pack_a);
+      for (int64_t jr = 0; jr < blk.n_count; jr += NR) {
+        panel_pointers(blk.b, pack_b, (blk.n0 + jr) / NR, pass, NR, b_ptr);
+        tile_column(jr, ic, mc);
       }
+    }
+    return;
+  }
+  // Gathered B (pixels in NCHW) or both prepacked: pack one B panel right before the A panels
+  // use it, so it is still in cache (a packed block of B would be written to and read back
+  // from L2 or beyond).
+  for (int64_t jr = 0; jr < blk.n_count; jr += NR) {
+    if (!blk.b.packed) pack_pass(kt, blk.b, blk.n0 + jr, std::min(NR, blk.n_count - jr), pass, NR, pack_b);
+    panel_pointers(blk.b, pack_b, blk.b.packed ? (blk.n0 + jr) / NR : 0, pass, NR, b_ptr);
+    for (int64_t ic = 0; ic < blk.m_count; ic += mc_max) {
+      const int64_t mc = std::min(mc_max, blk.m_count - ic);
+      if (!blk.a.packed) pack_pass(kt, blk.a, blk.m0 + ic, mc, pass, MR, pack_a);  // both gathered: tests only
+      tile_column(jr, ic, mc);
     }
   }
 }
 
 }  // namespace
 
-size_t gemm_pack_floats(const KernelTable& kt) { return size_t(kt.pack_a_floats + kt.pack_b_floats); }
+size_t gemm_pack_floats(const KernelTable& kt) { return size_t(kt.k_max * kt.nr + kt.pack_a_floats); }
 
 std::vector<int64_t> strided_offsets(int64_t n, int64_t step, int64_t start) {
   std::vector<int64_t> v(size_t(n < 0 ? 0 : n));

@@ -322,7 +322,7 @@ void chan_fma(float* acc, int64_t n, const float* x, const int64_t* off, const f
 // One ISA's table. MR/NV and the cache blocking come from the including translation unit.
 template <class Arch, int MR, int NV>
 KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int64_t k_max,
-                       int64_t pack_a_floats, int64_t pack_b_floats) {
+                       int64_t pack_a_floats) {
   return KernelTable{isa,
                      isa_name,
                      int(vf<Arch>::size),
@@ -332,7 +332,6 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      NV * int(vf<Arch>::size),
                      k_max,
                      pack_a_floats,
-                     pack_b_floats,
                      &pack<Arch>,
                      &row_fma<Arch>,
                      &vec_mat<Arch>,

@@ -9,7 +9,7 @@ namespace tconv::detail {
 
 const KernelTable& avx2_kernels() {
   static const KernelTable table = avx2::make_table<xsimd::fma3<xsimd::avx2>, 6, 2>(
-      Isa::avx2, "avx2", "f32_gemm_6x16__avx2", 2048, 1 << 17, 1 << 18);
+      Isa::avx2, "avx2", "f32_gemm_6x16__avx2", 2048, 1 << 17);
   return table;
 }
 

@@ -3,9 +3,9 @@
 // Tile 14x32: 28 zmm accumulators + 2 for B; A is broadcast from memory (14 loads + 2 per 28
 // FMAs, within the two 512-bit load ports). The whole K of a pass stays in registers: a B
 // micro-panel (K x 32) streams from L2 at 128 bytes per 28 FMAs, which L2 sustains, so no KC
-// blocking is needed and C is written once. Packing budget: K up to 2048 per pass, 2 MiB of
-// packed B (>= 8 micro-panels at the largest K) and 1 MiB of packed A per thread, inside the
-// 2 MiB L2 plus the shared L3.
+// blocking is needed and C is written once. Packing budget: K up to 2048 per pass (a B
+// micro-panel of at most 256 KiB, packed just before use) and 1 MiB of packed A per thread,
+// inside the 2 MiB L2.
 #define TCONV_ISA_NAMESPACE avx512f
 #include "ukernels/kernels-inl.hpp"
 
@@ -13,7 +13,7 @@ namespace tconv::detail {
 
 const KernelTable& avx512f_kernels() {
   static const KernelTable table = avx512f::make_table<xsimd::avx512f, 14, 2>(
-      Isa::avx512f, "avx512f", "f32_gemm_14x32__avx512f", 2048, 1 << 18, 1 << 19);
+      Isa::avx512f, "avx512f", "f32_gemm_14x32__avx512f", 2048, 1 << 18);
   return table;
 }
 

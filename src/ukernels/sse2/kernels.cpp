@@ -8,7 +8,7 @@ namespace tconv::detail {
 
 const KernelTable& sse2_kernels() {
   static const KernelTable table = sse2::make_table<xsimd::sse2, 6, 2>(
-      Isa::sse2, "sse2", "f32_gemm_6x8__sse2", 2048, 1 << 17, 1 << 17);
+      Isa::sse2, "sse2", "f32_gemm_6x8__sse2", 2048, 1 << 17);
   return table;
 }
 
