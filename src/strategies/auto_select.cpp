@@ -1,5 +1,6 @@
-// The heuristic behind strategy "auto": rules over the parameters alone, derived from the
-// benchmark (the README's "Which strategy wins where" has the data behind each rule).
+// The heuristic behind strategy "auto": rules over the parameters alone, read off `tconv bench`
+// on the built-in layer suite in both layouts (bench/results/latest.json; the README's "Which
+// strategy wins where" summarises it).
 #include <string>
 
 #include "strategies/strategy.hpp"
@@ -12,10 +13,17 @@ Choice choose_strategy(const Params& p, const KernelTable&) {
     return {"gemm_col2im", "stride_h*stride_w beyond the phase planner: GEMM + col2im"};
   }
   if (cig == 1 && cog == 1) {
-    return {"direct_scatter", "depthwise (one channel per group): memory-bound, direct needs no packing"};
+    // bilinear_dw: memory-bound; every GEMM tile would be 1 channel wide.
+    return {"direct_scatter", "depthwise (one channel per group): memory-bound, direct reads the input in place"};
   }
   if (cog <= 4) {
-    return {"direct_scatter", "at most 4 output channels per group: a GEMM tile would be mostly padding"};
+    // dcgan_g5, tfgan_4: a GEMM tile over output channels would be mostly padding. In NCHW the
+    // direct row kernel vectorises along the width instead; in NHWC the channel vectors are too
+    // short for it, and cols = W^T x X (M = Cout*KH*KW) keeps the GEMM tiles full.
+    if (p.layout == Layout::nchw) {
+      return {"direct_scatter", "at most 4 output channels per group, NCHW: direct rows, vectors along the width"};
+    }
+    return {"gemm_col2im", "at most 4 output channels per group, NHWC: GEMM over (Cout*KH*KW) x pixels, then col2im"};
   }
   return {"subpixel", "zero-free stride-phase GEMM on the packed micro-kernel"};
 }
