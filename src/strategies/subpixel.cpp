@@ -11,6 +11,7 @@
 //   NCHW: C[co][pixel] = W_phase[co][k] * X[k][pixel]   (weights are the prepacked A)
 //   NHWC: C[pixel][co] = X[pixel][k] * W_phase[k][co]   (weights are the prepacked B)
 #include <algorithm>
+#include <map>
 
 #include "gemm/gemm.hpp"
 #include "plan/aligned_buffer.hpp"
@@ -36,10 +37,20 @@ struct Region {
   std::vector<KRange> k_ranges;  // the valid taps, empty for bias-only regions
 };
 
+// The regions of one H phase and H segment, across every W phase and W segment: together they
+// cover whole output rows.
+struct RowBand {
+  int64_t q0h, q1h;
+  std::vector<int64_t> regions;
+};
+
+// One task: rows [r0, r1) of a band (rows run over batch x phase rows), every region in it,
+// output channels [c0, c0 + c_count) of one group. All W phases of those output rows are
+// written by the same task, while the rows are in cache.
 struct Task {
-  int64_t region, group;
-  int64_t p0, p_count;  // pixels of the region (row-major within it)
-  int64_t c0, c_count;  // output channels within the group
+  int64_t band, group;
+  int64_t r0, r1;
+  int64_t c0, c_count;
 };
 
 class Subpixel final : public Strategy {
@@ -83,7 +94,9 @@ class Subpixel final : public Strategy {
         }
         const int64_t phase_index = int64_t(phases_.size());
         phases_.push_back(std::move(phase));
-        for (const auto& sh : fh.segments) {
+        for (size_t hs = 0; hs < fh.segments.size(); ++hs) {
+          const auto& sh = fh.segments[hs];
+          RowBand& band = band_for(int64_t(ih), int64_t(hs), sh);
           for (const auto& sw : fw.segments) {
             Region region{phase_index, sh.q0, sh.q1, sw.q0, sw.q1, {}};
             if (sw.tap_end > sw.tap_begin) {
@@ -95,6 +108,8 @@ class Subpixel final : public Strategy {
             int64_t k_count = 0;
             for (const auto& r : region.k_ranges) k_count += r.end - r.begin;
             executed_ += uint64_t(p.batch) * uint64_t(pixels) * uint64_t(k_count) * uint64_t(pr.cog) * uint64_t(p.groups);
+            band.regions.push_back(int64_t(regions_.size()));
+            max_width_ = std::max(max_width_, sw.q1 - sw.q0);
             regions_.push_back(std::move(region));
           }
         }
@@ -117,41 +132,56 @@ class Subpixel final : public Strategy {
   uint64_t executed_macs() const override { return executed_; }
 
  private:
-  // Task sizes: enough pixels to amortise packing, few enough for two threads to share a phase.
-  int64_t pixel_chunk() const { return round_up(512, nchw_ ? kt_.nr : kt_.mr); }
+  // Rows of a band per task: about kTaskOutputPixels output pixels (all W phases), enough to
+  // amortise packing and few enough that the rows stay in cache while every W phase writes them.
+  static constexpr int64_t kTaskOutputPixels = 2048;
+  int64_t rows_per_task() const { return std::max<int64_t>(1, kTaskOutputPixels / pr_.params.output.w); }
   int64_t channel_chunk() const { return nchw_ ? pr_.cog : round_up(256, kt_.nr); }
 
   size_t per_thread_floats() const {
-    // Pack buffer, then two int64 offset tables of one pixel chunk (2 floats per entry each).
-    return cache_line_floats(gemm_pack_floats(kt_) + size_t(4 * pixel_chunk()));
+    // Pack buffer, then two int64 offset tables of one region's pixels in a task (2 floats each).
+    return cache_line_floats(gemm_pack_floats(kt_) + size_t(4 * rows_per_task() * max_width_));
   }
 
-  // Tasks never depend on the thread count, so neither does any result. A region's pixels run
-  // over the whole batch, so layers with small images still fill the micro-kernel's tiles.
+  RowBand& band_for(int64_t phase_h, int64_t seg_h, const Phase1D::Segment& sh) {
+    const std::pair<int64_t, int64_t> key{phase_h, seg_h};
+    auto it = band_index_.find(key);
+    if (it != band_index_.end()) return bands_[size_t(it->second)];
+    band_index_[key] = int64_t(bands_.size());
+    bands_.push_back({sh.q0, sh.q1, {}});
+    return bands_.back();
+  }
+
+  // Tasks never depend on the thread count, so neither does any result. A band's rows run over
+  // the whole batch, so layers with small images still fill the micro-kernel's tiles.
   void build_tasks() {
-    const int64_t pc = pixel_chunk(), cc = channel_chunk();
-    for (size_t r = 0; r < regions_.size(); ++r) {
-      const Region& region = regions_[r];
-      const int64_t pixels = pr_.params.batch * (region.q1h - region.q0h) * (region.q1w - region.q0w);
+    const int64_t rows_chunk = rows_per_task(), cc = channel_chunk();
+    for (size_t b = 0; b < bands_.size(); ++b) {
+      const int64_t rows = pr_.params.batch * (bands_[b].q1h - bands_[b].q0h);
       for (int64_t g = 0; g < pr_.params.groups; ++g)
-        for (int64_t p0 = 0; p0 < pixels; p0 += pc)
+        for (int64_t r0 = 0; r0 < rows; r0 += rows_chunk)
           for (int64_t c0 = 0; c0 < pr_.cog; c0 += cc)
-            tasks_.push_back({int64_t(r), g, p0, std::min(pc, pixels - p0), c0, std::min(cc, pr_.cog - c0)});
+            tasks_.push_back({int64_t(b), g, r0, std::min(rows, r0 + rows_chunk), c0, std::min(cc, pr_.cog - c0)});
     }
   }
 
   void run_task(const Task& task, const float* x, float* y, float* ws) const {
-    const Region& region = regions_[size_t(task.region)];
+    for (int64_t r : bands_[size_t(task.band)].regions) run_region(task, regions_[size_t(r)], x, y, ws);
+  }
+
+  // Rows [task.r0, task.r1) of one region: pixel (row, qw) with row = n * band rows + (qh - q0h).
+  void run_region(const Task& task, const Region& region, const float* x, float* y, float* ws) const {
     const PhasePlan& phase = phases_[size_t(region.phase)];
     const Phase1D& fh = phases_h_[size_t(phase.ph)];
     const Phase1D& fw = phases_w_[size_t(phase.pw)];
     const Params& p = pr_.params;
     int64_t* in_off = reinterpret_cast<int64_t*>(ws + gemm_pack_floats(kt_));
-    int64_t* out_off = in_off + task.p_count;
-    const int64_t width = region.q1w - region.q0w, per_image = (region.q1h - region.q0h) * width;
-    for (int64_t i = 0; i < task.p_count; ++i) {
-      const int64_t n = (task.p0 + i) / per_image, within = (task.p0 + i) % per_image;
-      const int64_t qh = region.q0h + within / width, qw = region.q0w + within % width;
+    const int64_t width = region.q1w - region.q0w, band_rows = region.q1h - region.q0h;
+    const int64_t pixels = (task.r1 - task.r0) * width;
+    int64_t* out_off = in_off + pixels;
+    for (int64_t i = 0; i < pixels; ++i) {
+      const int64_t row = task.r0 + i / width;
+      const int64_t n = row / band_rows, qh = region.q0h + row % band_rows, qw = region.q0w + i % width;
       in_off[i] = n * xs_.n + qh * xs_.h + qw * xs_.w;
       out_off[i] = n * ys_.n + (fh.first + qh * p.stride.h) * ys_.h + (fw.first + qw * p.stride.w) * ys_.w;
     }
@@ -171,7 +201,7 @@ class Subpixel final : public Strategy {
       blk.m0 = task.c0;
       blk.m_count = task.c_count;
       blk.n0 = 0;
-      blk.n_count = task.p_count;
+      blk.n_count = pixels;
       blk.a = weights;
       blk.b = input;
       blk.c_row_off = channel_off_.data();
@@ -179,7 +209,7 @@ class Subpixel final : public Strategy {
       blk.bias_row = bias;
     } else {
       blk.m0 = 0;
-      blk.m_count = task.p_count;
+      blk.m_count = pixels;
       blk.n0 = task.c0;
       blk.n_count = task.c_count;
       blk.a = input;
@@ -198,6 +228,9 @@ class Subpixel final : public Strategy {
   std::vector<Phase1D> phases_h_, phases_w_;
   std::vector<PhasePlan> phases_;
   std::vector<Region> regions_;
+  std::vector<RowBand> bands_;
+  std::map<std::pair<int64_t, int64_t>, int64_t> band_index_;  // (H phase, H segment) -> band
+  int64_t max_width_ = 1;
   std::vector<Task> tasks_;
   std::vector<int64_t> channel_off_;
   uint64_t executed_ = 0;

@@ -4,6 +4,7 @@
 // Rerun one failing case: TCONV_CASE="<the printed parameter string>" ./tconv_tests "[sweep]"
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -16,10 +17,12 @@ using namespace tconv;
 
 namespace {
 
+// Every registered strategy but the reference, and `auto`.
 std::vector<std::string> fast_strategies() {
   std::vector<std::string> out;
   for (const auto& s : strategy_names())
     if (s != "reference") out.push_back(s);
+  out.push_back("auto");
   return out;
 }
 
@@ -165,6 +168,23 @@ TEST_CASE("subpixel is zero-free: executed multiply-adds equal the useful count"
   o.strategy = "im2col_gemm";
   const Plan plan(p, w.data(), nullptr, o);
   CHECK(plan.executed_macs() >= 3 * plan.useful_macs());
+}
+
+TEST_CASE("auto picks a registered strategy and says why", "[auto]") {
+  std::mt19937 rng(29);
+  const auto names = strategy_names();
+  for (int it = 0; it < 300; ++it) {
+    const Params p = test::random_params(rng);
+    std::vector<float> w(size_t(p.weight_elements()), 1.0f), b(size_t(p.out_channels), 0.0f);
+    const Plan plan(p, w.data(), b.data());
+    INFO(p.to_string());
+    CHECK(plan.strategy() != "auto");
+    CHECK(std::find(names.begin(), names.end(), plan.strategy()) != names.end());
+    CHECK(!plan.reason().empty());
+  }
+  const Params depthwise = Params::parse("N=1 Cin=8 Cout=8 H=6 W=6 kh=4 kw=4 sh=2 sw=2 g=8 ct=1 cl=1 oh=12 ow=12");
+  std::vector<float> w(size_t(depthwise.weight_elements()), 1.0f);
+  CHECK(Plan(depthwise, w.data(), nullptr).strategy() == "direct_scatter");
 }
 
 TEST_CASE("Concurrent executions of one plan with distinct workspaces agree", "[plan][threads]") {
