@@ -53,6 +53,11 @@ using ChanFmaKernel = void (*)(float* acc, int64_t n, const float* x, const int6
 using PackKernel = void (*)(const float* src, const int64_t* outer_off, int64_t outer_count,
                             const int64_t* inner_off, int64_t k, int64_t r, float* dst);
 
+// The epilogue over a contiguous run: v[i] = activation(v[i] + bias[i * bias_step]) for i < n
+// (bias_step 0: one bias for the run, 1: a bias per element).
+using EpilogueKernel = void (*)(float* v, int64_t n, const float* bias, int64_t bias_step,
+                                const Epilogue& epilogue);
+
 struct KernelTable {
   Isa isa;
   const char* isa_name;
@@ -68,6 +73,7 @@ struct KernelTable {
   RowFmaKernel row_fma;
   VecMatKernel vec_mat;
   ChanFmaKernel chan_fma;
+  EpilogueKernel epilogue;
 };
 
 // Each per-ISA translation unit defines one of these.

@@ -62,4 +62,24 @@ std::vector<Phase1D> decompose_phases(int64_t in, int64_t s, int64_t k, int64_t 
   return phases;
 }
 
+TapRun tap_run_at(const std::vector<Phase1D>& phases, int64_t o, int64_t crop, int64_t s) {
+  const Phase1D& ph = phases[size_t(floor_mod(o + crop, s))];
+  const int64_t q = (o - ph.first) / s;
+  for (const auto& seg : ph.segments) {
+    if (q >= seg.q0 && q < seg.q1) return {&ph, q, seg.tap_begin, seg.tap_end};
+  }
+  return {&ph, q, 0, 0};
+}
+
+void interleave_phases(const std::vector<Phase1D>& phases, int64_t s, const float* row, float* out) {
+  if (s == 1) {
+    std::copy(row, row + phases[0].count, out);
+    return;
+  }
+  for (const Phase1D& ph : phases) {
+    for (int64_t q = 0; q < ph.count; ++q) out[ph.first + q * s] = row[q];
+    row += ph.count;
+  }
+}
+
 }  // namespace tconv::detail

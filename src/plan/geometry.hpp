@@ -33,4 +33,17 @@ struct Phase1D {
 std::vector<Phase1D> decompose_phases(int64_t in, int64_t s, int64_t k, int64_t d, int64_t crop,
                                       int64_t out);
 
+// The valid taps of output position o: its phase, its index q in the phase, and the run
+// [begin, end) of the phase's taps whose input lies inside the tensor.
+struct TapRun {
+  const Phase1D* phase;
+  int64_t q;
+  int64_t begin, end;
+};
+TapRun tap_run_at(const std::vector<Phase1D>& phases, int64_t o, int64_t crop, int64_t s);
+
+// A row kept phase-major (all of phase 0's outputs, then phase 1's, ...) written back in output
+// order: out[first + q*s] = row[phase start + q].
+void interleave_phases(const std::vector<Phase1D>& phases, int64_t s, const float* row, float* out);
+
 }  // namespace tconv::detail

@@ -10,7 +10,7 @@ namespace tconv::detail {
 Choice choose_strategy(const Params& p, const KernelTable&) {
   const int64_t cig = p.in_channels / p.groups, cog = p.out_channels / p.groups;
   if (p.stride.h * p.stride.w > (int64_t{1} << 16)) {
-    return {"gemm_col2im", "stride_h*stride_w beyond the phase planner: GEMM + col2im"};
+    return {"im2col_gemm", "stride_h*stride_w beyond the phase planners: im2col over the output, the one strategy without them"};
   }
   if (cig == 1 && cog == 1) {
     // bilinear_dw: memory-bound; every GEMM tile would be 1 channel wide.

@@ -13,7 +13,6 @@
 // and weights in place and writes each output element once.
 #include <algorithm>
 
-#include "epilogue/epilogue.hpp"
 #include "plan/checked.hpp"
 #include "plan/geometry.hpp"
 #include "strategies/strategy.hpp"
@@ -22,26 +21,10 @@
 namespace tconv::detail {
 namespace {
 
-// A valid tap run of one output position along one dimension.
-struct TapRun {
-  const Phase1D* phase;
-  int64_t q;             // phase output index
-  int64_t begin, end;    // valid taps of the phase
-};
-
 // Output channels one NCHW task computes together, sharing every input load.
 constexpr int64_t kChannelBlock = 4;
 // Largest prebuilt tap-list table (floats) a plan keeps; beyond it tasks build their own.
 constexpr int64_t kPrebuiltFloats = int64_t{1} << 23;
-
-TapRun run_at(const std::vector<Phase1D>& phases, int64_t o, int64_t crop, int64_t s) {
-  const Phase1D& ph = phases[size_t(floor_mod(o + crop, s))];
-  const int64_t q = (o - ph.first) / s;
-  for (const auto& seg : ph.segments) {
-    if (q >= seg.q0 && q < seg.q1) return {&ph, q, seg.tap_begin, seg.tap_end};
-  }
-  return {&ph, q, 0, 0};
-}
 
 class DirectScatter final : public Strategy {
  public:
@@ -231,18 +214,16 @@ class DirectScatter final : public Strategy {
     }
   }
 
-  // Interleaves the W phases of the accumulated rows into output row oh, with bias and activation.
-  void store_rows(float* y, int64_t g, int64_t co0, int64_t nco, int64_t oh, const float* acc, int64_t ld) const {
+  // Bias and activation over the accumulated rows (vectorised, in place), then the W phases
+  // interleaved into output row oh.
+  void store_rows(float* y, int64_t g, int64_t co0, int64_t nco, int64_t oh, float* acc, int64_t ld) const {
     const Params& p = pr_.params;
     for (int64_t c = 0; c < nco; ++c) {
       const int64_t channel = g * pr_.cog + co0 + c;
       float* out = y + channel * ys_.c + oh * ys_.h;
-      const float bias = pr_.bias[size_t(channel)];
-      const float* phase_acc = acc + c * ld;
-      for (const Phase1D& fw : phases_w_) {
-        for (int64_t q = 0; q < fw.count; ++q) out[fw.first + q * p.stride.w] = apply_activation(phase_acc[q] + bias, p.epilogue);
-        phase_acc += fw.count;
-      }
+      float* phase_acc = acc + c * ld;
+      kt_.epilogue(phase_acc, p.output.w, &pr_.bias[size_t(channel)], 0, p.epilogue);
+      interleave_phases(phases_w_, p.stride.w, phase_acc, out);
     }
   }
 
@@ -250,9 +231,9 @@ class DirectScatter final : public Strategy {
     const Params& p = pr_.params;
     const int64_t C = p.out_channels, KW = p.kernel.w;
     float* acc = ws;
-    const TapRun rh = run_at(phases_h_, oh, p.crop.h, p.stride.h);
+    const TapRun rh = tap_run_at(phases_h_, oh, p.crop.h, p.stride.h);
     for (int64_t ow = 0; ow < p.output.w; ++ow) {
-      const TapRun rw = run_at(phases_w_, ow, p.crop.w, p.stride.w);
+      const TapRun rw = tap_run_at(phases_w_, ow, p.crop.w, p.stride.w);
       std::fill(acc, acc + C, 0.0f);
       if (depthwise_) {
         // Depthwise: one tap's weights are a channel vector; taps in ascending (th, tw) order.
@@ -278,8 +259,8 @@ class DirectScatter final : public Strategy {
           }
         }
       }
-      float* out = y + oh * ys_.h + ow * ys_.w;
-      for (int64_t c = 0; c < C; ++c) out[c] = apply_activation(acc[c] + pr_.bias[size_t(c)], p.epilogue);
+      kt_.epilogue(acc, C, pr_.bias.data(), 1, p.epilogue);
+      std::copy(acc, acc + C, y + oh * ys_.h + ow * ys_.w);
     }
   }
 

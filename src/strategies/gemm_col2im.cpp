@@ -9,10 +9,10 @@
 // disjoint, and the band layout never depends on the thread count.
 #include <algorithm>
 
-#include "epilogue/epilogue.hpp"
 #include "gemm/gemm.hpp"
 #include "plan/aligned_buffer.hpp"
 #include "plan/checked.hpp"
+#include "plan/geometry.hpp"
 #include "strategies/strategy.hpp"
 #include "threading/parallel.hpp"
 
@@ -37,6 +37,9 @@ class GemmCol2im final : public Strategy {
     kk_ = p.kernel.h * p.kernel.w;
     rows_ = pr.cog * kk_;  // column rows per group: (co, th, tw) in NCHW, (th, tw, co) in NHWC
     plan_bands();
+    phases_h_ = decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h);
+    phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
+    ones_.assign(size_t(kk_), 1.0f);
     // Weights as the GEMM's prepacked operand: element (col row, ci) = w[g*cig + ci][co][th][tw].
     std::vector<int64_t> row_off(static_cast<size_t>(rows_));
     const std::vector<int64_t> ci_off = strided_offsets(pr.cig, pr.cog * kk_);
@@ -74,7 +77,13 @@ class GemmCol2im final : public Strategy {
  private:
   int64_t col_row(int64_t co, int64_t t) const { return nchw_ ? co * kk_ + t : t * pr_.cog + co; }
 
-  size_t per_thread_floats() const { return cache_line_floats(gemm_pack_floats(kt_) + size_t(rows_ * max_pixels_)); }
+  // Pack buffer, columns, then col2im's scratch: a phase-split row and its tap offsets (NCHW) or
+  // a channel vector (NHWC).
+  size_t per_thread_floats() const {
+    const Params& p = pr_.params;
+    const size_t scratch = nchw_ ? cache_line_floats(size_t(p.output.w)) + size_t(2 * kk_) : size_t(pr_.cog);
+    return cache_line_floats(gemm_pack_floats(kt_) + size_t(rows_ * max_pixels_) + scratch);
+  }
 
   void plan_bands() {
     const Params& p = pr_.params;
@@ -122,37 +131,61 @@ class GemmCol2im final : public Strategy {
       }
       gemm_block(blk, kt_, ws);
     }
-    col2im(band, g, cols, y);
+    col2im(band, g, cols, y, cols + rows_ * max_pixels_);
   }
 
-  // out[oh][ow] = act(bias + sum over the taps that reach it of their column entry), taps in
-  // ascending (th, tw) order.
-  void col2im(const Band& band, int64_t g, const float* cols, float* y) const {
+  // out[oh][ow] = act(bias + sum of the column entries of the taps that reach it), taps in
+  // ascending (th, tw) order. NCHW: per channel and output row, the column rows of the valid
+  // taps are added into a phase-split row with the direct row kernel (unit weights), then bias,
+  // activation and interleave. NHWC: per output pixel, the valid taps' channel vectors are added.
+  void col2im(const Band& band, int64_t g, const float* cols, float* y, float* scratch) const {
     const Params& p = pr_.params;
     const int64_t W = p.input.w, cog = pr_.cog;
-    const int64_t entry_stride = nchw_ ? 1 : rows_;    // next input pixel
-    const int64_t row_stride = nchw_ ? max_pixels_ : 1;  // next column row
+    const float* bias = pr_.bias.data() + g * cog;
+    if (nchw_) {
+      int64_t* offs = reinterpret_cast<int64_t*>(scratch + cache_line_floats(size_t(p.output.w)));
+      for (int64_t co = 0; co < cog; ++co) {
+        for (int64_t oh = band.oh0; oh < band.oh1; ++oh) {
+          const TapRun rh = tap_run_at(phases_h_, oh, p.crop.h, p.stride.h);
+          std::fill(scratch, scratch + p.output.w, 0.0f);
+          float* phase_row = scratch;
+          for (const Phase1D& fw : phases_w_) {
+            for (const auto& seg : fw.segments) {
+              int64_t taps = 0;
+              for (int64_t jh = rh.begin; jh < rh.end; ++jh) {
+                const auto& th = rh.phase->taps[size_t(jh)];
+                const int64_t ih = th.base + rh.q;
+                for (int64_t jw = seg.tap_begin; jw < seg.tap_end; ++jw) {
+                  const auto& tw = fw.taps[size_t(jw)];
+                  offs[taps++] = col_row(co, th.k * p.kernel.w + tw.k) * max_pixels_ + (ih - band.ih0) * W + tw.base + seg.q0;
+                }
+              }
+              if (taps > 0) kt_.row_fma(phase_row + seg.q0, 0, 1, seg.q1 - seg.q0, cols, offs, ones_.data(), taps);
+            }
+            phase_row += fw.count;
+          }
+          kt_.epilogue(scratch, p.output.w, bias + co, 0, p.epilogue);
+          interleave_phases(phases_w_, p.stride.w, scratch, y + (g * cog + co) * ys_.c + oh * ys_.h);
+        }
+      }
+      return;
+    }
     for (int64_t oh = band.oh0; oh < band.oh1; ++oh) {
+      const TapRun rh = tap_run_at(phases_h_, oh, p.crop.h, p.stride.h);
       for (int64_t ow = 0; ow < p.output.w; ++ow) {
-        float* out = y + g * cog * ys_.c + oh * ys_.h + ow * ys_.w;
-        for (int64_t co = 0; co < cog; ++co) out[co * ys_.c] = pr_.bias[size_t(g * cog + co)];
-        for (int64_t th = 0; th < p.kernel.h; ++th) {
-          const int64_t rh = oh + p.crop.h - th * p.dilation.h;
-          if (floor_mod(rh, p.stride.h) != 0) continue;
-          const int64_t ih = floor_div(rh, p.stride.h);
-          if (ih < band.ih0 || ih >= band.ih1) continue;
-          for (int64_t tw = 0; tw < p.kernel.w; ++tw) {
-            const int64_t rw = ow + p.crop.w - tw * p.dilation.w;
-            if (floor_mod(rw, p.stride.w) != 0) continue;
-            const int64_t iw = floor_div(rw, p.stride.w);
-            if (iw < 0 || iw >= W) continue;
-            const float* src = cols + ((ih - band.ih0) * W + iw) * entry_stride +
-                               col_row(0, th * p.kernel.w + tw) * row_stride;
-            const int64_t co_step = (nchw_ ? kk_ : 1) * row_stride;
-            for (int64_t co = 0; co < cog; ++co) out[co * ys_.c] += src[co * co_step];
+        const TapRun rw = tap_run_at(phases_w_, ow, p.crop.w, p.stride.w);
+        std::fill(scratch, scratch + cog, 0.0f);
+        for (int64_t jh = rh.begin; jh < rh.end; ++jh) {
+          const auto& th = rh.phase->taps[size_t(jh)];
+          const int64_t ih = th.base + rh.q;
+          for (int64_t jw = rw.begin; jw < rw.end; ++jw) {
+            const auto& tw = rw.phase->taps[size_t(jw)];
+            const float* src = cols + ((ih - band.ih0) * W + tw.base + rw.q) * rows_ + col_row(0, th.k * p.kernel.w + tw.k);
+            for (int64_t co = 0; co < cog; ++co) scratch[co] += src[co];
           }
         }
-        for (int64_t co = 0; co < cog; ++co) out[co * ys_.c] = apply_activation(out[co * ys_.c], p.epilogue);
+        kt_.epilogue(scratch, cog, bias, 1, p.epilogue);
+        std::copy(scratch, scratch + cog, y + g * cog + oh * ys_.h + ow * ys_.w);
       }
     }
   }
@@ -163,6 +196,8 @@ class GemmCol2im final : public Strategy {
   TensorStrides xs_{}, ys_{};
   int64_t kk_ = 0, rows_ = 0, max_pixels_ = 0;
   std::vector<Band> bands_;
+  std::vector<Phase1D> phases_h_, phases_w_;
+  std::vector<float> ones_;  // unit weights: col2im adds column rows with the direct row kernel
   std::vector<AlignedBuffer> packed_;
   std::vector<int64_t> ci_off_, pixel_off_, col_ld_off_, identity_;
   KRange k_range_{};
@@ -172,7 +207,11 @@ class GemmCol2im final : public Strategy {
 }  // namespace
 
 StrategyInfo gemm_col2im_strategy() {
-  return {"gemm_col2im", [](const Params&) { return std::string(); },
+  return {"gemm_col2im",
+          [](const Params& p) -> std::string {
+            if (p.stride.h * p.stride.w > (int64_t{1} << 16)) return "stride_h*stride_w exceeds 65536 phases";
+            return {};
+          },
           [](const Problem& pr) -> std::unique_ptr<Strategy> { return std::make_unique<GemmCol2im>(pr); }};
 }
 

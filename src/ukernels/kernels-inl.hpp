@@ -319,6 +319,23 @@ void chan_fma(float* acc, int64_t n, const float* x, const int64_t* off, const f
   }
 }
 
+// v[i] = activation(v[i] + bias[i * bias_step]), i < n (contract in dispatch/kernel_table.hpp).
+template <class Arch>
+void epilogue_run(float* v, int64_t n, const float* bias, int64_t bias_step, const Epilogue& e) {
+  using V = vf<Arch>;
+  constexpr int64_t W = int64_t(V::size);
+  int64_t i = 0;
+  const V b0(bias_step == 0 ? *bias : 0.0f);
+  for (; i < n; i += W) {
+    const int64_t len = n - i < W ? n - i : W;
+    V x = len == W ? V::load_unaligned(v + i) : load_partial<Arch>(v + i, len);
+    x += bias_step == 0 ? b0 : (len == W ? V::load_unaligned(bias + i) : load_partial<Arch>(bias + i, len));
+    x = activate<Arch>(x, e);
+    if (len == W) x.store_unaligned(v + i);
+    else store_partial<Arch>(v + i, x, len);
+  }
+}
+
 // One ISA's table. MR/NV and the cache blocking come from the including translation unit.
 template <class Arch, int MR, int NV>
 KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int64_t k_max,
@@ -335,7 +352,8 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      &pack<Arch>,
                      &row_fma<Arch>,
                      &vec_mat<Arch>,
-                     &chan_fma<Arch>};
+                     &chan_fma<Arch>,
+                     &epilogue_run<Arch>};
 }
 
 }  // namespace tconv::detail::TCONV_ISA_NAMESPACE

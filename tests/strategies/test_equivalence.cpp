@@ -182,6 +182,17 @@ TEST_CASE("auto picks a registered strategy and says why", "[auto]") {
     CHECK(std::find(names.begin(), names.end(), plan.strategy()) != names.end());
     CHECK(!plan.reason().empty());
   }
+  // Beyond 65536 stride phases only im2col_gemm (and the reference) plan; auto still works.
+  const Params huge_stride = Params::parse("N=1 Cin=2 Cout=3 H=2 W=2 kh=3 kw=3 sh=300 sw=300 ct=1 cl=0 oh=300 ow=303 bias=1");
+  std::mt19937 rng2(3);
+  const auto x = test::random_tensor(size_t(huge_stride.input_elements()), rng2);
+  const auto w2 = test::random_tensor(size_t(huge_stride.weight_elements()), rng2);
+  const auto b2 = test::random_tensor(3, rng2);
+  CHECK(test::excess_error(huge_stride, test::run(huge_stride, x, w2, b2, "auto"),
+                           test::run(huge_stride, x, w2, b2, "reference"), x, w2, b2) <= 0);
+  PlanOptions sub;
+  sub.strategy = "subpixel";
+  CHECK_THROWS_WITH(Plan(huge_stride, w2.data(), b2.data(), sub), Catch::Contains("exceeds the 65536 phases"));
   const Params depthwise = Params::parse("N=1 Cin=8 Cout=8 H=6 W=6 kh=4 kw=4 sh=2 sw=2 g=8 ct=1 cl=1 oh=12 ow=12");
   std::vector<float> w(size_t(depthwise.weight_elements()), 1.0f);
   CHECK(Plan(depthwise, w.data(), nullptr).strategy() == "direct_scatter");
