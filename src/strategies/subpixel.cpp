@@ -24,11 +24,19 @@ namespace {
 
 constexpr int64_t kMaxPhases = 1 << 16;
 
+// One H phase with a group of W phases that share their input geometry (same output count,
+// tap bases and border segments; e.g. all SW phases when KW and the crop are multiples of SW).
+// The group runs as one GEMM whose output-channel dimension is (co, member): the W phases are
+// extra rows of A (NCHW) or columns of B (NHWC), so even thin layers with a large stride fill the
+// micro-kernel's tiles, and one tile writes neighbouring outputs of neighbouring phases.
 struct PhasePlan {
-  int64_t ph, pw;         // indices into phases_h_, phases_w_
-  int64_t k_total;        // taps_h * taps_w * cig
-  std::vector<int64_t> k_off;  // input offset of each k relative to the phase pixel
-  std::vector<AlignedBuffer> packed;  // per group
+  int64_t ph;                   // index into phases_h_
+  std::vector<int64_t> members; // indices into phases_w_; members[0] describes the geometry
+  int64_t k_total;              // taps_h * taps_w * cig
+  std::vector<int64_t> k_off;   // input offset of each k relative to the phase pixel
+  std::vector<AlignedBuffer> packed;  // per group: weights, rows/columns (co, member) x K
+  std::vector<int64_t> channel_off;   // output offset of each (co, member) row/column
+  std::vector<float> bias;            // per group: bias of each (co, member)
 };
 
 struct Region {
@@ -64,31 +72,50 @@ class Subpixel final : public Strategy {
     phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
     const int64_t r_packed = nchw_ ? kt_.mr : kt_.nr;
     const int64_t KK = p.kernel.h * p.kernel.w;
-    channel_off_ = strided_offsets(pr.cog, nchw_ ? ys_.c : 1);
-    std::vector<int64_t> co_weight_off = strided_offsets(pr.cog, KK);
+    const std::vector<std::vector<int64_t>> w_groups = group_w_phases();
 
     for (size_t ih = 0; ih < phases_h_.size(); ++ih) {
-      for (size_t iw = 0; iw < phases_w_.size(); ++iw) {
+      for (const auto& members : w_groups) {
         const Phase1D& fh = phases_h_[ih];
-        const Phase1D& fw = phases_w_[iw];
-        if (fh.count == 0 || fw.count == 0) continue;
+        const Phase1D& fw = phases_w_[size_t(members[0])];
+        if (fh.count == 0) continue;
         const int64_t nth = int64_t(fh.taps.size()), ntw = int64_t(fw.taps.size());
-        PhasePlan phase{int64_t(ih), int64_t(iw), nth * ntw * pr.cig, {}, {}};
+        const int64_t nm = int64_t(members.size()), rows = pr.cog * nm;
+        PhasePlan phase{int64_t(ih), members, nth * ntw * pr.cig, {}, {}, {}, {}};
+        // Rows/columns (co, member): member fastest in NCHW (one tile writes neighbouring
+        // outputs), co fastest in NHWC (contiguous channel vectors).
+        auto row_of = [&](int64_t co, int64_t m) { return nchw_ ? co * nm + m : m * pr.cog + co; };
+        // Member m's W taps are its first tap plus jw * step, the same step for every member.
+        const int64_t step_w = ntw > 1 ? fw.taps[1].k - fw.taps[0].k : 0;
+        std::vector<int64_t> row_w_off(static_cast<size_t>(rows));
+        phase.channel_off.resize(size_t(rows));
+        for (int64_t co = 0; co < pr.cog; ++co)
+          for (int64_t m = 0; m < nm; ++m) {
+            const Phase1D& fm = phases_w_[size_t(members[size_t(m)])];
+            row_w_off[size_t(row_of(co, m))] = co * KK + (ntw > 0 ? fm.taps[0].k : 0);
+            phase.channel_off[size_t(row_of(co, m))] = co * ys_.c + fm.first * ys_.w;
+          }
+        for (int64_t g = 0; g < p.groups; ++g)
+          for (int64_t co = 0; co < pr.cog; ++co)
+            for (int64_t m = 0; m < nm; ++m) phase.bias.push_back(0.0f);
+        for (int64_t g = 0; g < p.groups; ++g)
+          for (int64_t co = 0; co < pr.cog; ++co)
+            for (int64_t m = 0; m < nm; ++m) phase.bias[size_t(g * rows + row_of(co, m))] = pr.bias[size_t(g * pr.cog + co)];
         // K order (tap_h, tap_w, ci): input offsets and weight offsets of each k.
-        std::vector<int64_t> w_off(size_t(phase.k_total));
+        std::vector<int64_t> k_w_off(size_t(phase.k_total));
         phase.k_off.resize(size_t(phase.k_total));
         for (int64_t jh = 0; jh < nth; ++jh)
           for (int64_t jw = 0; jw < ntw; ++jw)
             for (int64_t ci = 0; ci < pr.cig; ++ci) {
               const size_t k = size_t((jh * ntw + jw) * pr.cig + ci);
               phase.k_off[k] = ci * xs_.c + fh.taps[size_t(jh)].base * xs_.h + fw.taps[size_t(jw)].base * xs_.w;
-              w_off[k] = ci * pr.cog * KK + fh.taps[size_t(jh)].k * p.kernel.w + fw.taps[size_t(jw)].k;
+              k_w_off[k] = ci * pr.cog * KK + fh.taps[size_t(jh)].k * p.kernel.w + jw * step_w;
             }
         if (phase.k_total > 0) {
           for (int64_t g = 0; g < p.groups; ++g) {
-            AlignedBuffer buf(size_t(round_up(pr.cog, r_packed) * phase.k_total));
-            kt_.pack(pr.weight.data() + g * pr.cig * pr.cog * KK, co_weight_off.data(), pr.cog,
-                        w_off.data(), phase.k_total, r_packed, buf.data());
+            AlignedBuffer buf(size_t(round_up(rows, r_packed) * phase.k_total));
+            kt_.pack(pr.weight.data() + g * pr.cig * pr.cog * KK, row_w_off.data(), rows, k_w_off.data(),
+                     phase.k_total, r_packed, buf.data());
             phase.packed.push_back(std::move(buf));
           }
         }
@@ -107,7 +134,7 @@ class Subpixel final : public Strategy {
             const int64_t pixels = (sh.q1 - sh.q0) * (sw.q1 - sw.q0);
             int64_t k_count = 0;
             for (const auto& r : region.k_ranges) k_count += r.end - r.begin;
-            executed_ += uint64_t(p.batch) * uint64_t(pixels) * uint64_t(k_count) * uint64_t(pr.cog) * uint64_t(p.groups);
+            executed_ += uint64_t(p.batch) * uint64_t(pixels) * uint64_t(k_count) * uint64_t(rows) * uint64_t(p.groups);
             band.regions.push_back(int64_t(regions_.size()));
             max_width_ = std::max(max_width_, sw.q1 - sw.q0);
             regions_.push_back(std::move(region));
@@ -136,11 +163,43 @@ class Subpixel final : public Strategy {
   // amortise packing and few enough that the rows stay in cache while every W phase writes them.
   static constexpr int64_t kTaskOutputPixels = 2048;
   int64_t rows_per_task() const { return std::max<int64_t>(1, kTaskOutputPixels / pr_.params.output.w); }
-  int64_t channel_chunk() const { return nchw_ ? pr_.cog : round_up(256, kt_.nr); }
+  // Output channel rows/columns ((co, member) pairs) per task.
+  int64_t channel_chunk(int64_t rows) const { return nchw_ ? rows : round_up(256, kt_.nr); }
 
   size_t per_thread_floats() const {
     // Pack buffer, then two int64 offset tables of one region's pixels in a task (2 floats each).
     return cache_line_floats(gemm_pack_floats(kt_) + size_t(4 * rows_per_task() * max_width_));
+  }
+
+  // W phases with equal output count, tap bases, tap spacing and border segments, in order of
+  // their first member; phases no output falls into are left out.
+  std::vector<std::vector<int64_t>> group_w_phases() const {
+    std::vector<std::vector<int64_t>> groups;
+    auto same = [](const Phase1D& a, const Phase1D& b) {
+      if (a.count != b.count || a.taps.size() != b.taps.size() || a.segments.size() != b.segments.size()) return false;
+      for (size_t j = 0; j < a.taps.size(); ++j) {
+        if (a.taps[j].base != b.taps[j].base) return false;
+        if (j > 0 && a.taps[j].k - a.taps[j - 1].k != b.taps[j].k - b.taps[j - 1].k) return false;
+      }
+      for (size_t j = 0; j < a.segments.size(); ++j) {
+        const auto &x = a.segments[j], &y = b.segments[j];
+        if (x.q0 != y.q0 || x.q1 != y.q1 || x.tap_begin != y.tap_begin || x.tap_end != y.tap_end) return false;
+      }
+      return true;
+    };
+    for (size_t iw = 0; iw < phases_w_.size(); ++iw) {
+      if (phases_w_[iw].count == 0) continue;
+      bool placed = false;
+      for (auto& grp : groups) {
+        if (same(phases_w_[size_t(grp[0])], phases_w_[iw])) {
+          grp.push_back(int64_t(iw));
+          placed = true;
+          break;
+        }
+      }
+      if (!placed) groups.push_back({int64_t(iw)});
+    }
+    return groups;
   }
 
   RowBand& band_for(int64_t phase_h, int64_t seg_h, const Phase1D::Segment& sh) {
@@ -155,13 +214,18 @@ class Subpixel final : public Strategy {
   // Tasks never depend on the thread count, so neither does any result. A band's rows run over
   // the whole batch, so layers with small images still fill the micro-kernel's tiles.
   void build_tasks() {
-    const int64_t rows_chunk = rows_per_task(), cc = channel_chunk();
+    // Channel chunks only matter for NHWC (N = channels); every region of a band has the same
+    // H phase, so the widest group's channel count bounds them.
+    const int64_t rows_chunk = rows_per_task();
+    int64_t channels = pr_.cog;
+    for (const auto& ph : phases_) channels = std::max(channels, pr_.cog * int64_t(ph.members.size()));
+    const int64_t cc = channel_chunk(channels);
     for (size_t b = 0; b < bands_.size(); ++b) {
       const int64_t rows = pr_.params.batch * (bands_[b].q1h - bands_[b].q0h);
       for (int64_t g = 0; g < pr_.params.groups; ++g)
         for (int64_t r0 = 0; r0 < rows; r0 += rows_chunk)
-          for (int64_t c0 = 0; c0 < pr_.cog; c0 += cc)
-            tasks_.push_back({int64_t(b), g, r0, std::min(rows, r0 + rows_chunk), c0, std::min(cc, pr_.cog - c0)});
+          for (int64_t c0 = 0; c0 < channels; c0 += cc)
+            tasks_.push_back({int64_t(b), g, r0, std::min(rows, r0 + rows_chunk), c0, std::min(cc, channels - c0)});
     }
   }
 
@@ -173,7 +237,9 @@ class Subpixel final : public Strategy {
   void run_region(const Task& task, const Region& region, const float* x, float* y, float* ws) const {
     const PhasePlan& phase = phases_[size_t(region.phase)];
     const Phase1D& fh = phases_h_[size_t(phase.ph)];
-    const Phase1D& fw = phases_w_[size_t(phase.pw)];
+    const int64_t rows = pr_.cog * int64_t(phase.members.size());
+    if (task.c0 >= rows) return;  // a narrower group than the task's channel range
+    const int64_t c_count = std::min(task.c_count, rows - task.c0);
     const Params& p = pr_.params;
     int64_t* in_off = reinterpret_cast<int64_t*>(ws + gemm_pack_floats(kt_));
     const int64_t width = region.q1w - region.q0w, band_rows = region.q1h - region.q0h;
@@ -183,11 +249,11 @@ class Subpixel final : public Strategy {
       const int64_t row = task.r0 + i / width;
       const int64_t n = row / band_rows, qh = region.q0h + row % band_rows, qw = region.q0w + i % width;
       in_off[i] = n * xs_.n + qh * xs_.h + qw * xs_.w;
-      out_off[i] = n * ys_.n + (fh.first + qh * p.stride.h) * ys_.h + (fw.first + qw * p.stride.w) * ys_.w;
+      out_off[i] = n * ys_.n + (fh.first + qh * p.stride.h) * ys_.h + qw * p.stride.w * ys_.w;
     }
     const float* xg = x + task.group * pr_.cig * xs_.c;
     float* yg = y + task.group * pr_.cog * ys_.c;
-    const float* bias = pr_.bias.data() + task.group * pr_.cog;
+    const float* bias = phase.bias.data() + task.group * rows;
     const float* packed = phase.k_total > 0 ? phase.packed[size_t(task.group)].data() : nullptr;
 
     GemmBlock blk;
@@ -199,23 +265,23 @@ class Subpixel final : public Strategy {
     const Operand input{nullptr, 0, xg, in_off, phase.k_off.data()};
     if (nchw_) {
       blk.m0 = task.c0;
-      blk.m_count = task.c_count;
+      blk.m_count = c_count;
       blk.n0 = 0;
       blk.n_count = pixels;
       blk.a = weights;
       blk.b = input;
-      blk.c_row_off = channel_off_.data();
+      blk.c_row_off = phase.channel_off.data();
       blk.c_col_off = out_off;
       blk.bias_row = bias;
     } else {
       blk.m0 = 0;
       blk.m_count = pixels;
       blk.n0 = task.c0;
-      blk.n_count = task.c_count;
+      blk.n_count = c_count;
       blk.a = input;
       blk.b = weights;
       blk.c_row_off = out_off;
-      blk.c_col_off = channel_off_.data();
+      blk.c_col_off = phase.channel_off.data();
       blk.bias_col = bias;
     }
     gemm_block(blk, kt_, ws);
@@ -232,7 +298,6 @@ class Subpixel final : public Strategy {
   std::map<std::pair<int64_t, int64_t>, int64_t> band_index_;  // (H phase, H segment) -> band
   int64_t max_width_ = 1;
   std::vector<Task> tasks_;
-  std::vector<int64_t> channel_off_;
   uint64_t executed_ = 0;
 };
 
