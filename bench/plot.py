@@ -46,7 +46,7 @@ def main():
         ax.set_yscale("log")
         ax.set_title("%s, %d thread%s, layout %s (peers hatched)" % (doc["machine"]["cpu"], t, "s" if t > 1 else "",
                                                                      doc.get("layout", "?")))
-        ax.legend(ncol=4, fontsize=8)
+        ax.legend(ncol=4, fontsize=8, loc="lower left")
     fig.tight_layout()
     fig.savefig(sys.argv[2], dpi=110)
     print("wrote", sys.argv[2])

@@ -155,6 +155,32 @@ void gemm_block(const GemmBlock& blk, const KernelTable& kt, float* pack) {
   if (!any) store_bias_only(blk, epilogue);
 }
 
+void orient(GemmBlock& blk, bool channels_on_m, const Operand& weights, const Operand& pixels,
+            int64_t c0, int64_t c_count, int64_t pixel_count, const int64_t* channel_off,
+            const int64_t* pixel_off, const float* bias) {
+  if (channels_on_m) {
+    blk.m0 = c0;
+    blk.m_count = c_count;
+    blk.n0 = 0;
+    blk.n_count = pixel_count;
+    blk.a = weights;
+    blk.b = pixels;
+    blk.c_row_off = channel_off;
+    blk.c_col_off = pixel_off;
+    blk.bias_row = bias;
+  } else {
+    blk.m0 = 0;
+    blk.m_count = pixel_count;
+    blk.n0 = c0;
+    blk.n_count = c_count;
+    blk.a = pixels;
+    blk.b = weights;
+    blk.c_row_off = pixel_off;
+    blk.c_col_off = channel_off;
+    blk.bias_col = bias;
+  }
+}
+
 void gemm_parallel(const GemmBlock& whole, const KernelTable& kt, float* pack, int threads) {
   // Any tiling gives the same sums (K is never split across tasks); tiles just balance threads.
   const int64_t m_tile = 16 * kt.mr, n_tile = 8 * kt.nr;

@@ -45,6 +45,14 @@ struct GemmBlock {
   const Epilogue* epilogue = nullptr;  // null: store the plain product
 };
 
+// The orientation every strategy uses. channels_on_m (NCHW): output channels [c0, c0 + c_count)
+// are rows of C and the weights the prepacked A; otherwise (NHWC) they are columns and the
+// weights the prepacked B. Either way the micro-kernel's vector stores run along the output's
+// contiguous dimension. channel_off / bias are indexed by channel, pixel_off by pixel.
+void orient(GemmBlock& blk, bool channels_on_m, const Operand& weights, const Operand& pixels,
+            int64_t c0, int64_t c_count, int64_t pixel_count, const int64_t* channel_off,
+            const int64_t* pixel_off, const float* bias);
+
 // Floats of pack buffer one thread needs for gemm_block().
 size_t gemm_pack_floats(const KernelTable& kt);
 

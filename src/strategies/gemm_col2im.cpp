@@ -114,21 +114,10 @@ class GemmCol2im final : public Strategy {
       const Operand weights{packed_[size_t(g)].data(), pr_.cig, nullptr, nullptr, nullptr};
       const Operand input{nullptr, 0, x + g * pr_.cig * xs_.c + band.ih0 * xs_.h, pixel_off_.data(), ci_off_.data()};
       blk.c = cols;
-      if (nchw_) {  // cols[(co, t)][pixel]
-        blk.m_count = rows_;
-        blk.n_count = pixels;
-        blk.a = weights;
-        blk.b = input;
-        blk.c_row_off = col_ld_off_.data();
-        blk.c_col_off = identity_.data();
-      } else {  // cols[pixel][(t, co)]
-        blk.m_count = pixels;
-        blk.n_count = rows_;
-        blk.a = input;
-        blk.b = weights;
-        blk.c_row_off = col_ld_off_.data();
-        blk.c_col_off = identity_.data();
-      }
+      // Column rows (co, t) take the place of output channels: cols[(co, t)][pixel] in NCHW,
+      // cols[pixel][(t, co)] in NHWC.
+      orient(blk, nchw_, weights, input, 0, rows_, pixels, nchw_ ? col_ld_off_.data() : identity_.data(),
+             nchw_ ? identity_.data() : col_ld_off_.data(), nullptr);
       gemm_block(blk, kt_, ws);
     }
     col2im(band, g, cols, y, cols + rows_ * max_pixels_);

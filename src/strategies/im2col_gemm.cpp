@@ -115,23 +115,7 @@ class Im2colGemm final : public Strategy {
     const Operand weights{packed_[size_t(g)].data(), k_, nullptr, nullptr, nullptr};
     const Operand columns{nullptr, 0, cols, col_outer_.data(), col_inner_.data()};
     const float* bias = pr_.bias.data() + g * pr_.cog;
-    if (nchw_) {
-      blk.m_count = pr_.cog;
-      blk.n_count = pixels;
-      blk.a = weights;
-      blk.b = columns;
-      blk.c_row_off = channel_off_.data();
-      blk.c_col_off = pixel_out_off_.data();
-      blk.bias_row = bias;
-    } else {
-      blk.m_count = pixels;
-      blk.n_count = pr_.cog;
-      blk.a = columns;
-      blk.b = weights;
-      blk.c_row_off = pixel_out_off_.data();
-      blk.c_col_off = channel_off_.data();
-      blk.bias_col = bias;
-    }
+    orient(blk, nchw_, weights, columns, 0, pr_.cog, pixels, channel_off_.data(), pixel_out_off_.data(), bias);
     gemm_block(blk, kt_, ws);
   }
 

@@ -263,27 +263,7 @@ class Subpixel final : public Strategy {
     blk.epilogue = &p.epilogue;
     const Operand weights{packed, phase.k_total, nullptr, nullptr, nullptr};
     const Operand input{nullptr, 0, xg, in_off, phase.k_off.data()};
-    if (nchw_) {
-      blk.m0 = task.c0;
-      blk.m_count = c_count;
-      blk.n0 = 0;
-      blk.n_count = pixels;
-      blk.a = weights;
-      blk.b = input;
-      blk.c_row_off = phase.channel_off.data();
-      blk.c_col_off = out_off;
-      blk.bias_row = bias;
-    } else {
-      blk.m0 = 0;
-      blk.m_count = pixels;
-      blk.n0 = task.c0;
-      blk.n_count = c_count;
-      blk.a = input;
-      blk.b = weights;
-      blk.c_row_off = out_off;
-      blk.c_col_off = phase.channel_off.data();
-      blk.bias_col = bias;
-    }
+    orient(blk, nchw_, weights, input, task.c0, c_count, pixels, phase.channel_off.data(), out_off, bias);
     gemm_block(blk, kt_, ws);
   }
 
