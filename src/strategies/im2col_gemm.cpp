@@ -85,24 +85,29 @@ class Im2colGemm final : public Strategy {
     float* cols = ws + gemm_pack_floats(kt_);
     const float* xg = x + g * pr_.cig * xs_.c;
     // Position (zh, zw) of the padded zero-inserted image maps to input (ih, iw) when
-    // zh - pad_top == ih*SH (likewise zw); otherwise it holds an inserted or padding zero.
+    // zh - pad_top == ih*SH (likewise zw); everything else is an inserted or padding zero. The
+    // tile is zeroed in one sweep, then only the positions that hold input pixels are copied
+    // (about one in SH*SW): the zeros are still multiplied by the GEMM, as the method does.
     const int64_t pad_top = p.dilation.h * (p.kernel.h - 1) - p.crop.h;
     const int64_t pad_left = p.dilation.w * (p.kernel.w - 1) - p.crop.w;
-    for (int64_t ci = 0; ci < pr_.cig; ++ci) {
-      for (int64_t t = 0; t < kk_; ++t) {
-        const int64_t th = t / p.kernel.w, tw = t % p.kernel.w;
-        const int64_t k = k_index(ci, t);
-        for (int64_t oh = oh0; oh < oh1; ++oh) {
-          const int64_t zh = oh + th * p.dilation.h - pad_top;
-          const bool row_ok = floor_mod(zh, p.stride.h) == 0 && zh >= 0 && zh / p.stride.h < p.input.h;
-          for (int64_t ow = 0; ow < p.output.w; ++ow) {
-            const int64_t zw = ow + tw * p.dilation.w - pad_left;
-            float v = 0.0f;
-            if (row_ok && floor_mod(zw, p.stride.w) == 0 && zw >= 0 && zw / p.stride.w < p.input.w) {
-              v = xg[ci * xs_.c + (zh / p.stride.h) * xs_.h + (zw / p.stride.w) * xs_.w];
-            }
-            const int64_t pix = (oh - oh0) * p.output.w + ow;
-            cols[nchw_ ? k * tile_pixels + pix : pix * k_ + k] = v;
+    std::fill(cols, cols + k_ * tile_pixels, 0.0f);
+    for (int64_t t = 0; t < kk_; ++t) {
+      const int64_t th = t / p.kernel.w, tw = t % p.kernel.w;
+      for (int64_t oh = oh0; oh < oh1; ++oh) {
+        const int64_t zh = oh + th * p.dilation.h - pad_top;
+        if (floor_mod(zh, p.stride.h) != 0 || zh < 0 || zh / p.stride.h >= p.input.h) continue;
+        const int64_t ih = zh / p.stride.h;
+        // Output columns whose zw lands on an input column: ow = iw*SW + pad_left - tw*DW.
+        const int64_t shift = pad_left - tw * p.dilation.w;
+        const int64_t iw0 = std::max<int64_t>(0, ceil_div(-shift, p.stride.w));
+        const int64_t iw1 = std::min<int64_t>(p.input.w, floor_div(p.output.w - 1 - shift, p.stride.w) + 1);
+        for (int64_t iw = iw0; iw < iw1; ++iw) {
+          const int64_t pix = (oh - oh0) * p.output.w + iw * p.stride.w + shift;
+          const float* src = xg + ih * xs_.h + iw * xs_.w;
+          if (nchw_) {
+            for (int64_t ci = 0; ci < pr_.cig; ++ci) cols[k_index(ci, t) * tile_pixels + pix] = src[ci * xs_.c];
+          } else {
+            std::copy(src, src + pr_.cig, cols + pix * k_ + k_index(0, t));  // channels contiguous
           }
         }
       }
