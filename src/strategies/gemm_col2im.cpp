@@ -82,7 +82,7 @@ class GemmCol2im final : public Strategy {
   size_t per_thread_floats() const {
     const Params& p = pr_.params;
     const size_t scratch = nchw_ ? cache_line_floats(size_t(p.output.w)) + size_t(2 * kk_) : size_t(pr_.cog);
-    return cache_line_floats(gemm_pack_floats(kt_) + size_t(rows_ * max_pixels_) + scratch);
+    return cache_line_floats(gemm_pack_floats(kt_) + cache_line_floats(size_t(rows_ * max_pixels_)) + scratch);
   }
 
   void plan_bands() {
@@ -120,7 +120,7 @@ class GemmCol2im final : public Strategy {
              nchw_ ? identity_.data() : col_ld_off_.data(), nullptr);
       gemm_block(blk, kt_, ws);
     }
-    col2im(band, g, cols, y, cols + rows_ * max_pixels_);
+    col2im(band, g, cols, y, cols + cache_line_floats(size_t(rows_ * max_pixels_)));  // aligned: holds int64 offsets
   }
 
   // out[oh][ow] = act(bias + sum of the column entries of the taps that reach it), taps in
