@@ -61,7 +61,6 @@ using EpilogueKernel = void (*)(float* v, int64_t n, const float* bias, int64_t 
 struct KernelTable {
   Isa isa;
   const char* isa_name;
-  int simd_width;  // floats per vector
   GemmUkernel gemm;
   const char* gemm_name;  // e.g. f32_gemm_14x32__avx512f
   int mr, nr;

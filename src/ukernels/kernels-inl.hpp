@@ -342,7 +342,6 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                        int64_t pack_a_floats) {
   return KernelTable{isa,
                      isa_name,
-                     int(vf<Arch>::size),
                      &gemm_ukernel<Arch, MR, NV>,
                      gemm_name,
                      MR,

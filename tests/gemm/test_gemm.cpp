@@ -124,3 +124,34 @@ TEST_CASE("Packing: gathers, contiguous runs, zero-padded edges, on every ISA", 
     }
   }
 }
+
+TEST_CASE("gemm_parallel: bitwise identical for 1, 2 and 3 threads", "[gemm][threads]") {
+  std::mt19937 rng(4);
+  for (const KernelTable* kt : tables()) {
+    const int64_t m = 3 * 16 * kt->mr + 5, n = 2 * 8 * kt->nr + 7, k = 300;
+    const auto a = test::random_tensor(size_t(m * k), rng), b = test::random_tensor(size_t(k * n), rng);
+    const auto a_rows = strided_offsets(m, k), a_cols = strided_offsets(k, 1);
+    const auto b_cols = strided_offsets(n, 1), b_rows = strided_offsets(k, n);
+    const auto c_rows = strided_offsets(m, n), c_cols = strided_offsets(n, 1);
+    const KRange range{0, k};
+    GemmBlock blk;
+    blk.m_count = m;
+    blk.n_count = n;
+    blk.k_ranges = &range;
+    blk.k_range_count = 1;
+    blk.a = Operand{nullptr, 0, a.data(), a_rows.data(), a_cols.data()};
+    blk.b = Operand{nullptr, 0, b.data(), b_cols.data(), b_rows.data()};
+    blk.c_row_off = c_rows.data();
+    blk.c_col_off = c_cols.data();
+    AlignedBuffer pack(gemm_pack_floats(*kt) * 3);
+    std::vector<float> first;
+    for (int threads : {1, 2, 3}) {
+      std::vector<float> c(size_t(m * n), NAN);
+      blk.c = c.data();
+      gemm_parallel(blk, *kt, pack.data(), threads);
+      if (threads == 1) first = c;
+      INFO(kt->gemm_name << " threads=" << threads);
+      REQUIRE(c == first);
+    }
+  }
+}
