@@ -3,7 +3,8 @@
 //                  reorders happen once, outside the timed run (its best case).
 //   onednn_plain - plain NCHW/NHWC tensors and PyTorch-layout weights; whatever oneDNN does
 //                  inside is timed (what a framework passing plain tensors gets).
-// oneDNN runs on OpenMP: the thread count is set with omp_set_num_threads before each run.
+// oneDNN runs on OpenMP: the thread count is set with omp_set_num_threads before the primitive is
+// created (oneDNN sizes its work split then) and before each run.
 #include <omp.h>
 
 #include <dnnl.hpp>
@@ -24,6 +25,9 @@ class OnednnDeconv final : public PeerInstance {
   OnednnDeconv(const Params& p, const std::vector<float>& x, const std::vector<float>& w,
                const std::vector<float>& b, int threads, bool blocked)
       : p_(p), threads_(threads), engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {
+    // oneDNN fixes its work split (and the OpenMP team size it will ask for) when the primitive
+    // descriptor is created, from omp_get_max_threads(): set the count before, not only at run.
+    omp_set_num_threads(threads_);
     const Hw full = p.full_output();
     const dnnl::memory::dims src_dims{p.batch, p.in_channels, p.input.h, p.input.w};
     const dnnl::memory::dims dst_dims{p.batch, p.out_channels, p.output.h, p.output.w};
