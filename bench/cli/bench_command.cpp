@@ -16,6 +16,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/layers.hpp"
+#include "cli/timing.hpp"
 #include "peers/peer.hpp"
 
 namespace tconv::bench {
@@ -26,54 +27,6 @@ float fma_loop_avx2(int64_t iterations);
 int fma_width_avx2();
 
 namespace {
-
-// Collects each repetition's seconds per iteration.
-class CollectingReporter final : public benchmark::BenchmarkReporter {
- public:
-  bool ReportContext(const Context&) override { return true; }
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) {
-      if (r.run_type != Run::RT_Iteration || r.iterations == 0) continue;
-      seconds.push_back(r.GetAdjustedRealTime() / 1e9);  // time unit: ns
-    }
-  }
-  std::vector<double> seconds;  // one benchmark is registered per run
-};
-
-struct Timing {
-  double median = 0, min = 0;
-};
-
-// Times fn() with Google Benchmark: warm-up, repeat to min_time, `reps` repetitions.
-Timing time_it(const std::string& name, const std::function<void()>& fn, double min_time, int reps) {
-  benchmark::ClearRegisteredBenchmarks();
-  benchmark::RegisterBenchmark(name.c_str(), [&fn](benchmark::State& st) {
-    for (auto _ : st) fn();
-  })
-      ->MinTime(min_time)
-      ->Repetitions(reps)
-      ->UseRealTime()
-      ->Unit(benchmark::kNanosecond);
-  CollectingReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::ClearRegisteredBenchmarks();
-  std::vector<double> s = reporter.seconds;
-  if (s.empty()) return {};
-  std::sort(s.begin(), s.end());
-  const size_t n = s.size();
-  return {n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]), s.front()};
-}
-
-// Times one implementation: a one-iteration probe first; an implementation already 30x slower
-// than the fastest one timed on this layer keeps the probe (marked in `detail`) instead of
-// spending seconds on repetitions that cannot change the verdict.
-Timing time_impl(const std::string& name, const std::function<void()>& fn, double min_time, int reps,
-                 double best_so_far, bool* probe_only) {
-  const Timing probe = time_it(name + "/probe", fn, 1e-9, 1);
-  *probe_only = best_so_far > 0 && probe.median > 30 * best_so_far;
-  if (*probe_only) return probe;
-  return time_it(name, fn, min_time, reps);
-}
 
 struct PeakInfo {
   std::string isa;
@@ -211,16 +164,6 @@ std::string json_escape(const std::string& s) {
   return o;
 }
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
 constexpr uint64_t kReferenceMacLimit = 200'000'000;
 
 }  // namespace
@@ -265,12 +208,7 @@ int bench_command(const std::vector<std::string>& args) {
   }
   if (layout != "nchw" && layout != "nhwc") throw Error("tconv bench: --layout " + layout + " must be nchw or nhwc");
   if (!(min_time > 0) || reps < 1) throw Error("tconv bench: --min-time must be > 0 and --repetitions >= 1");
-  std::vector<int> threads;
-  for (const auto& t : split(threads_arg)) {
-    const int v = std::atoi(t.c_str());
-    if (v < 1) throw Error("tconv bench: --threads " + threads_arg + ": each count must be at least 1");
-    threads.push_back(v);
-  }
+  const std::vector<int> threads = parse_thread_counts("tconv bench: --threads", threads_arg);
   std::vector<std::string> strategies;
   const auto registered = strategy_names();
   if (strategies_arg == "all") {
@@ -299,10 +237,7 @@ int bench_command(const std::vector<std::string>& args) {
     }
   }
   const auto layers = read_layers(layers_path);
-  int argc = 1;
-  char prog[] = "tconv";
-  char* argv[] = {prog, nullptr};
-  benchmark::Initialize(&argc, argv);
+  init_benchmark_library();
 
   std::fprintf(stderr, "measuring the FMA peak...\n");
   const PeakInfo peak = measure_peak(threads, 0.1);
@@ -368,6 +303,7 @@ int bench_command(const std::vector<std::string>& args) {
         PlanOptions o;
         o.strategy = s;
         o.max_threads = t;
+        o.use_wisdom = false;  // `auto` here is the heuristic alone (TCONV_WISDOM is not consulted)
         std::unique_ptr<Plan> plan;
         try {
           plan = std::make_unique<Plan>(p, data.w.data(), data.b.data(), o);

@@ -1,4 +1,4 @@
-// The `tconv` command-line program: bench (the main job) and shape.
+// The `tconv` command-line program: bench (the main job), tune and shape.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -16,6 +16,7 @@ const char* kUsage =
     "usage: tconv <command> [options]\n\n"
     "commands:\n"
     "  bench   time every strategy and the peer libraries on a layer suite (the main job)\n"
+    "  tune    time the strategies on a layer suite and record the winners in a wisdom file\n"
     "  shape   output shape, crops, work and per-phase tap counts for framework-style arguments\n\n"
     "`tconv <command> --help` describes each command's options.";
 
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (cmd == "bench") return tconv::bench::bench_command(args);
+    if (cmd == "tune") return tconv::bench::tune_command(args);
     if (cmd == "shape") return tconv::bench::shape_command(args);
     std::fprintf(stderr, "tconv: unknown command '%s' (try tconv --help)\n", cmd.c_str());
     return 2;

@@ -58,7 +58,8 @@ tconv_status tconv_params_pytorch(int64_t batch, int64_t in_channels, int64_t ou
                                   int64_t output_padding_w, int64_t dilation_h, int64_t dilation_w,
                                   int64_t groups, int bias, tconv_params* out);
 
-/* strategy: a registered name or "auto" (NULL means "auto"); max_threads: 0 = all hardware threads. */
+/* strategy: a registered name or "auto" (NULL means "auto"); max_threads: 0 = all hardware threads.
+   "auto" consults the wisdom file named by the TCONV_WISDOM environment variable, if set. */
 tconv_status tconv_plan_create(const tconv_params* params, const float* weights, const float* bias,
                                const char* strategy, int max_threads, tconv_plan** out_plan);
 void tconv_plan_destroy(tconv_plan* plan);
@@ -70,6 +71,8 @@ tconv_status tconv_plan_output_shape(const tconv_plan* plan, int64_t dims[4]);
 /* Valid until the plan is destroyed. */
 const char* tconv_plan_strategy(const tconv_plan* plan);
 const char* tconv_plan_implementation(const tconv_plan* plan);
+/* Why this strategy: the heuristic's rule or the wisdom entry used ("requested" if named). */
+const char* tconv_plan_reason(const tconv_plan* plan);
 uint64_t tconv_plan_useful_macs(const tconv_plan* plan);
 
 /* The calling thread's last error message ("" if none). */

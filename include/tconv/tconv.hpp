@@ -167,6 +167,13 @@ struct PlanOptions {
   // execute() accepts 1..max_threads threads; the workspace is sized for max_threads.
   // 0 means the number of hardware threads.
   int max_threads = 0;
+  // Measured choices for "auto" (a file written by `tconv tune`). A matching entry (same shape,
+  // layout, ISA, max_threads and library version) decides the strategy; otherwise the heuristic
+  // does. Empty: the path in the TCONV_WISDOM environment variable, if set. A missing or
+  // defective file is ignored with one warning on stderr (and in reason()).
+  std::string wisdom_file;
+  // false: the heuristic alone, whatever wisdom_file and TCONV_WISDOM say.
+  bool use_wisdom = true;
 };
 
 // Registered strategy names, in registration order ("reference" first).

@@ -8,7 +8,7 @@
 
 struct tconv_plan {
   tconv::Plan plan;
-  std::string strategy, implementation;
+  std::string strategy, implementation, reason;
 };
 
 namespace {
@@ -125,9 +125,10 @@ tconv_status tconv_plan_create(const tconv_params* params, const float* weights,
     options.strategy = strategy ? strategy : "auto";
     options.max_threads = max_threads;
     tconv::Plan plan(to_cpp(*params), weights, bias, options);
-    auto* handle = new tconv_plan{std::move(plan), {}, {}};
+    auto* handle = new tconv_plan{std::move(plan), {}, {}, {}};
     handle->strategy = handle->plan.strategy();
     handle->implementation = handle->plan.implementation();
+    handle->reason = handle->plan.reason();
     *out_plan = handle;
   });
 }
@@ -155,6 +156,7 @@ tconv_status tconv_plan_output_shape(const tconv_plan* plan, int64_t dims[4]) {
 
 const char* tconv_plan_strategy(const tconv_plan* plan) { return plan ? plan->strategy.c_str() : ""; }
 const char* tconv_plan_implementation(const tconv_plan* plan) { return plan ? plan->implementation.c_str() : ""; }
+const char* tconv_plan_reason(const tconv_plan* plan) { return plan ? plan->reason.c_str() : ""; }
 uint64_t tconv_plan_useful_macs(const tconv_plan* plan) { return plan ? plan->plan.useful_macs() : 0; }
 const char* tconv_last_error(void) { return g_last_error.c_str(); }
 const char* tconv_version(void) { return tconv::version(); }

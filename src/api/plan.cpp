@@ -1,10 +1,13 @@
 // The Plan: validation, canonical weights, strategy choice, workspace and execution checks.
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "plan/aligned_buffer.hpp"
 #include "strategies/strategy.hpp"
+#include "wisdom/wisdom.hpp"
 #include "tconv/tconv.hpp"
 
 namespace tconv {
@@ -52,6 +55,39 @@ bool overlaps(const float* a, size_t an, const float* b, size_t bn) {
   return pa < pb + bn * sizeof(float) && pb < pa + an * sizeof(float);
 }
 
+// "auto": a matching wisdom entry if there is one (and its strategy can run these parameters),
+// else the heuristic.
+detail::Choice choose_auto(const Params& params, const PlanOptions& options, const detail::KernelTable& kernels,
+                           int max_threads) {
+  detail::Choice heuristic = detail::choose_strategy(params, kernels);
+  if (!options.use_wisdom) return heuristic;
+  std::string path = options.wisdom_file;
+  if (path.empty()) {
+    const char* env = std::getenv("TCONV_WISDOM");
+    if (env == nullptr || *env == '\0') return heuristic;
+    path = env;
+  }
+  std::string warning;
+  const auto table = detail::load_wisdom(path, &warning);
+  if (!table) {
+    heuristic.reason += " (" + warning + ")";
+    return heuristic;
+  }
+  const auto it = table->find(detail::wisdom_key(params, kernels.isa_name, max_threads));
+  if (it == table->end()) {
+    heuristic.reason += " (no entry for this shape in wisdom file '" + path + "')";
+    return heuristic;
+  }
+  const detail::WisdomEntry& e = it->second;
+  if (e.strategy == "auto" || !find_strategy(e.strategy).not_applicable(params).empty()) {
+    heuristic.reason += " (wisdom file '" + path + "' names " + e.strategy + ", which cannot run this shape)";
+    return heuristic;
+  }
+  char ms[32];
+  std::snprintf(ms, sizeof ms, "%.4g", e.median_ms);
+  return {e.strategy, "measured fastest by tconv tune (" + std::string(ms) + " ms), wisdom file '" + path + "'"};
+}
+
 }  // namespace
 
 Plan::Plan(const Params& params, const float* weights, const float* bias, const PlanOptions& options)
@@ -75,7 +111,7 @@ Plan::Plan(const Params& params, const float* weights, const float* bias, const 
     if (params.has_bias) std::copy(bias, bias + params.out_channels, pr.bias.begin());
     pr.kernels = &detail::resolve_kernels();
     if (options.strategy == "auto") {
-      const detail::Choice choice = detail::choose_strategy(params, *pr.kernels);
+      const detail::Choice choice = choose_auto(params, options, *pr.kernels, im.max_threads);
       im.strategy_name = choice.strategy;
       im.reason = choice.reason;
     } else {
@@ -148,6 +184,6 @@ void Plan::execute(const float* input, float* output, void* workspace, int threa
   impl_->strategy->execute(input, output, ws, threads);
 }
 
-const char* version() { return "0.1.0"; }
+const char* version() { return TCONV_VERSION; }
 
 }  // namespace tconv
