@@ -110,6 +110,7 @@ Plan::Plan(const Params& params, const float* weights, const float* bias, const 
     pr.bias.assign(size_t(params.out_channels), 0.0f);
     if (params.has_bias) std::copy(bias, bias + params.out_channels, pr.bias.begin());
     pr.kernels = &detail::resolve_kernels();
+    pr.max_threads = im.max_threads;
     if (options.strategy == "auto") {
       const detail::Choice choice = choose_auto(params, options, *pr.kernels, im.max_threads);
       im.strategy_name = choice.strategy;

@@ -24,6 +24,10 @@ struct TileStore {
   const int64_t* row_off;
   const int64_t* col_off;
   bool col_contiguous;     // col_off[j] == col_off[0] + j for all j < nr
+  // Rows pair up as two interleaved output phases: for every even i < mr, row i's columns are
+  // col_off[0] + 2j and row i+1's are one further (row_off[i+1] == row_off[i] + 1, col_off[j] ==
+  // col_off[0] + 2j). The pair is stored as 2 * nr contiguous floats (NCHW, stride-2 phases).
+  bool rows_interleave_pairs;
   bool accumulate;         // add to what C holds
   bool finish;             // last K block: add bias, apply the activation
   const float* bias_row;   // bias_row[i] added to row i (may be null)

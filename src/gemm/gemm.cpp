@@ -69,21 +69,25 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   auto tile_column = [&](int64_t jr, int64_t ic, int64_t mc) {
     const int64_t nr = std::min(NR, blk.n_count - jr), n = blk.n0 + jr;
     const int64_t* col = blk.c_col_off + n;
-    bool contiguous = true;
+    bool contiguous = true, stride2 = nr == NR && MR % 2 == 0 && !blk.bias_col;
     for (int64_t j = 1; contiguous && j < nr; ++j) contiguous = col[j] == col[0] + j;
+    for (int64_t j = 1; stride2 && j < nr; ++j) stride2 = col[j] == col[0] + 2 * j;
     for (int64_t ir = 0; ir < mc; ir += MR) {
-      const int64_t m = blk.m0 + ic + ir;
+      const int64_t m = blk.m0 + ic + ir, mr = std::min(MR, mc - ir);
       panel_pointers(blk.a, pack_a, blk.a.packed ? m / MR : ir / MR, pass, MR, a_ptr);
+      bool pairs = stride2 && mr % 2 == 0;
+      for (int64_t i = 0; pairs && i < mr; i += 2) pairs = blk.c_row_off[m + i + 1] == blk.c_row_off[m + i] + 1;
       const TileStore store{blk.c,
                             blk.c_row_off + m,
                             col,
                             contiguous,
+                            pairs,
                             accumulate,
                             finish,
                             blk.bias_row ? blk.bias_row + m : nullptr,
                             blk.bias_col ? blk.bias_col + n : nullptr,
                             &epilogue};
-      kt.gemm(pass.count, pass.length, a_ptr, b_ptr, std::min(MR, mc - ir), nr, store);
+      kt.gemm(pass.count, pass.length, a_ptr, b_ptr, mr, nr, store);
     }
   };
   if (!blk.a.packed && blk.b.packed) {

@@ -20,6 +20,7 @@ struct Problem {
   std::vector<float> weight;  // [Cin][Cout/groups][KH][KW] whatever the caller's layout
   std::vector<float> bias;    // Cout floats (zeros without bias)
   const KernelTable* kernels = nullptr;
+  int max_threads = 1;  // execute() runs with 1..max_threads threads
 
   // Canonical weight w[g*cig + ci][co][th][tw].
   float w(int64_t cin, int64_t co, int64_t th, int64_t tw) const {

@@ -162,13 +162,14 @@ class Subpixel final : public Strategy {
   // Rows of a band per task: about kTaskOutputPixels output pixels (all W phases), enough to
   // amortise packing and few enough that the rows stay in cache while every W phase writes them.
   static constexpr int64_t kTaskOutputPixels = 2048;
+  static constexpr int64_t kTasksPerThread = 4;
   int64_t rows_per_task() const { return std::max<int64_t>(1, kTaskOutputPixels / pr_.params.output.w); }
   // Output channel rows/columns ((co, member) pairs) per task.
   int64_t channel_chunk(int64_t rows) const { return nchw_ ? rows : round_up(256, kt_.nr); }
 
   size_t per_thread_floats() const {
     // Pack buffer, then two int64 offset tables of one region's pixels in a task (2 floats each).
-    return cache_line_floats(gemm_pack_floats(kt_) + size_t(4 * rows_per_task() * max_width_));
+    return cache_line_floats(gemm_pack_floats(kt_) + size_t(4 * rows_chunk_ * max_width_));
   }
 
   // W phases with equal output count, tap bases, tap spacing and border segments, in order of
@@ -211,22 +212,53 @@ class Subpixel final : public Strategy {
     return bands_.back();
   }
 
-  // Tasks never depend on the thread count, so neither does any result. A band's rows run over
-  // the whole batch, so layers with small images still fill the micro-kernel's tiles.
+  // A band's rows run over the whole batch, so layers with small images still fill the
+  // micro-kernel's tiles. Tasks split rows and channels, never K, so no result depends on them.
   void build_tasks() {
     // Channel chunks only matter for NHWC (N = channels); every region of a band has the same
     // H phase, so the widest group's channel count bounds them.
-    const int64_t rows_chunk = rows_per_task();
     int64_t channels = pr_.cog;
     for (const auto& ph : phases_) channels = std::max(channels, pr_.cog * int64_t(ph.members.size()));
     const int64_t cc = channel_chunk(channels);
+    // Enough tasks that every thread stays busy to the end (layers with few, uneven bands, e.g.
+    // small images): halve the row chunk while it still holds two pixel tiles of the widest region.
+    const int64_t pixel_tile = nchw_ ? kt_.nr : kt_.mr;
+    const int64_t wanted = kTasksPerThread * std::max(1, pr_.max_threads);
+    int64_t rows_chunk = rows_per_task();
+    while (rows_chunk > 1 && count_tasks(rows_chunk, cc, channels) < wanted &&
+           (rows_chunk / 2) * max_width_ >= 2 * pixel_tile) {
+      rows_chunk /= 2;
+    }
+    rows_chunk_ = rows_chunk;
+    std::vector<std::pair<double, Task>> costed;
     for (size_t b = 0; b < bands_.size(); ++b) {
       const int64_t rows = pr_.params.batch * (bands_[b].q1h - bands_[b].q0h);
+      double macs_per_row = 0;  // per output channel
+      for (int64_t r : bands_[b].regions) {
+        const Region& rg = regions_[size_t(r)];
+        int64_t k = 0;
+        for (const auto& kr : rg.k_ranges) k += kr.end - kr.begin;
+        macs_per_row += double(rg.q1w - rg.q0w) * double(std::max<int64_t>(k, 1));
+      }
       for (int64_t g = 0; g < pr_.params.groups; ++g)
         for (int64_t r0 = 0; r0 < rows; r0 += rows_chunk)
-          for (int64_t c0 = 0; c0 < channels; c0 += cc)
-            tasks_.push_back({int64_t(b), g, r0, std::min(rows, r0 + rows_chunk), c0, std::min(cc, channels - c0)});
+          for (int64_t c0 = 0; c0 < channels; c0 += cc) {
+            const Task t{int64_t(b), g, r0, std::min(rows, r0 + rows_chunk), c0, std::min(cc, channels - c0)};
+            costed.push_back({macs_per_row * double(t.r1 - t.r0) * double(t.c_count), t});
+          }
     }
+    // Largest first: the dynamic schedule then ends with small tasks that even out the threads.
+    std::stable_sort(costed.begin(), costed.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (const auto& c : costed) tasks_.push_back(c.second);
+  }
+
+  int64_t count_tasks(int64_t rows_chunk, int64_t cc, int64_t channels) const {
+    int64_t n = 0;
+    for (const auto& band : bands_) {
+      const int64_t rows = pr_.params.batch * (band.q1h - band.q0h);
+      n += (rows + rows_chunk - 1) / rows_chunk * ((channels + cc - 1) / cc) * pr_.params.groups;
+    }
+    return n;
   }
 
   void run_task(const Task& task, const float* x, float* y, float* ws) const {
@@ -277,6 +309,7 @@ class Subpixel final : public Strategy {
   std::vector<RowBand> bands_;
   std::map<std::pair<int64_t, int64_t>, int64_t> band_index_;  // (H phase, H segment) -> band
   int64_t max_width_ = 1;
+  int64_t rows_chunk_ = 1;  // band rows per task
   std::vector<Task> tasks_;
   uint64_t executed_ = 0;
 };

@@ -69,6 +69,43 @@ inline void store_partial(float* p, vf<Arch> v, int64_t n) {
   for (int64_t i = 0; i < n; ++i) p[i] = buf[i];
 }
 
+// (a0 b0 a1 b1 ...): the first W of the interleaved pair in lo, the rest in hi.
+template <class Arch>
+inline void interleave(vf<Arch> a, vf<Arch> b, vf<Arch>& lo, vf<Arch>& hi) {
+  using V = vf<Arch>;
+#ifdef __AVX512F__
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i second = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    lo = V(_mm512_permutex2var_ps(a, first, b));
+    hi = V(_mm512_permutex2var_ps(a, second, b));
+    return;
+  }
+#endif
+#ifdef __AVX__
+  if constexpr (V::size == 8) {
+    const __m256 l = _mm256_unpacklo_ps(a, b), h = _mm256_unpackhi_ps(a, b);  // per 128-bit lane
+    lo = V(_mm256_permute2f128_ps(l, h, 0x20));
+    hi = V(_mm256_permute2f128_ps(l, h, 0x31));
+    return;
+  }
+#endif
+  if constexpr (V::size == 4) {
+    lo = V(_mm_unpacklo_ps(a, b));
+    hi = V(_mm_unpackhi_ps(a, b));
+  } else {
+    alignas(64) float x[V::size], y[V::size], z[2 * V::size];
+    a.store_aligned(x);
+    b.store_aligned(y);
+    for (size_t i = 0; i < V::size; ++i) {
+      z[2 * i] = x[i];
+      z[2 * i + 1] = y[i];
+    }
+    lo = V::load_aligned(z);
+    hi = V::load_aligned(z + V::size);
+  }
+}
+
 // The MR x (NV * simd width) GEMM micro-kernel (contract in dispatch/kernel_table.hpp): the
 // whole K, as `segments` pieces, accumulates in registers; C is touched once.
 template <class Arch, int MR, int NV>
@@ -118,6 +155,33 @@ void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg
       }
     }
     return;
+  }
+  if constexpr (MR % 2 == 0) {
+    if (s.rows_interleave_pairs && nr == NR) {
+      for (int i = 0; i < MR; i += 2) {
+        if (i >= mr) break;
+        float* out = s.c + s.row_off[i] + s.col_off[0];
+        V bias_lo(0.0f), bias_hi(0.0f);
+        if (s.bias_row) interleave<Arch>(V(s.bias_row[i]), V(s.bias_row[i + 1]), bias_lo, bias_hi);
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) {
+          V lo, hi;
+          interleave<Arch>(acc[i][v], acc[i + 1][v], lo, hi);
+          float* o = out + 2 * v * W;
+          if (s.accumulate) {
+            lo += V::load_unaligned(o);
+            hi += V::load_unaligned(o + W);
+          }
+          if (s.finish) {
+            lo = activate<Arch>(lo + bias_lo, e);
+            hi = activate<Arch>(hi + bias_hi, e);
+          }
+          lo.store_unaligned(o);
+          hi.store_unaligned(o + W);
+        }
+      }
+      return;
+    }
   }
   // Scattered or partial tile: gather what C holds (when accumulating), finish in registers,
   // then scatter plain values, so no per-element branching on the epilogue.

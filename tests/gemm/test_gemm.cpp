@@ -25,17 +25,23 @@ std::vector<const KernelTable*> tables() {
 
 // C (ldc, row-major, m x n) (+)= A (m x k, lda) * B (k x n, ldb) via gemm_block, with a gathered A
 // or a prepacked one, then bias per row and an activation.
+// paired: C rows are two interleaved output phases (row i at physical row i/2, columns
+// 2j + i%2), the NCHW stride-2 layout the micro-kernel stores as interleaved row pairs.
 void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool prepack_a, bool accumulate,
-                std::mt19937& rng) {
-  const int64_t lda = k + 3, ldb = n + 5, ldc = n + 7;
+                std::mt19937& rng, bool paired = false) {
+  const int64_t lda = k + 3, ldb = n + 5, ldc = paired ? 2 * n + 7 : n + 7, c_rows_physical = paired ? (m + 1) / 2 : m;
   const auto a = test::random_tensor(size_t(m * lda), rng);
   const auto b = test::random_tensor(size_t(k * ldb), rng);
   const auto bias = test::random_tensor(size_t(m), rng);
-  auto c = test::random_tensor(size_t(m * ldc), rng);
+  auto c = test::random_tensor(size_t(c_rows_physical * ldc), rng);
   const auto c0 = c;
   const auto a_rows = strided_offsets(m, lda), a_cols = strided_offsets(k, 1);
   const auto b_cols = strided_offsets(n, 1), b_rows = strided_offsets(k, ldb);
-  const auto c_rows = strided_offsets(m, ldc), c_cols = strided_offsets(n, 1);
+  auto c_rows = strided_offsets(m, ldc), c_cols = strided_offsets(n, 1);
+  if (paired) {
+    for (int64_t i = 0; i < m; ++i) c_rows[size_t(i)] = i / 2 * ldc + i % 2;
+    c_cols = strided_offsets(n, 2);
+  }
   AlignedBuffer packed(size_t(round_up(m, kt.mr) * k));
   if (prepack_a) kt.pack(a.data(), a_rows.data(), m, a_cols.data(), k, kt.mr, packed.data());
   AlignedBuffer pack(gemm_pack_floats(kt));
@@ -57,14 +63,17 @@ void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool pre
   blk.bias_row = bias.data();
   blk.epilogue = &leaky;
   gemm_block(blk, kt, pack.data());
+  std::vector<bool> written(c.size(), false);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) written[size_t(c_rows[size_t(i)] + c_cols[size_t(j)])] = true;
+  for (size_t e = 0; e < c.size(); ++e) {
+    if (!written[e]) REQUIRE(c[e] == c0[e]);  // never written outside the block
+  }
   for (int64_t i = 0; i < m; ++i) {
-    for (int64_t j = 0; j < ldc; ++j) {
-      const float got = c[size_t(i * ldc + j)];
-      if (j >= n) {
-        REQUIRE(got == c0[size_t(i * ldc + j)]);  // never written past the block
-        continue;
-      }
-      double want = accumulate ? c0[size_t(i * ldc + j)] : 0.0;
+    for (int64_t j = 0; j < n; ++j) {
+      const size_t at = size_t(c_rows[size_t(i)] + c_cols[size_t(j)]);
+      const float got = c[at];
+      double want = accumulate ? c0[at] : 0.0;
       for (int64_t kk = 0; kk < k; ++kk) want += double(a[size_t(i * lda + kk)]) * double(b[size_t(kk * ldb + j)]);
       want += bias[size_t(i)];
       if (want < 0) want *= 0.25;
@@ -83,7 +92,10 @@ TEST_CASE("GEMM micro-kernels and driver on every ISA", "[gemm]") {
     for (int64_t m : {int64_t(1), MR - 1, MR, MR + 1, 2 * MR + 3})
       for (int64_t n : {int64_t(1), NR - 1, NR, NR + 1, 3 * NR - 2})
         for (int64_t k : {int64_t(1), int64_t(2), int64_t(7), KC, KC + 5})
-          for (bool prepack : {false, true}) check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 1, rng);
+          for (bool prepack : {false, true}) {
+            check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 1, rng);
+            if (k != KC + 5) check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 0, rng, /*paired=*/true);
+          }
     // Beyond the M and N blocks the packing budget allows at a large K.
     const int64_t big_k = KC / 2 + 3;
     check_gemm(*kt, kt->pack_a_floats / big_k + MR + 1, 3 * NR + 3, big_k, false, false, rng);
