@@ -5,7 +5,10 @@ Input: the JSON files `tconv tune --json` writes (every strategy timed on every 
 thread count). bench/data/ holds the ones the current rules were read from:
     tconv tune --layers bench/layers.csv --wisdom /tmp/w --json bench/data/tune_layers.json
     tconv tune --layers bench/data/random_layers.csv --wisdom /tmp/w --json bench/data/tune_random.json
-Run: tools/derive_auto_rules.py bench/data/tune_*.json
+    tconv tune --layers bench/data/random_layers_holdout.csv --wisdom /tmp/w --json bench/data/tune_holdout.json
+(random_layers.csv: tools/random_layers.py 40 7; random_layers_holdout.csv: tools/random_layers.py 24 11.)
+Run: tools/derive_auto_rules.py bench/data/tune_layers.json bench/data/tune_random.json
+     tools/derive_auto_rules.py bench/data/tune_holdout.json
 For each candidate it prints how often its pick is within 5% of the measured winner, the
 geometric-mean and worst slowdown against the winner, and the worst cases. RULES_IN_USE must
 mirror src/strategies/auto_select.cpp.
@@ -43,15 +46,16 @@ def rules_measured(f):
     """src/strategies/auto_select.cpp: thresholds chosen by a grid search over these data."""
     if f["phases"] > 65536:
         return "im2col_gemm"
-    if f["cig"] == 1 and f["cog"] == 1:
+    if f["cig"] == 1 and f["cog"] == 1 and (f["g"] > 1 or f["layout"] == "nchw"):
         return "direct_scatter"
     paired_stores = f["sw"] == 2 and f["kw"] % 2 == 0
     if f["layout"] == "nchw" and f["cig"] * f["taps_per_phase"] <= 32 and not paired_stores:
         return "direct_scatter"
-    if f["cog"] <= 4 and f["cig"] >= 2:
+    if f["cog"] <= 4 and f["cig"] >= 8:
         return "gemm_col2im"
     w_members = f["sw"] if f["kw"] % f["sw"] == 0 else 1
-    if f["cog"] * w_members <= 32 and f["cig"] >= 32 and f["N"] * f["H"] * f["W"] >= 64:
+    few_channels = 16 if f["phases"] == 1 else 32
+    if f["cog"] * w_members <= few_channels and f["cig"] >= 32 and f["N"] * f["H"] * f["W"] >= 64:
         return "gemm_col2im"
     return "subpixel"
 

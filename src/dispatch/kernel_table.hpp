@@ -39,6 +39,13 @@ using GemmUkernel = void (*)(int64_t segments, const int64_t* kc, const float* c
                              const float* const* b_seg, int64_t mr, int64_t nr,
                              const TileStore& store);
 
+// The narrow tile (2*MR x narrow_nr): A rows of two consecutive MR-row micro-panels, the second
+// at a_seg[s] + a_panel_stride (0: the same panel, when mr <= MR); B micro-panels packed
+// narrow_nr wide. For pixel panels too narrow for the wide tile.
+using GemmNarrowUkernel = void (*)(int64_t segments, const int64_t* kc, const float* const* a_seg,
+                                   int64_t a_panel_stride, const float* const* b_seg, int64_t mr,
+                                   int64_t nr, const TileStore& store);
+
 // Direct row kernel: acc[c*ld + j] += sum_t w[t*channels + c] * x[tap_offsets[t] + j] for
 // c < channels (1..4), j < n: a row segment of up to 4 output channels, all taps that reach it
 // (see direct_scatter.cpp). Reads x only at the named positions.
@@ -68,6 +75,8 @@ struct KernelTable {
   GemmUkernel gemm;
   const char* gemm_name;  // e.g. f32_gemm_14x32__avx512f
   int mr, nr;
+  GemmNarrowUkernel gemm_narrow;
+  int narrow_nr;  // one vector
   // Packing budget for this kernel (see the ukernel TU for why): the most K one pass holds, and
   // the floats of packed A (gathered operands) one thread keeps. Gathered B is packed one
   // micro-panel (k_max x NR) at a time.

@@ -65,15 +65,17 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   const int64_t mc_max = blk.a.packed ? blk.m_count : std::max(MR, kt.pack_a_floats / pass.k / MR * MR);
   const float* a_ptr[kMaxSegments];
   const float* b_ptr[kMaxSegments];
-  // One micro-tile column: B panel `jr` against rows [ic, ic + mc) of A.
-  auto tile_column = [&](int64_t jr, int64_t ic, int64_t mc) {
-    const int64_t nr = std::min(NR, blk.n_count - jr), n = blk.n0 + jr;
+  // One micro-tile column: B panel `jr` against rows [ic, ic + mc) of A. A narrow panel (B
+  // packed narrow_nr wide) runs on the narrow tile, 2 * MR rows at a time.
+  auto tile_column = [&](int64_t jr, int64_t ic, int64_t mc, bool narrow) {
+    const int64_t tile_nr = narrow ? kt.narrow_nr : NR, tile_mr = narrow ? 2 * MR : MR;
+    const int64_t nr = std::min(tile_nr, blk.n_count - jr), n = blk.n0 + jr;
     const int64_t* col = blk.c_col_off + n;
-    bool contiguous = true, stride2 = nr == NR && MR % 2 == 0 && !blk.bias_col;
+    bool contiguous = true, stride2 = nr == tile_nr && !blk.bias_col;
     for (int64_t j = 1; contiguous && j < nr; ++j) contiguous = col[j] == col[0] + j;
     for (int64_t j = 1; stride2 && j < nr; ++j) stride2 = col[j] == col[0] + 2 * j;
-    for (int64_t ir = 0; ir < mc; ir += MR) {
-      const int64_t m = blk.m0 + ic + ir, mr = std::min(MR, mc - ir);
+    for (int64_t ir = 0; ir < mc; ir += tile_mr) {
+      const int64_t m = blk.m0 + ic + ir, mr = std::min(tile_mr, mc - ir);
       panel_pointers(blk.a, pack_a, blk.a.packed ? m / MR : ir / MR, pass, MR, a_ptr);
       bool pairs = stride2 && mr % 2 == 0;
       for (int64_t i = 0; pairs && i < mr; i += 2) pairs = blk.c_row_off[m + i + 1] == blk.c_row_off[m + i] + 1;
@@ -87,7 +89,12 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
                             blk.bias_row ? blk.bias_row + m : nullptr,
                             blk.bias_col ? blk.bias_col + n : nullptr,
                             &epilogue};
-      kt.gemm(pass.count, pass.length, a_ptr, b_ptr, mr, nr, store);
+      if (narrow) {
+        const int64_t a_panel_stride = mr <= MR ? 0 : (blk.a.packed ? blk.a.packed_k : pass.k) * MR;
+        kt.gemm_narrow(pass.count, pass.length, a_ptr, a_panel_stride, b_ptr, mr, nr, store);
+      } else {
+        kt.gemm(pass.count, pass.length, a_ptr, b_ptr, mr, nr, store);
+      }
     }
   };
   if (!blk.a.packed && blk.b.packed) {
@@ -97,7 +104,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
       pack_pass(kt, blk.a, blk.m0 + ic, mc, pass, MR, pack_a);
       for (int64_t jr = 0; jr < blk.n_count; jr += NR) {
         panel_pointers(blk.b, pack_b, (blk.n0 + jr) / NR, pass, NR, b_ptr);
-        tile_column(jr, ic, mc);
+        tile_column(jr, ic, mc, false);
       }
     }
     return;
@@ -105,14 +112,19 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   // Gathered B (pixels in NCHW) or both prepacked: pack one B panel right before the A panels
   // use it, so it is still in cache (a packed block of B would be written to and read back
   // from L2 or beyond).
-  for (int64_t jr = 0; jr < blk.n_count; jr += NR) {
-    if (!blk.b.packed) pack_pass(kt, blk.b, blk.n0 + jr, std::min(NR, blk.n_count - jr), pass, NR, pack_b);
-    panel_pointers(blk.b, pack_b, blk.b.packed ? (blk.n0 + jr) / NR : 0, pass, NR, b_ptr);
+  // A gathered panel of at most narrow_nr pixels (small regions) is packed narrow and runs on
+  // the narrow tile instead of a mostly empty wide one.
+  for (int64_t jr = 0; jr < blk.n_count;) {
+    const bool narrow = !blk.b.packed && blk.n_count - jr <= kt.narrow_nr;
+    const int64_t r = narrow ? kt.narrow_nr : NR, count = std::min(r, blk.n_count - jr);
+    if (!blk.b.packed) pack_pass(kt, blk.b, blk.n0 + jr, count, pass, r, pack_b);
+    panel_pointers(blk.b, pack_b, blk.b.packed ? (blk.n0 + jr) / NR : 0, pass, r, b_ptr);
     for (int64_t ic = 0; ic < blk.m_count; ic += mc_max) {
       const int64_t mc = std::min(mc_max, blk.m_count - ic);
       if (!blk.a.packed) pack_pass(kt, blk.a, blk.m0 + ic, mc, pass, MR, pack_a);  // both gathered: tests only
-      tile_column(jr, ic, mc);
+      tile_column(jr, ic, mc, narrow);
     }
+    jr += count;
   }
 }
 

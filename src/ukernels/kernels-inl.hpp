@@ -106,36 +106,15 @@ inline void interleave(vf<Arch> a, vf<Arch> b, vf<Arch>& lo, vf<Arch>& hi) {
   }
 }
 
-// The MR x (NV * simd width) GEMM micro-kernel (contract in dispatch/kernel_table.hpp): the
-// whole K, as `segments` pieces, accumulates in registers; C is touched once.
-template <class Arch, int MR, int NV>
-void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg,
-                  const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& s) {
+// Writes an accumulator tile of ROWS x (NV * simd width) (mr x nr of it valid) to C as TileStore
+// describes: vector stores along contiguous rows, interleaved row pairs, or a gather/scatter
+// through a small buffer. Adds bias and applies the activation when s.finish.
+template <class Arch, int ROWS, int NV>
+inline void store_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t mr, int64_t nr, const TileStore& s) {
   using V = vf<Arch>;
   constexpr int W = int(V::size);
   constexpr int NR = NV * W;
-  V acc[MR][NV];
-#pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) acc[i][v] = V(0.0f);
-  for (int64_t seg = 0; seg < segments; ++seg) {
-    const float* a = a_seg[seg];
-    const float* b = b_seg[seg];
-    for (int64_t k = kc[seg]; k > 0; --k) {
-      V bv[NV];
-#pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) bv[v] = V::load_aligned(b + v * W);
-#pragma GCC unroll 32
-      for (int i = 0; i < MR; ++i) {
-        const V ai(a[i]);
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) acc[i][v] = fmadd<Arch>(ai, bv[v], acc[i][v]);
-      }
-      a += MR;
-      b += NR;
-    }
-  }
+  constexpr int MR = ROWS;
   const Epilogue& e = *s.epilogue;
   if (s.col_contiguous && nr == NR) {
     for (int i = 0; i < MR; ++i) {
@@ -216,6 +195,68 @@ void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg
     float* row = s.c + s.row_off[i];
     for (int64_t j = 0; j < nr; ++j) row[s.col_off[j]] = tile[i][j];
   }
+}
+
+// The MR x (NV * simd width) GEMM micro-kernel (contract in dispatch/kernel_table.hpp): the
+// whole K, as `segments` pieces, accumulates in registers; C is touched once.
+template <class Arch, int MR, int NV>
+void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg,
+                  const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& s) {
+  using V = vf<Arch>;
+  constexpr int W = int(V::size);
+  constexpr int NR = NV * W;
+  V acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[i][v] = V(0.0f);
+  for (int64_t seg = 0; seg < segments; ++seg) {
+    const float* a = a_seg[seg];
+    const float* b = b_seg[seg];
+    for (int64_t k = kc[seg]; k > 0; --k) {
+      V bv[NV];
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) bv[v] = V::load_aligned(b + v * W);
+#pragma GCC unroll 32
+      for (int i = 0; i < MR; ++i) {
+        const V ai(a[i]);
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[i][v] = fmadd<Arch>(ai, bv[v], acc[i][v]);
+      }
+      a += MR;
+      b += NR;
+    }
+  }
+  store_tile<Arch, MR, NV>(acc, mr, nr, s);
+}
+
+// The narrow variant for pixel panels of at most one vector (small regions in NCHW): 2*MR rows
+// x W columns, the A rows from two consecutive MR-row panels (the second at a + a_panel_stride;
+// a_panel_stride 0 when mr <= MR), B packed W wide. Same register budget as the wide tile.
+template <class Arch, int MR>
+void gemm_ukernel_narrow(int64_t segments, const int64_t* kc, const float* const* a_seg, int64_t a_panel_stride,
+                         const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& s) {
+  using V = vf<Arch>;
+  constexpr int W = int(V::size);
+  V acc[2 * MR][1];
+#pragma GCC unroll 64
+  for (int i = 0; i < 2 * MR; ++i) acc[i][0] = V(0.0f);
+  for (int64_t seg = 0; seg < segments; ++seg) {
+    const float* a0 = a_seg[seg];
+    const float* a1 = a0 + a_panel_stride;
+    const float* b = b_seg[seg];
+    for (int64_t k = kc[seg]; k > 0; --k) {
+      const V bv = V::load_aligned(b);
+#pragma GCC unroll 32
+      for (int i = 0; i < MR; ++i) acc[i][0] = fmadd<Arch>(V(a0[i]), bv, acc[i][0]);
+#pragma GCC unroll 32
+      for (int i = 0; i < MR; ++i) acc[MR + i][0] = fmadd<Arch>(V(a1[i]), bv, acc[MR + i][0]);
+      a0 += MR;
+      a1 += MR;
+      b += W;
+    }
+  }
+  store_tile<Arch, 2 * MR, 1>(acc, mr, nr, s);
 }
 
 // Micro-panel packing (contract in gemm/gemm.hpp, "Packing"). Outer offsets usually come in
@@ -410,6 +451,8 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      gemm_name,
                      MR,
                      NV * int(vf<Arch>::size),
+                     &gemm_ukernel_narrow<Arch, MR>,
+                     int(vf<Arch>::size),
                      k_max,
                      pack_a_floats,
                      &pack<Arch>,
