@@ -28,6 +28,9 @@ struct TileStore {
   // col_off[0] + 2j and row i+1's are one further (row_off[i+1] == row_off[i] + 1, col_off[j] ==
   // col_off[0] + 2j). The pair is stored as 2 * nr contiguous floats (NCHW, stride-2 phases).
   bool rows_interleave_pairs;
+  // col_off[j] == col_off[0] + 2j for all j < nr: one of two interleaved output phases, written
+  // with masked vector stores where the ISA has them (the other phase's lanes untouched).
+  bool col_stride2;
   bool accumulate;         // add to what C holds
   bool finish;             // last K block: add bias, apply the activation
   const float* bias_row;   // bias_row[i] added to row i (may be null)

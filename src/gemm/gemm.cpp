@@ -71,7 +71,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
     const int64_t tile_nr = narrow ? kt.narrow_nr : NR, tile_mr = narrow ? 2 * MR : MR;
     const int64_t nr = std::min(tile_nr, blk.n_count - jr), n = blk.n0 + jr;
     const int64_t* col = blk.c_col_off + n;
-    bool contiguous = true, stride2 = nr == tile_nr && !blk.bias_col;
+    bool contiguous = true, stride2 = !blk.bias_col;
     for (int64_t j = 1; contiguous && j < nr; ++j) contiguous = col[j] == col[0] + j;
     for (int64_t j = 1; stride2 && j < nr; ++j) stride2 = col[j] == col[0] + 2 * j;
     for (int64_t ir = 0; ir < mc; ir += tile_mr) {
@@ -84,6 +84,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
                             col,
                             contiguous,
                             pairs,
+                            stride2 && nr > 1,
                             accumulate,
                             finish,
                             blk.bias_row ? blk.bias_row + m : nullptr,
@@ -115,8 +116,9 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   // A gathered panel of at most narrow_nr pixels (small regions) is packed narrow and runs on
   // the narrow tile instead of a mostly empty wide one.
   for (int64_t jr = 0; jr < blk.n_count;) {
-    const bool narrow = !blk.b.packed && blk.n_count - jr <= kt.narrow_nr;
-    const int64_t r = narrow ? kt.narrow_nr : NR, count = std::min(r, blk.n_count - jr);
+    const int64_t count = std::min(NR, blk.n_count - jr);
+    const bool narrow = !blk.b.packed && count <= kt.narrow_nr;
+    const int64_t r = narrow ? kt.narrow_nr : NR;
     if (!blk.b.packed) pack_pass(kt, blk.b, blk.n0 + jr, count, pass, r, pack_b);
     panel_pointers(blk.b, pack_b, blk.b.packed ? (blk.n0 + jr) / NR : 0, pass, r, b_ptr);
     for (int64_t ic = 0; ic < blk.m_count; ic += mc_max) {

@@ -106,6 +106,17 @@ inline void interleave(vf<Arch> a, vf<Arch> b, vf<Arch>& lo, vf<Arch>& hi) {
   }
 }
 
+// The first n lanes (all when n >= W): full vectors where possible, masked or buffered otherwise.
+template <class Arch>
+inline vf<Arch> load_n(const float* p, int64_t n) {
+  return n >= int64_t(vf<Arch>::size) ? vf<Arch>::load_unaligned(p) : load_partial<Arch>(p, n);
+}
+template <class Arch>
+inline void store_n(float* p, vf<Arch> v, int64_t n) {
+  if (n >= int64_t(vf<Arch>::size)) v.store_unaligned(p);
+  else store_partial<Arch>(p, v, n);
+}
+
 // Writes an accumulator tile of ROWS x (NV * simd width) (mr x nr of it valid) to C as TileStore
 // describes: vector stores along contiguous rows, interleaved row pairs, or a gather/scatter
 // through a small buffer. Adds bias and applies the activation when s.finish.
@@ -116,27 +127,29 @@ inline void store_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t mr, i
   constexpr int NR = NV * W;
   constexpr int MR = ROWS;
   const Epilogue& e = *s.epilogue;
-  if (s.col_contiguous && nr == NR) {
+  if (s.col_contiguous) {
     for (int i = 0; i < MR; ++i) {
       if (i >= mr) break;
       float* row = s.c + s.row_off[i] + s.col_off[0];
       const V brow(s.bias_row ? s.bias_row[i] : 0.0f);
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) {
+        const int64_t len = nr - v * W;
+        if (len <= 0) break;
         V r = acc[i][v];
-        if (s.accumulate) r += V::load_unaligned(row + v * W);
+        if (s.accumulate) r += load_n<Arch>(row + v * W, len);
         if (s.finish) {
           if (s.bias_row) r += brow;
-          if (s.bias_col) r += V::load_unaligned(s.bias_col + v * W);
+          if (s.bias_col) r += load_n<Arch>(s.bias_col + v * W, len);
           r = activate<Arch>(r, e);
         }
-        r.store_unaligned(row + v * W);
+        store_n<Arch>(row + v * W, r, len);
       }
     }
     return;
   }
   if constexpr (MR % 2 == 0) {
-    if (s.rows_interleave_pairs && nr == NR) {
+    if (s.rows_interleave_pairs) {
       for (int i = 0; i < MR; i += 2) {
         if (i >= mr) break;
         float* out = s.c + s.row_off[i] + s.col_off[0];
@@ -144,24 +157,63 @@ inline void store_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t mr, i
         if (s.bias_row) interleave<Arch>(V(s.bias_row[i]), V(s.bias_row[i + 1]), bias_lo, bias_hi);
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) {
+          const int64_t len = 2 * (nr - v * W);  // floats of the pair from o on
+          if (len <= 0) break;
           V lo, hi;
           interleave<Arch>(acc[i][v], acc[i + 1][v], lo, hi);
           float* o = out + 2 * v * W;
           if (s.accumulate) {
-            lo += V::load_unaligned(o);
-            hi += V::load_unaligned(o + W);
+            lo += load_n<Arch>(o, len);
+            if (len > W) hi += load_n<Arch>(o + W, len - W);
           }
           if (s.finish) {
             lo = activate<Arch>(lo + bias_lo, e);
             hi = activate<Arch>(hi + bias_hi, e);
           }
-          lo.store_unaligned(o);
-          hi.store_unaligned(o + W);
+          store_n<Arch>(o, lo, len);
+          if (len > W) store_n<Arch>(o + W, hi, len - W);
         }
       }
       return;
     }
   }
+#ifdef __AVX512F__
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+    if (s.col_stride2) {
+      // Every other output: compact the even lanes of two vectors to read, spread a vector over
+      // the even lanes of two to write; masks keep the odd lanes (another phase's) untouched.
+      const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      const __m512i spread_lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+      const __m512i spread_hi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+      auto even_mask = [](int64_t count) {  // the first `count` even lanes of 16
+        return __mmask16(0x5555u & ((count >= 8 ? 0x10000u : 1u << (2 * count)) - 1u));
+      };
+      for (int i = 0; i < MR; ++i) {
+        if (i >= mr) break;
+        float* row = s.c + s.row_off[i] + s.col_off[0];
+        const V brow(s.bias_row ? s.bias_row[i] : 0.0f);
+        for (int v = 0; v < NV; ++v) {
+          const int64_t len = nr - v * W;
+          if (len <= 0) break;
+          float* o = row + 2 * v * W;
+          const __mmask16 m_lo = even_mask(len), m_hi = len > 8 ? even_mask(len - 8) : __mmask16(0);
+          V r = acc[i][v];
+          if (s.accumulate) {
+            r += V(_mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m_lo, o), even, _mm512_maskz_loadu_ps(m_hi, o + W)));
+          }
+          if (s.finish) {
+            if (s.bias_row) r += brow;
+            if (s.bias_col) r += load_n<Arch>(s.bias_col + v * W, len);
+            r = activate<Arch>(r, e);
+          }
+          _mm512_mask_storeu_ps(o, m_lo, _mm512_permutexvar_ps(spread_lo, r));
+          if (m_hi) _mm512_mask_storeu_ps(o + W, m_hi, _mm512_permutexvar_ps(spread_hi, r));
+        }
+      }
+      return;
+    }
+  }
+#endif
   // Scattered or partial tile: gather what C holds (when accumulating), finish in registers,
   // then scatter plain values, so no per-element branching on the epilogue.
   alignas(64) float tile[MR][NR];
