@@ -18,7 +18,8 @@ std::vector<float> random_tensor(size_t n, std::mt19937& rng, float lo, float hi
 Params random_params(std::mt19937& rng) {
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
   Params p;
-  p.batch = pick(1, 2);
+  // Mostly 1-2 images; sometimes a batch of 8-10, which subpixel lays out batch-innermost.
+  p.batch = pick(0, 7) == 0 ? pick(8, 10) : pick(1, 2);
   p.groups = pick(0, 3) == 0 ? pick(2, 3) : 1;
   int64_t cig = pick(1, 6), cog = pick(1, 6);
   if (p.groups > 1 && pick(0, 2) == 0) cig = cog = 1;  // depthwise
