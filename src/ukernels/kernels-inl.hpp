@@ -311,6 +311,49 @@ void gemm_ukernel_narrow(int64_t segments, const int64_t* kc, const float* const
   store_tile<Arch, 2 * MR, 1>(acc, mr, nr, s);
 }
 
+inline bool contiguous_run(const int64_t* off, int64_t n) {
+  for (int64_t i = 1; i < n; ++i)
+    if (off[i] != off[0] + i) return false;
+  return true;
+}
+
+#ifdef __AVX512F__
+// In-register transpose of 16 rows of 16 floats (unpack, then 64-bit, 128-bit and 256-bit
+// lane shuffles).
+inline void transpose16x16(__m512 (&r)[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int h = 0; h < 16; h += 8) {
+    for (int i = 0; i < 4; ++i) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + 4 + i], 0x88);
+      t[h + 4 + i] = _mm512_shuffle_f32x4(r[h + i], r[h + 4 + i], 0xDD);
+    }
+  }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  }
+}
+
+// dst[j][i] = s[oo[i] + j] for j < 16, i < cnt (zero for cnt <= i < r), r <= 16.
+inline void pack_transposed16(const float* s, const int64_t* oo, int64_t cnt, int64_t r, float* dst) {
+  __m512 rows[16];
+  for (int i = 0; i < 16; ++i) rows[i] = i < cnt ? _mm512_loadu_ps(s + oo[i]) : _mm512_setzero_ps();
+  transpose16x16(rows);
+  const __mmask16 lanes = __mmask16((1u << r) - 1u);
+  for (int j = 0; j < 16; ++j) _mm512_mask_storeu_ps(dst + j * r, lanes, rows[j]);
+}
+#endif
+
 // Micro-panel packing (contract in gemm/gemm.hpp, "Packing"). Outer offsets usually come in
 // contiguous runs (pixels of one row, rows of a matrix): each run is copied with vector loads
 // and stores per k; scattered offsets fall back to an element gather.
@@ -352,11 +395,24 @@ void pack(const float* src, const int64_t* outer_off, int64_t outer_count, const
       }
       continue;
     }
-    for (int64_t kk = 0; kk < k; ++kk) {
+    for (int64_t kk = 0; kk < k;) {
+#ifdef __AVX512F__
+      if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+        // 16 consecutive k with consecutive inner offsets (NHWC: channels of one tap): read
+        // each outer row as a vector and transpose in registers.
+        if (r <= 16 && kk + 16 <= k && inner_off[kk + 15] == inner_off[kk] + 15 &&
+            contiguous_run(inner_off + kk, 16)) {
+          pack_transposed16(src + inner_off[kk], oo, cnt, r, d + kk * r);
+          kk += 16;
+          continue;
+        }
+      }
+#endif
       const float* s = src + inner_off[kk];
       float* dk = d + kk * r;
       for (int64_t i = 0; i < cnt; ++i) dk[i] = s[oo[i]];
       for (int64_t i = cnt; i < r; ++i) dk[i] = 0.0f;
+      ++kk;
     }
   }
 }

@@ -106,6 +106,35 @@ TEST_CASE("GEMM micro-kernels and driver on every ISA", "[gemm]") {
 TEST_CASE("Packing: gathers, contiguous runs, zero-padded edges, on every ISA", "[gemm]") {
   for (const KernelTable* kt : tables()) {
     INFO(kt->isa_name);
+    // Scattered outer rows, inner offsets in contiguous runs (NHWC pixels x channels of taps):
+    // the transposing path, runs of every length around 16, panels of 1..MR rows.
+    {
+      std::vector<float> img(20000);
+      for (size_t i = 0; i < img.size(); ++i) img[i] = float(i) * 0.5f;
+      std::mt19937 rng(4);
+      for (int trial = 0; trial < 100; ++trial) {
+        const int64_t r = std::uniform_int_distribution<int64_t>(1, kt->mr)(rng);
+        const int64_t count = std::uniform_int_distribution<int64_t>(1, 3 * r)(rng);
+        std::vector<int64_t> oo, in;
+        for (int64_t i = 0; i < count; ++i) oo.push_back(int64_t(rng() % 15000));
+        int64_t base = 0;
+        while (in.size() < 70) {
+          const int64_t len = std::uniform_int_distribution<int64_t>(1, 40)(rng);
+          base = int64_t(rng() % 4000);
+          for (int64_t i = 0; i < len && in.size() < 70; ++i) in.push_back(base + i);
+        }
+        const int64_t k = int64_t(in.size());
+        std::vector<float> got(size_t((count + r - 1) / r * r * k), -1.0f);
+        kt->pack(img.data(), oo.data(), count, in.data(), k, r, got.data());
+        for (int64_t p = 0; p * r < count; ++p)
+          for (int64_t kk = 0; kk < k; ++kk)
+            for (int64_t i = 0; i < r; ++i) {
+              const int64_t o = p * r + i;
+              const float want = o < count ? img[size_t(oo[size_t(o)] + in[size_t(kk)])] : 0.0f;
+              REQUIRE(got[size_t((p * k + kk) * r + i)] == want);
+            }
+      }
+    }
     const std::vector<float> src{1, 2, 3, 4, 5, 6};
     const auto outer = strided_offsets(3, 2), inner = strided_offsets(2, 1);
     std::vector<float> dst(4 * 2, -1.0f);
