@@ -311,10 +311,11 @@ void gemm_ukernel_narrow(int64_t segments, const int64_t* kc, const float* const
   store_tile<Arch, 2 * MR, 1>(acc, mr, nr, s);
 }
 
-inline bool contiguous_run(const int64_t* off, int64_t n) {
-  for (int64_t i = 1; i < n; ++i)
-    if (off[i] != off[0] + i) return false;
-  return true;
+// How many of the first `limit` offsets continue off[0] one by one.
+inline int64_t contiguous_run_length(const int64_t* off, int64_t limit) {
+  int64_t n = 1;
+  while (n < limit && off[n] == off[0] + n) ++n;
+  return n;
 }
 
 #ifdef __AVX512F__
@@ -344,13 +345,15 @@ inline void transpose16x16(__m512 (&r)[16]) {
   }
 }
 
-// dst[j][i] = s[oo[i] + j] for j < 16, i < cnt (zero for cnt <= i < r), r <= 16.
-inline void pack_transposed16(const float* s, const int64_t* oo, int64_t cnt, int64_t r, float* dst) {
+// dst[j][i] = s[oo[i] + j] for j < n <= 16, i < cnt (zero for cnt <= i < r), r <= 16. Reads
+// only those n floats of each row.
+inline void pack_transposed16(const float* s, const int64_t* oo, int64_t cnt, int64_t r, int64_t n, float* dst) {
+  const __mmask16 valid = __mmask16((1u << n) - 1u);
   __m512 rows[16];
-  for (int i = 0; i < 16; ++i) rows[i] = i < cnt ? _mm512_loadu_ps(s + oo[i]) : _mm512_setzero_ps();
+  for (int i = 0; i < 16; ++i) rows[i] = i < cnt ? _mm512_maskz_loadu_ps(valid, s + oo[i]) : _mm512_setzero_ps();
   transpose16x16(rows);
   const __mmask16 lanes = __mmask16((1u << r) - 1u);
-  for (int j = 0; j < 16; ++j) _mm512_mask_storeu_ps(dst + j * r, lanes, rows[j]);
+  for (int j = 0; j < n; ++j) _mm512_mask_storeu_ps(dst + j * r, lanes, rows[j]);
 }
 #endif
 
@@ -400,11 +403,13 @@ void pack(const float* src, const int64_t* outer_off, int64_t outer_count, const
       if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
         // 16 consecutive k with consecutive inner offsets (NHWC: channels of one tap): read
         // each outer row as a vector and transpose in registers.
-        if (r <= 16 && kk + 16 <= k && inner_off[kk + 15] == inner_off[kk] + 15 &&
-            contiguous_run(inner_off + kk, 16)) {
-          pack_transposed16(src + inner_off[kk], oo, cnt, r, d + kk * r);
-          kk += 16;
-          continue;
+        if (r <= 16) {
+          const int64_t run = contiguous_run_length(inner_off + kk, k - kk < 16 ? k - kk : 16);
+          if (run >= 4) {
+            pack_transposed16(src + inner_off[kk], oo, cnt, r, run, d + kk * r);
+            kk += run;
+            continue;
+          }
         }
       }
 #endif
