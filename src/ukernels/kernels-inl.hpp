@@ -6,6 +6,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include <climits>
 #include <cstdint>
 #include <type_traits>
 
@@ -355,6 +356,29 @@ inline void pack_transposed16(const float* s, const int64_t* oo, int64_t cnt, in
   const __mmask16 lanes = __mmask16((1u << r) - 1u);
   for (int j = 0; j < n; ++j) _mm512_mask_storeu_ps(dst + j * r, lanes, rows[j]);
 }
+
+inline bool fits_int32(const int64_t* off, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (off[i] < INT32_MIN || off[i] > INT32_MAX) return false;
+  return true;
+}
+
+// dst[kk][i] = src[inner_off[kk] + oo[i]] for i < cnt (zero for cnt <= i < r), r <= 32.
+inline void pack_gathered32(const float* src, const int64_t* oo, int64_t cnt, const int64_t* inner_off, int64_t k,
+                            int64_t r, float* dst) {
+  alignas(64) int32_t idx[32] = {};
+  for (int64_t i = 0; i < cnt; ++i) idx[i] = int32_t(oo[i]);
+  const __m512i idx0 = _mm512_load_si512(idx), idx1 = _mm512_load_si512(idx + 16);
+  auto first = [](int64_t n) { return __mmask16(n >= 16 ? 0xFFFFu : n <= 0 ? 0u : (1u << n) - 1u); };
+  const __mmask16 g0 = first(cnt), g1 = first(cnt - 16), s0 = first(r), s1 = first(r - 16);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t kk = 0; kk < k; ++kk) {
+    const float* s = src + inner_off[kk];
+    float* d = dst + kk * r;
+    _mm512_mask_storeu_ps(d, s0, _mm512_mask_i32gather_ps(zero, g0, idx0, s, 4));
+    if (s1) _mm512_mask_storeu_ps(d + 16, s1, _mm512_mask_i32gather_ps(zero, g1, idx1, s, 4));
+  }
+}
 #endif
 
 // Micro-panel packing (contract in gemm/gemm.hpp, "Packing"). Outer offsets usually come in
@@ -382,6 +406,15 @@ void pack(const float* src, const int64_t* outer_off, int64_t outer_count, const
       ++runs;
       i = j;
     }
+#ifdef __AVX512F__
+    if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+      // Short runs (small NCHW regions): hardware gathers, 16 outer rows per instruction.
+      if (r <= 32 && runs * 4 > cnt && contiguous_run_length(inner_off, k < 4 ? k : 4) < 4 && fits_int32(oo, cnt)) {
+        pack_gathered32(src, oo, cnt, inner_off, k, r, d);
+        continue;
+      }
+    }
+#endif
     if (runs <= kMaxRuns && runs * 2 <= cnt) {
       for (int64_t kk = 0; kk < k; ++kk) {
         const float* s = src + inner_off[kk];
