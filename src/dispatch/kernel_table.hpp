@@ -38,16 +38,19 @@ struct TileStore {
   const Epilogue* epilogue;
 };
 
+// b_step[s]: floats from one k row of segment s's B to the next (NR for a packed micro-panel;
+// a plain row stride when B is read in place).
 using GemmUkernel = void (*)(int64_t segments, const int64_t* kc, const float* const* a_seg,
-                             const float* const* b_seg, int64_t mr, int64_t nr,
-                             const TileStore& store);
+                             const float* const* b_seg, const int64_t* b_step, int64_t mr,
+                             int64_t nr, const TileStore& store);
 
 // The narrow tile (2*MR x narrow_nr): A rows of two consecutive MR-row micro-panels, the second
 // at a_seg[s] + a_panel_stride (0: the same panel, when mr <= MR); B micro-panels packed
 // narrow_nr wide. For pixel panels too narrow for the wide tile.
 using GemmNarrowUkernel = void (*)(int64_t segments, const int64_t* kc, const float* const* a_seg,
-                                   int64_t a_panel_stride, const float* const* b_seg, int64_t mr,
-                                   int64_t nr, const TileStore& store);
+                                   int64_t a_panel_stride, const float* const* b_seg,
+                                   const int64_t* b_step, int64_t mr, int64_t nr,
+                                   const TileStore& store);
 
 // Direct row kernel: acc[c*ld + j] += sum_t w[t*channels + c] * x[tap_offsets[t] + j] for
 // c < channels (1..4), j < n: a row segment of up to 4 output channels, all taps that reach it

@@ -65,6 +65,23 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   const int64_t mc_max = blk.a.packed ? blk.m_count : std::max(MR, kt.pack_a_floats / pass.k / MR * MR);
   const float* a_ptr[kMaxSegments];
   const float* b_ptr[kMaxSegments];
+  int64_t b_step[kMaxSegments];
+  // A gathered B whose pieces step through memory evenly (NCHW: channels one plane apart) is
+  // read in place, without packing, for panels of consecutive pixels (piece_step[s] > 0) when
+  // packing would not pay: few A rows reuse each panel, and the rows are close enough (within
+  // a few pages) for the prefetchers and the TLB. Measured: dcgan_g5 1.8x faster, while
+  // unet_up4 (K rows 150 KiB apart, 9 tiles per panel) is faster packed.
+  constexpr int64_t kInPlaceMaxTiles = 4, kInPlaceMaxStep = 4096;
+  int64_t piece_step[kMaxSegments];
+  bool b_in_place_possible = !blk.b.packed && blk.m_count <= kInPlaceMaxTiles * MR;
+  for (int64_t s = 0; s < pass.count; ++s) {
+    const int64_t* in = blk.b.packed ? nullptr : blk.b.inner_off + pass.piece[s].begin;
+    piece_step[s] = in == nullptr ? 0 : pass.length[s] > 1 ? in[1] - in[0] : 1;
+    for (int64_t t = 2; in != nullptr && piece_step[s] > 0 && t < pass.length[s]; ++t) {
+      if (in[t] - in[t - 1] != piece_step[s]) piece_step[s] = 0;
+    }
+    b_in_place_possible = b_in_place_possible && piece_step[s] > 0 && piece_step[s] <= kInPlaceMaxStep;
+  }
   // One micro-tile column: B panel `jr` against rows [ic, ic + mc) of A. A narrow panel (B
   // packed narrow_nr wide) runs on the narrow tile, 2 * MR rows at a time.
   auto tile_column = [&](int64_t jr, int64_t ic, int64_t mc, bool narrow) {
@@ -92,9 +109,9 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
                             &epilogue};
       if (narrow) {
         const int64_t a_panel_stride = mr <= MR ? 0 : (blk.a.packed ? blk.a.packed_k : pass.k) * MR;
-        kt.gemm_narrow(pass.count, pass.length, a_ptr, a_panel_stride, b_ptr, mr, nr, store);
+        kt.gemm_narrow(pass.count, pass.length, a_ptr, a_panel_stride, b_ptr, b_step, mr, nr, store);
       } else {
-        kt.gemm(pass.count, pass.length, a_ptr, b_ptr, mr, nr, store);
+        kt.gemm(pass.count, pass.length, a_ptr, b_ptr, b_step, mr, nr, store);
       }
     }
   };
@@ -105,6 +122,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
       pack_pass(kt, blk.a, blk.m0 + ic, mc, pass, MR, pack_a);
       for (int64_t jr = 0; jr < blk.n_count; jr += NR) {
         panel_pointers(blk.b, pack_b, (blk.n0 + jr) / NR, pass, NR, b_ptr);
+        std::fill(b_step, b_step + pass.count, NR);
         tile_column(jr, ic, mc, false);
       }
     }
@@ -119,8 +137,20 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
     const int64_t count = std::min(NR, blk.n_count - jr);
     const bool narrow = !blk.b.packed && count <= kt.narrow_nr;
     const int64_t r = narrow ? kt.narrow_nr : NR;
-    if (!blk.b.packed) pack_pass(kt, blk.b, blk.n0 + jr, count, pass, r, pack_b);
-    panel_pointers(blk.b, pack_b, blk.b.packed ? (blk.n0 + jr) / NR : 0, pass, r, b_ptr);
+    const int64_t* oo = blk.b.outer_off + blk.n0 + jr;
+    // In place: a full panel of consecutive pixels (the kernel reads r floats per k row).
+    bool in_place = b_in_place_possible && count == r;
+    for (int64_t j = 1; in_place && j < count; ++j) in_place = oo[j] == oo[0] + j;
+    if (in_place) {
+      for (int64_t s = 0; s < pass.count; ++s) {
+        b_ptr[s] = blk.b.src + oo[0] + blk.b.inner_off[pass.piece[s].begin];
+        b_step[s] = piece_step[s];
+      }
+    } else {
+      if (!blk.b.packed) pack_pass(kt, blk.b, blk.n0 + jr, count, pass, r, pack_b);
+      panel_pointers(blk.b, pack_b, blk.b.packed ? (blk.n0 + jr) / NR : 0, pass, r, b_ptr);
+      std::fill(b_step, b_step + pass.count, r);
+    }
     for (int64_t ic = 0; ic < blk.m_count; ic += mc_max) {
       const int64_t mc = std::min(mc_max, blk.m_count - ic);
       if (!blk.a.packed) pack_pass(kt, blk.a, blk.m0 + ic, mc, pass, MR, pack_a);  // both gathered: tests only

@@ -254,10 +254,9 @@ inline void store_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t mr, i
 // whole K, as `segments` pieces, accumulates in registers; C is touched once.
 template <class Arch, int MR, int NV>
 void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg,
-                  const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& s) {
+                  const float* const* b_seg, const int64_t* b_step, int64_t mr, int64_t nr, const TileStore& s) {
   using V = vf<Arch>;
   constexpr int W = int(V::size);
-  constexpr int NR = NV * W;
   V acc[MR][NV];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i)
@@ -266,10 +265,11 @@ void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg
   for (int64_t seg = 0; seg < segments; ++seg) {
     const float* a = a_seg[seg];
     const float* b = b_seg[seg];
+    const int64_t step = b_step[seg];
     for (int64_t k = kc[seg]; k > 0; --k) {
       V bv[NV];
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) bv[v] = V::load_aligned(b + v * W);
+      for (int v = 0; v < NV; ++v) bv[v] = V::load_unaligned(b + v * W);
 #pragma GCC unroll 32
       for (int i = 0; i < MR; ++i) {
         const V ai(a[i]);
@@ -277,7 +277,7 @@ void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg
         for (int v = 0; v < NV; ++v) acc[i][v] = fmadd<Arch>(ai, bv[v], acc[i][v]);
       }
       a += MR;
-      b += NR;
+      b += step;
     }
   }
   store_tile<Arch, MR, NV>(acc, mr, nr, s);
@@ -288,9 +288,9 @@ void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg
 // a_panel_stride 0 when mr <= MR), B packed W wide. Same register budget as the wide tile.
 template <class Arch, int MR>
 void gemm_ukernel_narrow(int64_t segments, const int64_t* kc, const float* const* a_seg, int64_t a_panel_stride,
-                         const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& s) {
+                         const float* const* b_seg, const int64_t* b_step, int64_t mr, int64_t nr,
+                         const TileStore& s) {
   using V = vf<Arch>;
-  constexpr int W = int(V::size);
   V acc[2 * MR][1];
 #pragma GCC unroll 64
   for (int i = 0; i < 2 * MR; ++i) acc[i][0] = V(0.0f);
@@ -298,15 +298,16 @@ void gemm_ukernel_narrow(int64_t segments, const int64_t* kc, const float* const
     const float* a0 = a_seg[seg];
     const float* a1 = a0 + a_panel_stride;
     const float* b = b_seg[seg];
+    const int64_t step = b_step[seg];
     for (int64_t k = kc[seg]; k > 0; --k) {
-      const V bv = V::load_aligned(b);
+      const V bv = V::load_unaligned(b);
 #pragma GCC unroll 32
       for (int i = 0; i < MR; ++i) acc[i][0] = fmadd<Arch>(V(a0[i]), bv, acc[i][0]);
 #pragma GCC unroll 32
       for (int i = 0; i < MR; ++i) acc[MR + i][0] = fmadd<Arch>(V(a1[i]), bv, acc[MR + i][0]);
       a0 += MR;
       a1 += MR;
-      b += W;
+      b += step;
     }
   }
   store_tile<Arch, 2 * MR, 1>(acc, mr, nr, s);
