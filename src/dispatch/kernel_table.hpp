@@ -52,11 +52,13 @@ using GemmNarrowUkernel = void (*)(int64_t segments, const int64_t* kc, const fl
                                    const int64_t* b_step, int64_t mr, int64_t nr,
                                    const TileStore& store);
 
-// Direct row kernel: acc[c*ld + j] += sum_t w[t*channels + c] * x[tap_offsets[t] + j] for
-// c < channels (1..4), j < n: a row segment of up to 4 output channels, all taps that reach it
-// (see direct_scatter.cpp). Reads x only at the named positions.
-using RowFmaKernel = void (*)(float* acc, int64_t ld, int64_t channels, int64_t n, const float* x,
-                              const int64_t* tap_offsets, const float* tap_weights, int64_t taps);
+// Direct row kernel: acc[(r*channels + c)*ld + j] += sum_t w[t*channels + c] *
+// x[r*x_row_step + tap_offsets[t] + j] for r < rows, c < channels (1..4), j < n: a row segment of
+// up to 4 output channels in each of `rows` output rows whose inputs lie x_row_step apart, all
+// taps that reach it (see direct_scatter.cpp). Reads x only at the named positions.
+using RowFmaKernel = void (*)(float* acc, int64_t ld, int64_t channels, int64_t rows, int64_t n,
+                              const float* x, int64_t x_row_step, const int64_t* tap_offsets,
+                              const float* tap_weights, int64_t taps);
 
 // Channel-vector kernel: acc[c] += sum_i x[i] * w[i*ldw + c] for c < cout, i < cin.
 using VecMatKernel = void (*)(float* acc, const float* x, int64_t cin, const float* w,
@@ -75,6 +77,11 @@ using PackKernel = void (*)(const float* src, const int64_t* outer_off, int64_t 
 using EpilogueKernel = void (*)(float* v, int64_t n, const float* bias, int64_t bias_step,
                                 const Epilogue& epilogue);
 
+// Two stride-2 phase rows into one output row with bias and activation:
+// out[2i] = act(even[i] + bias), out[2i + 1] = act(odd[i] + bias); n_even - n_odd is 0 or 1.
+using ZipStoreKernel = void (*)(const float* even, int64_t n_even, const float* odd, int64_t n_odd,
+                                float bias, const Epilogue& epilogue, float* out);
+
 struct KernelTable {
   Isa isa;
   const char* isa_name;
@@ -92,6 +99,7 @@ struct KernelTable {
   VecMatKernel vec_mat;
   ChanFmaKernel chan_fma;
   EpilogueKernel epilogue;
+  ZipStoreKernel zip_store;
 };
 
 // Each per-ISA translation unit defines one of these.

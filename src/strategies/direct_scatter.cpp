@@ -3,8 +3,12 @@
 //
 // NCHW (vectors along the width): a row of up to 4 output channels, split by W stride phase, is
 // a sum of shifted input rows times scalar taps (kernel row_fma, one load feeding every channel);
-// the W phases are then interleaved into the output rows with bias and activation. Border pixels use only their valid taps (the phase
-// segments of plan/geometry.hpp), so no padded tap is multiplied.
+// the W phases are then interleaved into the output rows with bias and activation.
+// When the image is small, a task first stages its group's input as rows [ih][ci][iw] with zero
+// columns either side: every W tap then covers a whole phase row in full vectors (no one-pixel
+// border segments) and the channel rows no longer sit 4 KiB apart, where L1 sets alias. Staging
+// is used only when the zero columns cost little (executed_macs() counts them); otherwise
+// border pixels use only their valid taps (the phase segments of plan/geometry.hpp).
 // NHWC (vectors along channels): each output pixel's channel vector gathers every valid
 // (input pixel, tap) pair's channel vector times the tap matrix (vec_mat), or the tap vector
 // for depthwise layers (chan_fma).
@@ -21,10 +25,16 @@
 namespace tconv::detail {
 namespace {
 
-// Output channels one NCHW task computes together, sharing every input load.
+// Output channels one NCHW task computes together, sharing every input load, and output rows
+// (of one H phase) sharing every weight broadcast.
 constexpr int64_t kChannelBlock = 4;
+constexpr int64_t kRowBlock = 8;
 // Largest prebuilt tap-list table (floats) a plan keeps; beyond it tasks build their own.
 constexpr int64_t kPrebuiltFloats = int64_t{1} << 23;
+// Staging limits: the staged image (floats, per thread, within L2) and the multiply-adds the zero
+// columns may add (executed / useful).
+constexpr int64_t kMaxStagedFloats = int64_t{1} << 18;
+constexpr double kMaxStagedWaste = 1.25;
 
 class DirectScatter final : public Strategy {
  public:
@@ -45,7 +55,11 @@ class DirectScatter final : public Strategy {
           for (int64_t co = 0; co < pr.cog; ++co)
             taps_[size_t((t * p.in_channels + cin) * pr.cog + co)] = pr.w(cin, co, t / KW, t % KW);
     } else {
+      plan_staging();
       prebuild_lists();
+      if (p.stride.w == 2 && phases_w_[0].count > 0 && phases_w_[1].count > 0) {
+        zip_even_ = phases_w_[0].first == 0 ? 0 : 1;
+      }
     }
   }
 
@@ -73,29 +87,62 @@ class DirectScatter final : public Strategy {
     return std::string(nchw_ ? "direct_rows_" : (depthwise_ ? "direct_chanwise_" : "direct_vecmat_")) +
            "f32__" + kt_.isa_name;
   }
-  uint64_t executed_macs() const override { return pr_.params.useful_macs(); }
+  uint64_t executed_macs() const override { return staged_ ? staged_macs() : pr_.params.useful_macs(); }
 
  private:
-  // Taps of every W-phase segment of one output row, for the H segment with the most taps.
+  // Taps of every W-phase segment (staged: every W phase) of one output row, for the H segment
+  // with the most taps.
   int64_t max_row_taps() const {
     int64_t h_taps = 0, w_taps = 0;
     for (const auto& ph : phases_h_)
       for (const auto& seg : ph.segments) h_taps = std::max(h_taps, seg.tap_end - seg.tap_begin);
-    for (const auto& pw : phases_w_)
-      for (const auto& seg : pw.segments) w_taps += seg.tap_end - seg.tap_begin;
+    for (const auto& pw : phases_w_) {
+      if (staged_) w_taps += int64_t(pw.taps.size());
+      else
+        for (const auto& seg : pw.segments) w_taps += seg.tap_end - seg.tap_begin;
+    }
     return pr_.cig * h_taps * w_taps;
   }
+
+  // Zero columns either side of a staged row so every W tap of every phase output is inside it.
+  void plan_staging() {
+    const Params& p = pr_.params;
+    int64_t left = 0, right = 0;
+    for (const auto& pw : phases_w_)
+      for (const auto& tap : pw.taps) {
+        left = std::max(left, -tap.base);
+        right = std::max(right, tap.base + pw.count - p.input.w);
+      }
+    pad_left_ = left;
+    staged_w_ = left + p.input.w + right;
+    staged_ = p.input.h * pr_.cig * staged_w_ <= kMaxStagedFloats;
+    if (staged_) staged_ = double(staged_macs()) <= kMaxStagedWaste * double(p.useful_macs());
+    row_step_ = staged_ ? pr_.cig * staged_w_ : xs_.h;
+    chan_step_ = staged_ ? staged_w_ : xs_.c;
+  }
+  // Multiply-adds a staged plan executes: every W tap of a phase for all its outputs.
+  uint64_t staged_macs() const {
+    const Params& p = pr_.params;
+    uint64_t w_pairs = 0, h_pairs = 0;
+    for (const auto& pw : phases_w_) w_pairs += uint64_t(pw.count) * pw.taps.size();
+    for (const auto& ph : phases_h_)
+      for (const auto& seg : ph.segments) h_pairs += uint64_t(seg.q1 - seg.q0) * uint64_t(seg.tap_end - seg.tap_begin);
+    return w_pairs * h_pairs * uint64_t(p.batch) * uint64_t(p.groups) * uint64_t(pr_.cig) * uint64_t(pr_.cog);
+  }
+  int64_t staged_floats() const { return staged_ ? cache_line_floats(size_t(pr_.params.input.h * row_step_)) : 0; }
   size_t per_thread_floats() const {
     const Params& p = pr_.params;
     // NCHW: kChannelBlock phase-split rows, tap offsets (int64: 2 floats each), tap weights.
     // NHWC: the channel accumulator.
+    // Staged: the staged image first.
     if (!nchw_) return cache_line_floats(size_t(p.out_channels));
-    return cache_line_floats(kChannelBlock * cache_line_floats(size_t(p.output.w)) +
+    return cache_line_floats(size_t(staged_floats()) + kRowBlock * kChannelBlock * cache_line_floats(size_t(p.output.w)) +
                              size_t((2 + kChannelBlock) * max_row_taps() + 2 * 4 * w_segments()));
   }
+  // Row lists per H segment, at most.
   int64_t w_segments() const {
     int64_t n = 0;
-    for (const auto& pw : phases_w_) n += int64_t(pw.segments.size());
+    for (const auto& pw : phases_w_) n += staged_ ? 1 : int64_t(pw.segments.size());
     return n;
   }
 
@@ -105,21 +152,23 @@ class DirectScatter final : public Strategy {
     int64_t out_start, len, first_tap, taps;
   };
 
-  // Builds the tap lists of one H segment (one list per W-phase segment): input offsets relative
-  // to the row (offs), weights of channels [co0, co0 + nco) of group g as [tap][nco] (wts).
-  // Returns the number of lists; *total gets the number of taps.
+  // Builds the tap lists of one H segment (one list per W-phase segment, or per W phase when
+  // staged): input offsets relative to the row (offs), weights of channels [co0, co0 + nco) of
+  // group g as [tap][nco] (wts). Returns the number of lists; *total gets the number of taps.
   int64_t build_lists(int64_t g, int64_t co0, int64_t nco, const Phase1D& fh, const Phase1D::Segment& seg_h,
                       int64_t* offs, float* wts, List* lists, int64_t* total_out) const {
     int64_t n_lists = 0, total = 0, phase_start = 0;
     for (const Phase1D& fw : phases_w_) {
-      for (const auto& seg_w : fw.segments) {
+      const Phase1D::Segment whole{0, fw.count, 0, int64_t(fw.taps.size())};
+      const std::vector<Phase1D::Segment> staged_segments{whole};
+      for (const auto& seg_w : staged_ ? staged_segments : fw.segments) {
         const int64_t first = total;
         for (int64_t ci = 0; ci < pr_.cig; ++ci)
           for (int64_t jh = seg_h.tap_begin; jh < seg_h.tap_end; ++jh) {
             const auto& th = fh.taps[size_t(jh)];
             for (int64_t jw = seg_w.tap_begin; jw < seg_w.tap_end; ++jw) {
               const auto& tw = fw.taps[size_t(jw)];
-              if (offs) offs[total] = ci * xs_.c + th.base * xs_.h + tw.base + seg_w.q0;
+              if (offs) offs[total] = ci * chan_step_ + th.base * row_step_ + (staged_ ? pad_left_ : 0) + tw.base + seg_w.q0;
               for (int64_t c = 0; c < nco; ++c) wts[total * nco + c] = pr_.w(g * pr_.cig + ci, co0 + c, th.k, tw.k);
               ++total;
             }
@@ -176,11 +225,12 @@ class DirectScatter final : public Strategy {
   // row, weights), prebuilt at plan creation or built once per segment here.
   void block_nchw(const float* x, float* y, int64_t g, int64_t co0, int64_t nco, float* ws) const {
     const Params& p = pr_.params;
-    const float* xg = x + g * pr_.cig * xs_.c;
+    const float* xg = staged_ ? stage(x + g * pr_.cig * xs_.c, ws) : x + g * pr_.cig * xs_.c;
+    ws += staged_floats();
     const int64_t ld = int64_t(cache_line_floats(size_t(p.output.w)));  // one phase-split row per channel
     float* acc = ws;
     const bool prebuilt = !pre_offs_.empty();
-    int64_t* offs = reinterpret_cast<int64_t*>(ws + kChannelBlock * ld);
+    int64_t* offs = reinterpret_cast<int64_t*>(ws + kRowBlock * kChannelBlock * ld);
     float* wts = reinterpret_cast<float*>(offs + (prebuilt ? 0 : max_row_taps()));
     List* lists = reinterpret_cast<List*>(wts + (prebuilt ? 0 : kChannelBlock * max_row_taps()));
     const int64_t blocks = (pr_.cog + kChannelBlock - 1) / kChannelBlock;
@@ -201,27 +251,50 @@ class DirectScatter final : public Strategy {
         } else {
           n_lists = build_lists(g, co0, nco, fh, seg_h, offs, wts, lists, &total);
         }
-        for (int64_t q = seg_h.q0; q < seg_h.q1; ++q) {
-          std::fill(acc, acc + nco * ld, 0.0f);
+        for (int64_t q = seg_h.q0; q < seg_h.q1; q += kRowBlock) {
+          const int64_t rows = std::min(kRowBlock, seg_h.q1 - q);
+          std::fill(acc, acc + rows * nco * ld, 0.0f);
           for (int64_t l = 0; l < n_lists; ++l) {
             const List& li = seg_lists[l];
-            kt_.row_fma(acc + li.out_start, ld, nco, li.len, xg + q * xs_.h, seg_offs + li.first_tap,
-                        seg_wts + li.first_tap * nco, li.taps);
+            kt_.row_fma(acc + li.out_start, ld, nco, rows, li.len, xg + q * row_step_, row_step_,
+                        seg_offs + li.first_tap, seg_wts + li.first_tap * nco, li.taps);
           }
-          store_rows(y, g, co0, nco, fh.first + q * p.stride.h, acc, ld);
+          for (int64_t r = 0; r < rows; ++r)
+            store_rows(y, g, co0, nco, fh.first + (q + r) * p.stride.h, acc + r * nco * ld, ld);
         }
       }
     }
   }
 
-  // Bias and activation over the accumulated rows (vectorised, in place), then the W phases
-  // interleaved into output row oh.
+  // The group's input image as rows [ih][ci][staged column] with zero columns either side.
+  const float* stage(const float* xg, float* dst) const {
+    const Params& p = pr_.params;
+    for (int64_t ih = 0; ih < p.input.h; ++ih)
+      for (int64_t ci = 0; ci < pr_.cig; ++ci) {
+        float* row = dst + ih * row_step_ + ci * chan_step_;
+        const float* src = xg + ci * xs_.c + ih * xs_.h;
+        for (int64_t j = 0; j < pad_left_; ++j) row[j] = 0.0f;  // a column or two: no library call
+        std::copy(src, src + p.input.w, row + pad_left_);
+        for (int64_t j = pad_left_ + p.input.w; j < staged_w_; ++j) row[j] = 0.0f;
+      }
+    return dst;
+  }
+
+  // Bias and activation, and the W phases interleaved into output row oh: in one vector pass for
+  // two phases (stride 2), else in place and then scattered.
   void store_rows(float* y, int64_t g, int64_t co0, int64_t nco, int64_t oh, float* acc, int64_t ld) const {
     const Params& p = pr_.params;
     for (int64_t c = 0; c < nco; ++c) {
       const int64_t channel = g * pr_.cog + co0 + c;
       float* out = y + channel * ys_.c + oh * ys_.h;
       float* phase_acc = acc + c * ld;
+      if (zip_even_ >= 0) {
+        const Phase1D &even = phases_w_[size_t(zip_even_)], &odd = phases_w_[1 - size_t(zip_even_)];
+        const float* even_row = phase_acc + (zip_even_ == 0 ? 0 : odd.count);
+        const float* odd_row = phase_acc + (zip_even_ == 0 ? even.count : 0);
+        kt_.zip_store(even_row, even.count, odd_row, odd.count, pr_.bias[size_t(channel)], p.epilogue, out);
+        continue;
+      }
       kt_.epilogue(phase_acc, p.output.w, &pr_.bias[size_t(channel)], 0, p.epilogue);
       interleave_phases(phases_w_, p.stride.w, phase_acc, out);
     }
@@ -267,6 +340,12 @@ class DirectScatter final : public Strategy {
   const Problem& pr_;
   const KernelTable& kt_;
   bool nchw_ = true, depthwise_ = false;
+  // NCHW staging (see the top of the file): zero columns on the left, staged row width, and the
+  // steps between input rows and channel rows of what the tap lists address.
+  bool staged_ = false;
+  int64_t pad_left_ = 0, staged_w_ = 0, row_step_ = 0, chan_step_ = 0;
+  // Stride 2 with both W phases non-empty: index of the phase holding even outputs, else -1.
+  int64_t zip_even_ = -1;
   TensorStrides xs_{}, ys_{};
   std::vector<Phase1D> phases_h_, phases_w_;
   std::vector<float> taps_;

@@ -456,59 +456,78 @@ void pack(const float* src, const int64_t* outer_off, int64_t outer_count, const
   }
 }
 
-// acc[c*ld + j] += sum_t w[t*C + c] * x[off[t] + j] for c < C, j < n: C output rows of a direct
-// convolution sharing every input load. Taps rotate over 4 partial sums per channel so the FMA
-// latency is hidden even for one channel; the partials are added in a fixed order at the end.
-template <class Arch, int C>
-void row_fma_block(float* acc, int64_t ld, int64_t n, const float* x, const int64_t* off, const float* w,
-                   int64_t taps) {
+// acc[(r*C + c)*ld + j] += sum_t w[t*C + c] * x[r*x_row_step + off[t] + j] for r < R, c < C,
+// j < n: R rows of C output channels of a direct convolution. One input load feeds C channels,
+// one weight broadcast R rows, one offset load both. R*C*P independent sums hide the FMA
+// latency (P partials per sum, added in a fixed order at the end).
+template <class Arch, int C, int R>
+void row_fma_block(float* acc, int64_t ld, int64_t n, const float* x, int64_t x_row_step, const int64_t* off,
+                   const float* w, int64_t taps) {
   using V = vf<Arch>;
   constexpr int64_t W = int64_t(V::size);
-  constexpr int P = 4;
+  constexpr int P = R * C >= 8 ? 1 : (R * C >= 4 ? 2 : 4);
   for (int64_t j = 0; j < n; j += W) {
     const int64_t len = n - j < W ? n - j : W;
-    V a[C][P];
+    V a[R][C][P];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int c = 0; c < C; ++c)
+      for (int c = 0; c < C; ++c)
 #pragma GCC unroll 4
-      for (int q = 0; q < P; ++q) a[c][q] = V(0.0f);
-    auto load_x = [&](int64_t t) {
+        for (int q = 0; q < P; ++q) a[r][c][q] = V(0.0f);
+    auto tap = [&](int64_t t, int q) {
       const float* p = x + off[t] + j;
-      return len == W ? V::load_unaligned(p) : load_partial<Arch>(p, len);
+      V wv[C];
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) wv[c] = V(w[t * C + c]);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const V xv = len == W ? V::load_unaligned(p + r * x_row_step) : load_partial<Arch>(p + r * x_row_step, len);
+#pragma GCC unroll 4
+        for (int c = 0; c < C; ++c) a[r][c][q] = fmadd<Arch>(wv[c], xv, a[r][c][q]);
+      }
     };
     int64_t t = 0;
     for (; t + P <= taps; t += P) {
 #pragma GCC unroll 4
-      for (int q = 0; q < P; ++q) {
-        const V xv = load_x(t + q);
+      for (int q = 0; q < P; ++q) tap(t + q, q);
+    }
+    for (; t < taps; ++t) tap(t, 0);  // constant indices only: the partials stay in registers
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-        for (int c = 0; c < C; ++c) a[c][q] = fmadd<Arch>(V(w[(t + q) * C + c]), xv, a[c][q]);
+      for (int c = 0; c < C; ++c) {
+        float* dst = acc + (r * C + c) * ld + j;
+        V sum = a[r][c][0];
+        if constexpr (P == 2) sum = a[r][c][0] + a[r][c][1];
+        if constexpr (P == 4) sum = (a[r][c][0] + a[r][c][1]) + (a[r][c][2] + a[r][c][3]);
+        sum += len == W ? V::load_unaligned(dst) : load_partial<Arch>(dst, len);
+        if (len == W) sum.store_unaligned(dst);
+        else store_partial<Arch>(dst, sum, len);
       }
-    }
-    for (; t < taps; ++t) {  // constant indices only: the partials stay in registers
-      const V xv = load_x(t);
-#pragma GCC unroll 4
-      for (int c = 0; c < C; ++c) a[c][0] = fmadd<Arch>(V(w[t * C + c]), xv, a[c][0]);
-    }
-#pragma GCC unroll 4
-    for (int c = 0; c < C; ++c) {
-      float* dst = acc + c * ld + j;
-      const V sum = ((a[c][0] + a[c][1]) + (a[c][2] + a[c][3])) +
-                    (len == W ? V::load_unaligned(dst) : load_partial<Arch>(dst, len));
-      if (len == W) sum.store_unaligned(dst);
-      else store_partial<Arch>(dst, sum, len);
-    }
+  }
+}
+
+// Rows in blocks of R (R*C sums fill the FMA pipeline), the remainder in halving blocks.
+template <class Arch, int C, int R>
+void row_fma_rows(float* acc, int64_t ld, int64_t rows, int64_t n, const float* x, int64_t x_row_step,
+                  const int64_t* off, const float* w, int64_t taps) {
+  int64_t r = 0;
+  for (; r + R <= rows; r += R)
+    row_fma_block<Arch, C, R>(acc + r * C * ld, ld, n, x + r * x_row_step, x_row_step, off, w, taps);
+  if constexpr (R > 1) {
+    if (r < rows) row_fma_rows<Arch, C, R / 2>(acc + r * C * ld, ld, rows - r, n, x + r * x_row_step, x_row_step, off, w, taps);
   }
 }
 
 template <class Arch>
-void row_fma(float* acc, int64_t ld, int64_t channels, int64_t n, const float* x, const int64_t* off,
-             const float* w, int64_t taps) {
+void row_fma(float* acc, int64_t ld, int64_t channels, int64_t rows, int64_t n, const float* x,
+             int64_t x_row_step, const int64_t* off, const float* w, int64_t taps) {
   switch (channels) {
-    case 1: return row_fma_block<Arch, 1>(acc, ld, n, x, off, w, taps);
-    case 2: return row_fma_block<Arch, 2>(acc, ld, n, x, off, w, taps);
-    case 3: return row_fma_block<Arch, 3>(acc, ld, n, x, off, w, taps);
-    default: return row_fma_block<Arch, 4>(acc, ld, n, x, off, w, taps);
+    case 1: return row_fma_rows<Arch, 1, 8>(acc, ld, rows, n, x, x_row_step, off, w, taps);
+    case 2: return row_fma_rows<Arch, 2, 4>(acc, ld, rows, n, x, x_row_step, off, w, taps);
+    case 3: return row_fma_rows<Arch, 3, 2>(acc, ld, rows, n, x, x_row_step, off, w, taps);
+    default: return row_fma_rows<Arch, 4, 2>(acc, ld, rows, n, x, x_row_step, off, w, taps);
   }
 }
 
@@ -588,6 +607,32 @@ void epilogue_run(float* v, int64_t n, const float* bias, int64_t bias_step, con
   }
 }
 
+// out[2i] = act(even[i] + bias), out[2i + 1] = act(odd[i] + bias): two stride-2 phase rows
+// interleaved into one output row, n_even - n_odd in {0, 1}.
+template <class Arch>
+void zip_store(const float* even, int64_t n_even, const float* odd, int64_t n_odd, float bias,
+               const Epilogue& e, float* out) {
+  using V = vf<Arch>;
+  constexpr int64_t W = int64_t(V::size);
+  const V b(bias);
+  int64_t i = 0;
+  for (; i + W <= n_odd; i += W) {
+    V lo, hi;
+    interleave<Arch>(activate<Arch>(V::load_unaligned(even + i) + b, e),
+                     activate<Arch>(V::load_unaligned(odd + i) + b, e), lo, hi);
+    lo.store_unaligned(out + 2 * i);
+    hi.store_unaligned(out + 2 * i + W);
+  }
+  if (i < n_even) {  // the last partial pair, and the lone even element when n_even > n_odd
+    V lo, hi;
+    interleave<Arch>(activate<Arch>(load_partial<Arch>(even + i, n_even - i) + b, e),
+                     activate<Arch>(load_partial<Arch>(odd + i, n_odd - i) + b, e), lo, hi);
+    const int64_t n = n_even + n_odd - 2 * i;
+    store_n<Arch>(out + 2 * i, lo, n);
+    if (n > W) store_partial<Arch>(out + 2 * i + W, hi, n - W);
+  }
+}
+
 // One ISA's table. MR/NV and the cache blocking come from the including translation unit.
 template <class Arch, int MR, int NV>
 KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int64_t k_max,
@@ -606,7 +651,8 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      &row_fma<Arch>,
                      &vec_mat<Arch>,
                      &chan_fma<Arch>,
-                     &epilogue_run<Arch>};
+                     &epilogue_run<Arch>,
+                     &zip_store<Arch>};
 }
 
 }  // namespace tconv::detail::TCONV_ISA_NAMESPACE

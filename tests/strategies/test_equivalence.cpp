@@ -94,6 +94,16 @@ TEST_CASE("Layer-like shapes: larger channels exercise full tiles and K blocking
       "N=1 Cin=3 Cout=4 H=5 W=5 kh=19 kw=3 sh=1 sw=1 dh=1 dw=1 g=1 ct=2 cl=1 oh=20 ow=6 layout=nhwc bias=1",
       // K beyond one pass's budget (Cin * taps > k_max).
       "N=1 Cin=700 Cout=20 H=4 W=4 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 g=1 ct=1 cl=1 oh=4 ow=4 layout=nchw bias=1",
+      // Direct NCHW rows: tall phases fill every row block (8/4/2 rows by channel count) and
+      // its halving remainders, odd output widths end the stride-2 zip on a lone even column.
+      "N=2 Cin=5 Cout=1 H=23 W=19 kh=5 kw=5 sh=2 sw=2 dh=1 dw=1 g=1 ct=2 cl=2 oh=46 ow=37 layout=nchw bias=1 act=relu",
+      "N=1 Cin=3 Cout=2 H=21 W=35 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=42 ow=70 layout=nchw bias=1",
+      "N=1 Cin=4 Cout=3 H=19 W=9 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 g=1 ct=1 cl=1 oh=19 ow=9 layout=nchw",
+      "N=1 Cin=2 Cout=9 H=17 W=13 kh=3 kw=4 sh=3 sw=2 dh=1 dw=1 g=1 ct=0 cl=1 oh=51 ow=27 layout=nchw bias=1 act=tanh",
+      "N=1 Cin=6 Cout=6 H=25 W=24 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=6 ct=1 cl=1 oh=50 ow=48 layout=nchw bias=1",
+      // Not staged: far-reaching dilated taps (too many zero columns), and an image too big.
+      "N=1 Cin=2 Cout=2 H=12 W=10 kh=3 kw=3 sh=2 sw=2 dh=7 dw=7 g=1 ct=0 cl=0 oh=20 ow=30 layout=nchw bias=1",
+      "N=1 Cin=64 Cout=1 H=66 W=66 kh=3 kw=3 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=131 ow=131 layout=nchw bias=1",
   };
   for (const char* s : shapes) {
     INFO(s);
