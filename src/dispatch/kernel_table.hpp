@@ -52,7 +52,7 @@ using GemmNarrowUkernel = void (*)(int64_t segments, const int64_t* kc, const fl
                                    const int64_t* b_step, int64_t mr, int64_t nr,
                                    const TileStore& store);
 
-// Direct row kernel: acc[(r*channels + c)*ld + j] += sum_t w[t*channels + c] *
+// Direct row kernel: acc[(r*channels + c)*ld + j] = sum_t w[t*channels + c] *
 // x[r*x_row_step + tap_offsets[t] + j] for r < rows, c < channels (1..4), j < n: a row segment of
 // up to 4 output channels in each of `rows` output rows whose inputs lie x_row_step apart, all
 // taps that reach it (see direct_scatter.cpp). Reads x only at the named positions.
@@ -82,6 +82,14 @@ using EpilogueKernel = void (*)(float* v, int64_t n, const float* bias, int64_t 
 using ZipStoreKernel = void (*)(const float* even, int64_t n_even, const float* odd, int64_t n_odd,
                                 float bias, const Epilogue& epilogue, float* out);
 
+// Short rows with zero columns either side: for r < rows, dst[r*dst_step + i] = 0 for i < total
+// except dst[r*dst_step + pad_left + j] = src[r*src_step + j] for j < n (total >= pad_left + n,
+// dst_step >= total, increasing addresses). Writes whole vectors: dst needs room for
+// kMaxVectorFloats floats past the last row's total (they get zeros).
+constexpr int64_t kMaxVectorFloats = 16;
+using PadRowsKernel = void (*)(const float* src, int64_t src_step, int64_t rows, int64_t n, int64_t pad_left,
+                               int64_t total, float* dst, int64_t dst_step);
+
 struct KernelTable {
   Isa isa;
   const char* isa_name;
@@ -100,6 +108,7 @@ struct KernelTable {
   ChanFmaKernel chan_fma;
   EpilogueKernel epilogue;
   ZipStoreKernel zip_store;
+  PadRowsKernel pad_rows;
 };
 
 // Each per-ISA translation unit defines one of these.

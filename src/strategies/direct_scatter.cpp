@@ -129,7 +129,10 @@ class DirectScatter final : public Strategy {
       for (const auto& seg : ph.segments) h_pairs += uint64_t(seg.q1 - seg.q0) * uint64_t(seg.tap_end - seg.tap_begin);
     return w_pairs * h_pairs * uint64_t(p.batch) * uint64_t(p.groups) * uint64_t(pr_.cig) * uint64_t(pr_.cog);
   }
-  int64_t staged_floats() const { return staged_ ? cache_line_floats(size_t(pr_.params.input.h * row_step_)) : 0; }
+  // The staged image, and room for pad_row's whole-vector overrun past the last row.
+  int64_t staged_floats() const {
+    return staged_ ? int64_t(cache_line_floats(size_t(pr_.params.input.h * row_step_ + kMaxVectorFloats))) : 0;
+  }
   size_t per_thread_floats() const {
     const Params& p = pr_.params;
     // NCHW: kChannelBlock phase-split rows, tap offsets (int64: 2 floats each), tap weights.
@@ -251,9 +254,13 @@ class DirectScatter final : public Strategy {
         } else {
           n_lists = build_lists(g, co0, nco, fh, seg_h, offs, wts, lists, &total);
         }
+        int64_t covered = 0;
+        for (int64_t l = 0; l < n_lists; ++l) covered += seg_lists[l].len;
         for (int64_t q = seg_h.q0; q < seg_h.q1; q += kRowBlock) {
           const int64_t rows = std::min(kRowBlock, seg_h.q1 - q);
-          std::fill(acc, acc + rows * nco * ld, 0.0f);
+          // Lists cover disjoint outputs and the kernel writes (not adds) them: zero only rows
+          // some output of which no tap reaches.
+          if (covered < p.output.w) std::fill(acc, acc + rows * nco * ld, 0.0f);
           for (int64_t l = 0; l < n_lists; ++l) {
             const List& li = seg_lists[l];
             kt_.row_fma(acc + li.out_start, ld, nco, rows, li.len, xg + q * row_step_, row_step_,
@@ -270,13 +277,7 @@ class DirectScatter final : public Strategy {
   const float* stage(const float* xg, float* dst) const {
     const Params& p = pr_.params;
     for (int64_t ih = 0; ih < p.input.h; ++ih)
-      for (int64_t ci = 0; ci < pr_.cig; ++ci) {
-        float* row = dst + ih * row_step_ + ci * chan_step_;
-        const float* src = xg + ci * xs_.c + ih * xs_.h;
-        for (int64_t j = 0; j < pad_left_; ++j) row[j] = 0.0f;  // a column or two: no library call
-        std::copy(src, src + p.input.w, row + pad_left_);
-        for (int64_t j = pad_left_ + p.input.w; j < staged_w_; ++j) row[j] = 0.0f;
-      }
+      kt_.pad_rows(xg + ih * xs_.h, xs_.c, pr_.cig, p.input.w, pad_left_, staged_w_, dst + ih * row_step_, chan_step_);
     return dst;
   }
 

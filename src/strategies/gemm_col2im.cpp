@@ -125,7 +125,8 @@ class GemmCol2im final : public Strategy {
 
   // out[oh][ow] = act(bias + sum of the column entries of the taps that reach it), taps in
   // ascending (th, tw) order. NCHW: per channel and output row, the column rows of the valid
-  // taps are added into a phase-split row with the direct row kernel (unit weights), then bias,
+  // taps are summed into a phase-split row with the direct row kernel (unit weights; segments
+  // are disjoint, so each writes its own outputs; the fill zeroes outputs no tap reaches), then bias,
   // activation and interleave. NHWC: per output pixel, the valid taps' channel vectors are added.
   void col2im(const Band& band, int64_t g, const float* cols, float* y, float* scratch) const {
     const Params& p = pr_.params;

@@ -456,7 +456,7 @@ void pack(const float* src, const int64_t* outer_off, int64_t outer_count, const
   }
 }
 
-// acc[(r*C + c)*ld + j] += sum_t w[t*C + c] * x[r*x_row_step + off[t] + j] for r < R, c < C,
+// acc[(r*C + c)*ld + j] = sum_t w[t*C + c] * x[r*x_row_step + off[t] + j] for r < R, c < C,
 // j < n: R rows of C output channels of a direct convolution. One input load feeds C channels,
 // one weight broadcast R rows, one offset load both. R*C*P independent sums hide the FMA
 // latency (P partials per sum, added in a fixed order at the end).
@@ -501,7 +501,6 @@ void row_fma_block(float* acc, int64_t ld, int64_t n, const float* x, int64_t x_
         V sum = a[r][c][0];
         if constexpr (P == 2) sum = a[r][c][0] + a[r][c][1];
         if constexpr (P == 4) sum = (a[r][c][0] + a[r][c][1]) + (a[r][c][2] + a[r][c][3]);
-        sum += len == W ? V::load_unaligned(dst) : load_partial<Arch>(dst, len);
         if (len == W) sum.store_unaligned(dst);
         else store_partial<Arch>(dst, sum, len);
       }
@@ -633,6 +632,23 @@ void zip_store(const float* even, int64_t n_even, const float* odd, int64_t n_od
   }
 }
 
+// Rows r < rows of dst (dst_step apart) = zeros except dst[pad_left + j] = src[r*src_step + j] for
+// j < n: short input rows with zero columns either side, in whole-vector stores (a library call
+// or masked stores per row would cost more than the copy). Writes zeros up to W - 1 floats past
+// a row's `total`; rows go in order, so only the last row's overrun outlives the call.
+template <class Arch>
+void pad_rows(const float* src, int64_t src_step, int64_t rows, int64_t n, int64_t pad_left, int64_t total,
+              float* dst, int64_t dst_step) {
+  using V = vf<Arch>;
+  constexpr int64_t W = int64_t(V::size);
+  for (int64_t r = 0; r < rows; ++r, src += src_step, dst += dst_step) {
+    for (int64_t j = 0; j < pad_left; j += W) V(0.0f).store_unaligned(dst + j);
+    int64_t j = 0;
+    for (; j < n; j += W) load_n<Arch>(src + j, n - j).store_unaligned(dst + pad_left + j);  // zeros past n
+    for (j += pad_left; j < total; j += W) V(0.0f).store_unaligned(dst + j);
+  }
+}
+
 // One ISA's table. MR/NV and the cache blocking come from the including translation unit.
 template <class Arch, int MR, int NV>
 KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int64_t k_max,
@@ -652,7 +668,8 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      &vec_mat<Arch>,
                      &chan_fma<Arch>,
                      &epilogue_run<Arch>,
-                     &zip_store<Arch>};
+                     &zip_store<Arch>,
+                     &pad_rows<Arch>};
 }
 
 }  // namespace tconv::detail::TCONV_ISA_NAMESPACE
