@@ -16,7 +16,9 @@
 // Memory-bound layers (depthwise, very few channels) are where this wins: it reads the input
 // and weights in place and writes each output element once.
 #include <algorithm>
+#include <memory>
 
+#include "epilogue/phase_row.hpp"
 #include "plan/checked.hpp"
 #include "plan/geometry.hpp"
 #include "strategies/strategy.hpp"
@@ -57,9 +59,7 @@ class DirectScatter final : public Strategy {
     } else {
       plan_staging();
       prebuild_lists();
-      if (p.stride.w == 2 && phases_w_[0].count > 0 && phases_w_[1].count > 0) {
-        zip_even_ = phases_w_[0].first == 0 ? 0 : 1;
-      }
+      row_writer_ = std::make_unique<PhaseRowWriter>(phases_w_, p.stride.w, kt_);
     }
   }
 
@@ -281,23 +281,13 @@ class DirectScatter final : public Strategy {
     return dst;
   }
 
-  // Bias and activation, and the W phases interleaved into output row oh: in one vector pass for
-  // two phases (stride 2), else in place and then scattered.
+  // Bias and activation, and the W phases interleaved into output row oh.
   void store_rows(float* y, int64_t g, int64_t co0, int64_t nco, int64_t oh, float* acc, int64_t ld) const {
     const Params& p = pr_.params;
     for (int64_t c = 0; c < nco; ++c) {
       const int64_t channel = g * pr_.cog + co0 + c;
       float* out = y + channel * ys_.c + oh * ys_.h;
-      float* phase_acc = acc + c * ld;
-      if (zip_even_ >= 0) {
-        const Phase1D &even = phases_w_[size_t(zip_even_)], &odd = phases_w_[1 - size_t(zip_even_)];
-        const float* even_row = phase_acc + (zip_even_ == 0 ? 0 : odd.count);
-        const float* odd_row = phase_acc + (zip_even_ == 0 ? even.count : 0);
-        kt_.zip_store(even_row, even.count, odd_row, odd.count, pr_.bias[size_t(channel)], p.epilogue, out);
-        continue;
-      }
-      kt_.epilogue(phase_acc, p.output.w, &pr_.bias[size_t(channel)], 0, p.epilogue);
-      interleave_phases(phases_w_, p.stride.w, phase_acc, out);
+      row_writer_->write(acc + c * ld, p.output.w, pr_.bias[size_t(channel)], p.epilogue, out);
     }
   }
 
@@ -345,8 +335,7 @@ class DirectScatter final : public Strategy {
   // steps between input rows and channel rows of what the tap lists address.
   bool staged_ = false;
   int64_t pad_left_ = 0, staged_w_ = 0, row_step_ = 0, chan_step_ = 0;
-  // Stride 2 with both W phases non-empty: index of the phase holding even outputs, else -1.
-  int64_t zip_even_ = -1;
+  std::unique_ptr<PhaseRowWriter> row_writer_;  // NCHW
   TensorStrides xs_{}, ys_{};
   std::vector<Phase1D> phases_h_, phases_w_;
   std::vector<float> taps_;

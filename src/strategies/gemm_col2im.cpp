@@ -8,7 +8,9 @@
 // Cout/groups * KH * KW * (band input rows) * W floats. Bands also make the threads' outputs
 // disjoint, and the band layout never depends on the thread count.
 #include <algorithm>
+#include <memory>
 
+#include "epilogue/phase_row.hpp"
 #include "gemm/gemm.hpp"
 #include "plan/aligned_buffer.hpp"
 #include "plan/checked.hpp"
@@ -39,6 +41,7 @@ class GemmCol2im final : public Strategy {
     plan_bands();
     phases_h_ = decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h);
     phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
+    row_writer_ = std::make_unique<PhaseRowWriter>(phases_w_, p.stride.w, kt_);
     ones_.assign(size_t(kk_), 1.0f);
     // Weights as the GEMM's prepacked operand: element (col row, ci) = w[g*cig + ci][co][th][tw].
     std::vector<int64_t> row_off(static_cast<size_t>(rows_));
@@ -154,8 +157,7 @@ class GemmCol2im final : public Strategy {
             }
             phase_row += fw.count;
           }
-          kt_.epilogue(scratch, p.output.w, bias + co, 0, p.epilogue);
-          interleave_phases(phases_w_, p.stride.w, scratch, y + (g * cog + co) * ys_.c + oh * ys_.h);
+          row_writer_->write(scratch, p.output.w, bias[co], p.epilogue, y + (g * cog + co) * ys_.c + oh * ys_.h);
         }
       }
       return;
@@ -187,6 +189,7 @@ class GemmCol2im final : public Strategy {
   int64_t kk_ = 0, rows_ = 0, max_pixels_ = 0;
   std::vector<Band> bands_;
   std::vector<Phase1D> phases_h_, phases_w_;
+  std::unique_ptr<PhaseRowWriter> row_writer_;
   std::vector<float> ones_;  // unit weights: col2im adds column rows with the direct row kernel
   std::vector<AlignedBuffer> packed_;
   std::vector<int64_t> ci_off_, pixel_off_, col_ld_off_, identity_;

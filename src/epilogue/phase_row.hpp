@@ -1,0 +1,26 @@
+// Writing a phase-split output row (all of W phase 0's outputs, then phase 1's, ...) back in
+// output order with bias and activation: the last step of the row-based NCHW strategies.
+#pragma once
+
+#include <vector>
+
+#include "dispatch/kernel_table.hpp"
+#include "plan/geometry.hpp"
+
+namespace tconv::detail {
+
+class PhaseRowWriter {
+ public:
+  PhaseRowWriter(const std::vector<Phase1D>& phases_w, int64_t stride_w, const KernelTable& kt);
+  // out[first + q*s] = act(row[phase start + q] + bias). Stride 2 with both phases present is one
+  // vector pass (zip); otherwise the row gets the epilogue in place and is then scattered.
+  void write(float* row, int64_t width, float bias, const Epilogue& epilogue, float* out) const;
+
+ private:
+  const std::vector<Phase1D>& phases_w_;
+  int64_t stride_w_;
+  const KernelTable& kt_;
+  int64_t even_ = -1;  // stride 2, both phases non-empty: index of the phase holding even outputs
+};
+
+}  // namespace tconv::detail
