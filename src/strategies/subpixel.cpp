@@ -24,14 +24,16 @@ namespace {
 
 constexpr int64_t kMaxPhases = 1 << 16;
 
-// One H phase with a group of W phases that share their input geometry (same output count,
-// tap bases and border segments; e.g. all SW phases when KW and the crop are multiples of SW).
-// The group runs as one GEMM whose output-channel dimension is (co, member): the W phases are
-// extra rows of A (NCHW) or columns of B (NHWC), so even thin layers with a large stride fill the
-// micro-kernel's tiles, and one tile writes neighbouring outputs of neighbouring phases.
+// A group of H phases times a group of W phases, each group sharing its input geometry (same
+// output count, tap bases and border segments; e.g. all SW phases when KW and the crop are
+// multiples of SW, as in every k == s layer). The group runs as one GEMM whose output-channel
+// dimension is (co, member), member = (H member, W member): the phases are extra rows of A
+// (NCHW) or columns of B (NHWC), so the input is packed once for all of them, even thin layers
+// with a large stride fill the micro-kernel's tiles, and one tile writes neighbouring outputs of
+// neighbouring phases.
 struct PhasePlan {
-  int64_t ph;                   // index into phases_h_
-  std::vector<int64_t> members; // indices into phases_w_; members[0] describes the geometry
+  std::vector<int64_t> members_h;  // indices into phases_h_; [0] describes the geometry
+  std::vector<int64_t> members;    // indices into phases_w_; [0] describes the geometry
   int64_t k_total;              // taps_h * taps_w * cig
   std::vector<int64_t> k_off;   // input offset of each k relative to the phase pixel
   std::vector<AlignedBuffer> packed;  // per group: weights, rows/columns (co, member) x K
@@ -72,28 +74,33 @@ class Subpixel final : public Strategy {
     phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
     const int64_t r_packed = nchw_ ? kt_.mr : kt_.nr;
     const int64_t KK = p.kernel.h * p.kernel.w;
-    const std::vector<std::vector<int64_t>> w_groups = group_w_phases();
+    const std::vector<std::vector<int64_t>> h_groups = group_phases(phases_h_);
+    const std::vector<std::vector<int64_t>> w_groups = group_phases(phases_w_);
 
-    for (size_t ih = 0; ih < phases_h_.size(); ++ih) {
+    for (const auto& members_h : h_groups) {
       for (const auto& members : w_groups) {
-        const Phase1D& fh = phases_h_[ih];
+        const int64_t ih = members_h[0];
+        const Phase1D& fh = phases_h_[size_t(ih)];
         const Phase1D& fw = phases_w_[size_t(members[0])];
-        if (fh.count == 0) continue;
         const int64_t nth = int64_t(fh.taps.size()), ntw = int64_t(fw.taps.size());
-        const int64_t nm = int64_t(members.size()), rows = pr.cog * nm;
-        PhasePlan phase{int64_t(ih), members, nth * ntw * pr.cig, {}, {}, {}, {}};
-        // Rows/columns (co, member): member fastest in NCHW (one tile writes neighbouring
-        // outputs), co fastest in NHWC (contiguous channel vectors).
+        const int64_t nmw = int64_t(members.size()), nm = int64_t(members_h.size()) * nmw, rows = pr.cog * nm;
+        PhasePlan phase{members_h, members, nth * ntw * pr.cig, {}, {}, {}, {}};
+        // Rows/columns (co, member), member = (H member, W member) with W fastest: member fastest
+        // in NCHW (one tile writes neighbouring outputs), co fastest in NHWC (contiguous channel
+        // vectors).
         auto row_of = [&](int64_t co, int64_t m) { return nchw_ ? co * nm + m : m * pr.cog + co; };
-        // Member m's W taps are its first tap plus jw * step, the same step for every member.
+        // A member's taps are its first tap plus j * step, the same step for every member.
+        const int64_t step_h = nth > 1 ? fh.taps[1].k - fh.taps[0].k : 0;
         const int64_t step_w = ntw > 1 ? fw.taps[1].k - fw.taps[0].k : 0;
         std::vector<int64_t> row_w_off(static_cast<size_t>(rows));
         phase.channel_off.resize(size_t(rows));
         for (int64_t co = 0; co < pr.cog; ++co)
           for (int64_t m = 0; m < nm; ++m) {
-            const Phase1D& fm = phases_w_[size_t(members[size_t(m)])];
-            row_w_off[size_t(row_of(co, m))] = co * KK + (ntw > 0 ? fm.taps[0].k : 0);
-            phase.channel_off[size_t(row_of(co, m))] = co * ys_.c + fm.first * ys_.w;
+            const Phase1D& fmh = phases_h_[size_t(members_h[size_t(m / nmw)])];
+            const Phase1D& fmw = phases_w_[size_t(members[size_t(m % nmw)])];
+            row_w_off[size_t(row_of(co, m))] =
+                co * KK + (nth > 0 ? fmh.taps[0].k * p.kernel.w : 0) + (ntw > 0 ? fmw.taps[0].k : 0);
+            phase.channel_off[size_t(row_of(co, m))] = co * ys_.c + fmh.first * ys_.h + fmw.first * ys_.w;
           }
         for (int64_t g = 0; g < p.groups; ++g)
           for (int64_t co = 0; co < pr.cog; ++co)
@@ -109,7 +116,7 @@ class Subpixel final : public Strategy {
             for (int64_t ci = 0; ci < pr.cig; ++ci) {
               const size_t k = size_t((jh * ntw + jw) * pr.cig + ci);
               phase.k_off[k] = ci * xs_.c + fh.taps[size_t(jh)].base * xs_.h + fw.taps[size_t(jw)].base * xs_.w;
-              k_w_off[k] = ci * pr.cog * KK + fh.taps[size_t(jh)].k * p.kernel.w + jw * step_w;
+              k_w_off[k] = ci * pr.cog * KK + jh * step_h * p.kernel.w + jw * step_w;
             }
         if (phase.k_total > 0) {
           for (int64_t g = 0; g < p.groups; ++g) {
@@ -123,7 +130,7 @@ class Subpixel final : public Strategy {
         phases_.push_back(std::move(phase));
         for (size_t hs = 0; hs < fh.segments.size(); ++hs) {
           const auto& sh = fh.segments[hs];
-          RowBand& band = band_for(int64_t(ih), int64_t(hs), sh);
+          RowBand& band = band_for(ih, int64_t(hs), sh);
           for (const auto& sw : fw.segments) {
             Region region{phase_index, sh.q0, sh.q1, sw.q0, sw.q1, {}};
             if (sw.tap_end > sw.tap_begin) {
@@ -172,9 +179,9 @@ class Subpixel final : public Strategy {
     return cache_line_floats(gemm_pack_floats(kt_) + size_t(4 * rows_chunk_ * max_width_));
   }
 
-  // W phases with equal output count, tap bases, tap spacing and border segments, in order of
-  // their first member; phases no output falls into are left out.
-  std::vector<std::vector<int64_t>> group_w_phases() const {
+  // Phases of one dimension with equal output count, tap bases, tap spacing and border segments,
+  // in order of their first member; phases no output falls into are left out.
+  static std::vector<std::vector<int64_t>> group_phases(const std::vector<Phase1D>& phases) {
     std::vector<std::vector<int64_t>> groups;
     auto same = [](const Phase1D& a, const Phase1D& b) {
       if (a.count != b.count || a.taps.size() != b.taps.size() || a.segments.size() != b.segments.size()) return false;
@@ -188,17 +195,17 @@ class Subpixel final : public Strategy {
       }
       return true;
     };
-    for (size_t iw = 0; iw < phases_w_.size(); ++iw) {
-      if (phases_w_[iw].count == 0) continue;
+    for (size_t i = 0; i < phases.size(); ++i) {
+      if (phases[i].count == 0) continue;
       bool placed = false;
       for (auto& grp : groups) {
-        if (same(phases_w_[size_t(grp[0])], phases_w_[iw])) {
-          grp.push_back(int64_t(iw));
+        if (same(phases[size_t(grp[0])], phases[i])) {
+          grp.push_back(int64_t(i));
           placed = true;
           break;
         }
       }
-      if (!placed) groups.push_back({int64_t(iw)});
+      if (!placed) groups.push_back({int64_t(i)});
     }
     return groups;
   }
@@ -218,7 +225,7 @@ class Subpixel final : public Strategy {
     // Channel chunks only matter for NHWC (N = channels); every region of a band has the same
     // H phase, so the widest group's channel count bounds them.
     int64_t channels = pr_.cog;
-    for (const auto& ph : phases_) channels = std::max(channels, pr_.cog * int64_t(ph.members.size()));
+    for (const auto& ph : phases_) channels = std::max(channels, pr_.cog * members_of(ph));
     const int64_t cc = channel_chunk(channels);
     // Enough tasks that every thread stays busy to the end (layers with few, uneven bands, e.g.
     // small images): halve the row chunk while it still holds two pixel tiles of the widest region.
@@ -261,6 +268,10 @@ class Subpixel final : public Strategy {
     return n;
   }
 
+  static int64_t members_of(const PhasePlan& phase) {
+    return int64_t(phase.members_h.size() * phase.members.size());
+  }
+
   void run_task(const Task& task, const float* x, float* y, float* ws) const {
     for (int64_t r : bands_[size_t(task.band)].regions) run_region(task, regions_[size_t(r)], x, y, ws);
   }
@@ -268,8 +279,7 @@ class Subpixel final : public Strategy {
   // Rows [task.r0, task.r1) of one region: pixel (row, qw) with row = n * band rows + (qh - q0h).
   void run_region(const Task& task, const Region& region, const float* x, float* y, float* ws) const {
     const PhasePlan& phase = phases_[size_t(region.phase)];
-    const Phase1D& fh = phases_h_[size_t(phase.ph)];
-    const int64_t rows = pr_.cog * int64_t(phase.members.size());
+    const int64_t rows = pr_.cog * members_of(phase);
     if (task.c0 >= rows) return;  // a narrower group than the task's channel range
     const int64_t c_count = std::min(task.c_count, rows - task.c0);
     const Params& p = pr_.params;
@@ -281,7 +291,7 @@ class Subpixel final : public Strategy {
       const int64_t row = task.r0 + i / width;
       const int64_t n = row / band_rows, qh = region.q0h + row % band_rows, qw = region.q0w + i % width;
       in_off[i] = n * xs_.n + qh * xs_.h + qw * xs_.w;
-      out_off[i] = n * ys_.n + (fh.first + qh * p.stride.h) * ys_.h + qw * p.stride.w * ys_.w;
+      out_off[i] = n * ys_.n + qh * p.stride.h * ys_.h + qw * p.stride.w * ys_.w;  // + the member's first row/column
     }
     const float* xg = x + task.group * pr_.cig * xs_.c;
     float* yg = y + task.group * pr_.cog * ys_.c;
