@@ -62,6 +62,58 @@ std::vector<Phase1D> decompose_phases(int64_t in, int64_t s, int64_t k, int64_t 
   return phases;
 }
 
+Phase1D sub_phase(const Phase1D& ph, int64_t a, int64_t b, int64_t s) {
+  Phase1D out;
+  out.residue = ph.residue;
+  out.first = ph.first + a * s;
+  out.count = b - a;
+  for (const auto& tap : ph.taps) out.taps.push_back({tap.k, tap.base + a});
+  for (const auto& seg : ph.segments) {
+    const int64_t q0 = std::max(seg.q0, a), q1 = std::min(seg.q1, b);
+    if (q0 < q1) out.segments.push_back({q0 - a, q1 - a, seg.tap_begin, seg.tap_end});
+  }
+  return out;
+}
+
+std::vector<Phase1D> align_phases(const std::vector<Phase1D>& phases, int64_t s) {
+  // Phases whose taps match up to a shift: same count of taps, same kernel-index steps.
+  auto same_shape = [](const Phase1D& x, const Phase1D& y) {
+    if (x.taps.size() != y.taps.size() || x.taps.empty()) return false;
+    for (size_t j = 0; j < x.taps.size(); ++j)
+      if (x.taps[j].k - x.taps[0].k != y.taps[j].k - y.taps[0].k) return false;
+    return true;
+  };
+  std::vector<std::vector<const Phase1D*>> sets;
+  for (const Phase1D& ph : phases) {
+    if (ph.count == 0) continue;
+    auto it = std::find_if(sets.begin(), sets.end(), [&](const auto& set) { return same_shape(*set[0], ph); });
+    if (it == sets.end()) sets.push_back({&ph});
+    else it->push_back(&ph);
+  }
+  std::vector<Phase1D> out;
+  for (const auto& set : sets) {
+    // Member m's output q meets the same inputs as the reference's output q + shift[m].
+    int64_t lo = 0, hi = set[0]->count;
+    for (const Phase1D* ph : set) {
+      const int64_t shift = ph->taps.empty() ? 0 : ph->taps[0].base - set[0]->taps[0].base;
+      lo = std::max(lo, shift);
+      hi = std::min(hi, shift + ph->count);
+    }
+    const size_t begin = out.size();
+    for (const Phase1D* ph : set) {
+      const int64_t shift = ph->taps.empty() ? 0 : ph->taps[0].base - set[0]->taps[0].base;
+      const int64_t a = set.size() > 1 && lo < hi ? lo - shift : 0;
+      const int64_t b = set.size() > 1 && lo < hi ? hi - shift : ph->count;
+      if (a > 0) out.push_back(sub_phase(*ph, 0, a, s));
+      out.push_back(sub_phase(*ph, a, b, s));
+      if (b < ph->count) out.push_back(sub_phase(*ph, b, ph->count, s));
+    }
+    std::stable_sort(out.begin() + std::ptrdiff_t(begin), out.end(),
+                     [](const Phase1D& x, const Phase1D& y) { return x.first < y.first; });
+  }
+  return out;
+}
+
 TapRun tap_run_at(const std::vector<Phase1D>& phases, int64_t o, int64_t crop, int64_t s) {
   const Phase1D& ph = phases[size_t(floor_mod(o + crop, s))];
   const int64_t q = (o - ph.first) / s;

@@ -33,6 +33,17 @@ struct Phase1D {
 std::vector<Phase1D> decompose_phases(int64_t in, int64_t s, int64_t k, int64_t d, int64_t crop,
                                       int64_t out);
 
+// Outputs [a, b) of a phase as a phase of their own (first, tap bases and segments shifted).
+Phase1D sub_phase(const Phase1D& ph, int64_t a, int64_t b, int64_t s);
+
+// The phases cut into pieces so that phases with the same taps up to a shift of the input (same
+// tap count and kernel spacing, e.g. both phases of k = 4, s = 2, pad = 1) share one central
+// piece geometry: equal count, tap bases and segments, so one GEMM can run them together on the
+// same gathered input. The outputs of a phase that fall outside the common range become edge
+// pieces of their own. Pieces are sorted by shape, then by first output; empty phases dropped.
+// Together the pieces cover every output of every phase exactly once.
+std::vector<Phase1D> align_phases(const std::vector<Phase1D>& phases, int64_t s);
+
 // The valid taps of output position o: its phase, its index q in the phase, and the run
 // [begin, end) of the phase's taps whose input lies inside the tensor.
 struct TapRun {

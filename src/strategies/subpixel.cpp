@@ -70,8 +70,12 @@ class Subpixel final : public Strategy {
     nchw_ = p.layout == Layout::nchw;
     xs_ = strides_of(p.layout, p.in_channels, p.input.h, p.input.w);
     ys_ = strides_of(p.layout, p.out_channels, p.output.h, p.output.w);
-    phases_h_ = decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h);
-    phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
+    // Phases that differ only by a shift of the input (k = 4, s = 2, pad = 1 ...) are cut so their
+    // common outputs form pieces of equal geometry, which group_phases() then runs as one GEMM.
+    phases_h_ = align_phases(
+        decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h), p.stride.h);
+    phases_w_ = align_phases(
+        decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w), p.stride.w);
     const int64_t r_packed = nchw_ ? kt_.mr : kt_.nr;
     const int64_t KK = p.kernel.h * p.kernel.w;
     const std::vector<std::vector<int64_t>> h_groups = group_phases(phases_h_);
