@@ -38,6 +38,36 @@ constexpr int64_t kPrebuiltFloats = int64_t{1} << 23;
 constexpr int64_t kMaxStagedFloats = int64_t{1} << 18;
 constexpr double kMaxStagedWaste = 1.25;
 
+// NCHW staging of one problem: zero columns on the left, staged row width, and whether the
+// image is staged at all (it fits kMaxStagedFloats and the zero columns add at most
+// kMaxStagedWaste of multiply-adds, counted by staged_macs()).
+struct Staging {
+  bool staged;
+  int64_t pad_left, width;
+};
+
+// Multiply-adds of the staged form: every W tap of a phase for all its outputs.
+uint64_t staged_macs(const Params& p, const std::vector<Phase1D>& phases_h, const std::vector<Phase1D>& phases_w) {
+  uint64_t w_pairs = 0, h_pairs = 0;
+  for (const auto& pw : phases_w) w_pairs += uint64_t(pw.count) * pw.taps.size();
+  for (const auto& ph : phases_h)
+    for (const auto& seg : ph.segments) h_pairs += uint64_t(seg.q1 - seg.q0) * uint64_t(seg.tap_end - seg.tap_begin);
+  return w_pairs * h_pairs * uint64_t(p.batch) * uint64_t(p.in_channels) * uint64_t(p.out_channels / p.groups);
+}
+
+Staging plan_staging(const Params& p, const std::vector<Phase1D>& phases_h, const std::vector<Phase1D>& phases_w) {
+  int64_t left = 0, right = 0;
+  for (const auto& pw : phases_w)
+    for (const auto& tap : pw.taps) {
+      left = std::max(left, -tap.base);
+      right = std::max(right, tap.base + pw.count - p.input.w);
+    }
+  const int64_t width = left + p.input.w + right;
+  const bool fits = p.input.h * (p.in_channels / p.groups) * width <= kMaxStagedFloats;
+  return {fits && double(staged_macs(p, phases_h, phases_w)) <= kMaxStagedWaste * double(p.useful_macs()), left,
+          width};
+}
+
 class DirectScatter final : public Strategy {
  public:
   explicit DirectScatter(const Problem& pr) : pr_(pr), kt_(*pr.kernels) {
@@ -57,7 +87,7 @@ class DirectScatter final : public Strategy {
           for (int64_t co = 0; co < pr.cog; ++co)
             taps_[size_t((t * p.in_channels + cin) * pr.cog + co)] = pr.w(cin, co, t / KW, t % KW);
     } else {
-      plan_staging();
+      use_staging();
       prebuild_lists();
       row_writer_ = std::make_unique<PhaseRowWriter>(phases_w_, p.stride.w, kt_);
     }
@@ -87,7 +117,9 @@ class DirectScatter final : public Strategy {
     return std::string(nchw_ ? "direct_rows_" : (depthwise_ ? "direct_chanwise_" : "direct_vecmat_")) +
            "f32__" + kt_.isa_name;
   }
-  uint64_t executed_macs() const override { return staged_ ? staged_macs() : pr_.params.useful_macs(); }
+  uint64_t executed_macs() const override {
+    return staged_ ? staged_macs(pr_.params, phases_h_, phases_w_) : pr_.params.useful_macs();
+  }
 
  private:
   // Taps of every W-phase segment (staged: every W phase) of one output row, for the H segment
@@ -104,30 +136,14 @@ class DirectScatter final : public Strategy {
     return pr_.cig * h_taps * w_taps;
   }
 
-  // Zero columns either side of a staged row so every W tap of every phase output is inside it.
-  void plan_staging() {
-    const Params& p = pr_.params;
-    int64_t left = 0, right = 0;
-    for (const auto& pw : phases_w_)
-      for (const auto& tap : pw.taps) {
-        left = std::max(left, -tap.base);
-        right = std::max(right, tap.base + pw.count - p.input.w);
-      }
-    pad_left_ = left;
-    staged_w_ = left + p.input.w + right;
-    staged_ = p.input.h * pr_.cig * staged_w_ <= kMaxStagedFloats;
-    if (staged_) staged_ = double(staged_macs()) <= kMaxStagedWaste * double(p.useful_macs());
+  // Staged rows have zero columns either side so every W tap of every phase output is inside.
+  void use_staging() {
+    const Staging st = plan_staging(pr_.params, phases_h_, phases_w_);
+    staged_ = st.staged;
+    pad_left_ = st.pad_left;
+    staged_w_ = st.width;
     row_step_ = staged_ ? pr_.cig * staged_w_ : xs_.h;
     chan_step_ = staged_ ? staged_w_ : xs_.c;
-  }
-  // Multiply-adds a staged plan executes: every W tap of a phase for all its outputs.
-  uint64_t staged_macs() const {
-    const Params& p = pr_.params;
-    uint64_t w_pairs = 0, h_pairs = 0;
-    for (const auto& pw : phases_w_) w_pairs += uint64_t(pw.count) * pw.taps.size();
-    for (const auto& ph : phases_h_)
-      for (const auto& seg : ph.segments) h_pairs += uint64_t(seg.q1 - seg.q0) * uint64_t(seg.tap_end - seg.tap_begin);
-    return w_pairs * h_pairs * uint64_t(p.batch) * uint64_t(p.groups) * uint64_t(pr_.cig) * uint64_t(pr_.cog);
   }
   // The staged image, and room for pad_row's whole-vector overrun past the last row.
   int64_t staged_floats() const {
@@ -350,6 +366,13 @@ class DirectScatter final : public Strategy {
 };
 
 }  // namespace
+
+bool direct_stages_nchw_input(const Params& p) {
+  if (p.layout != Layout::nchw || p.stride.h * p.stride.w > (int64_t{1} << 16)) return false;
+  return plan_staging(p, decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h),
+                      decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w))
+      .staged;
+}
 
 StrategyInfo direct_scatter_strategy() {
   return {"direct_scatter",
