@@ -118,7 +118,7 @@ def rules_measured(f, P=THRESHOLDS):
     if f["phases"] > 65536:
         return "im2col_gemm"
     nchw = f["layout"] == "nchw"
-    if f["cig"] == 1 and f["cog"] == 1 and (f["g"] > 1 or nchw):
+    if f["cig"] == 1 and f["cog"] == 1:
         return "direct_scatter"
     if nchw and f["cog"] <= P["small_cout"] and f["stages"]:
         return "direct_scatter"

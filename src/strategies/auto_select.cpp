@@ -47,10 +47,10 @@ Choice choose_strategy(const Params& p, const KernelTable&) {
   // subpixel stores two W phases as interleaved register pairs: contiguous NCHW rows.
   const bool paired_stores = p.stride.w == 2 && p.kernel.w % 2 == 0;
 
-  if (cig == 1 && cog == 1 && (p.groups > 1 || nchw)) {
-    // bilinear_dw: memory-bound; every GEMM tile would be 1 channel wide. (A plain 1-to-1
-    // channel layer in NHWC is one contiguous plane: subpixel's pixel tiles win there.)
-    return {"direct_scatter", "depthwise (one channel per group): memory-bound, direct reads the input in place"};
+  if (cig == 1 && cog == 1) {
+    // bilinear_dw, seed_5x5: memory-bound; every GEMM tile would be 1 channel wide. (A single
+    // channel is the same tensor in NHWC and NCHW; direct runs its row kernels on it.)
+    return {"direct_scatter", "one channel per group (depthwise): memory-bound, direct reads the input in place"};
   }
   if (nchw && cog <= 4 && direct_stages_nchw_input(p)) {
     // dcgan_g5, tfgan_4: a GEMM tile over output channels would be mostly padding; direct's

@@ -38,6 +38,8 @@ constexpr int64_t kPrebuiltFloats = int64_t{1} << 23;
 constexpr int64_t kMaxStagedFloats = int64_t{1} << 18;
 constexpr double kMaxStagedWaste = 1.25;
 
+bool single_channel(const Params& p) { return p.in_channels == 1 && p.out_channels == 1; }
+
 // NCHW staging of one problem: zero columns on the left, staged row width, and whether the
 // image is staged at all (it fits kMaxStagedFloats and the zero columns add at most
 // kMaxStagedWaste of multiply-adds, counted by staged_macs()).
@@ -46,16 +48,28 @@ struct Staging {
   int64_t pad_left, width;
 };
 
-// Multiply-adds of the staged form: every W tap of a phase for all its outputs.
-uint64_t staged_macs(const Params& p, const std::vector<Phase1D>& phases_h, const std::vector<Phase1D>& phases_w) {
-  uint64_t w_pairs = 0, h_pairs = 0;
-  for (const auto& pw : phases_w) w_pairs += uint64_t(pw.count) * pw.taps.size();
-  for (const auto& ph : phases_h)
-    for (const auto& seg : ph.segments) h_pairs += uint64_t(seg.q1 - seg.q0) * uint64_t(seg.tap_end - seg.tap_begin);
-  return w_pairs * h_pairs * uint64_t(p.batch) * uint64_t(p.in_channels) * uint64_t(p.out_channels / p.groups);
+// (Output, tap) pairs along W: all of them (`all`, what the staged form multiplies) and the valid
+// ones. The H pairs, batch and channels are common factors of both counts.
+struct WPairs {
+  uint64_t all = 0, valid = 0;
+};
+WPairs w_pairs(const std::vector<Phase1D>& phases_w) {
+  WPairs n;
+  for (const auto& pw : phases_w) {
+    n.all += uint64_t(pw.count) * pw.taps.size();
+    for (const auto& seg : pw.segments) n.valid += uint64_t(seg.q1 - seg.q0) * uint64_t(seg.tap_end - seg.tap_begin);
+  }
+  return n;
 }
 
-Staging plan_staging(const Params& p, const std::vector<Phase1D>& phases_h, const std::vector<Phase1D>& phases_w) {
+// Multiply-adds of the staged form: the useful count scaled by all / valid W pairs (at most
+// kMaxStagedWaste times the useful count when staged, so it fits).
+uint64_t staged_macs(const Params& p, const std::vector<Phase1D>& phases_w) {
+  const WPairs n = w_pairs(phases_w);
+  return n.valid == 0 ? 0 : p.useful_macs() / n.valid * n.all;
+}
+
+Staging plan_staging(const Params& p, const std::vector<Phase1D>& phases_w) {
   int64_t left = 0, right = 0;
   for (const auto& pw : phases_w)
     for (const auto& tap : pw.taps) {
@@ -64,18 +78,20 @@ Staging plan_staging(const Params& p, const std::vector<Phase1D>& phases_h, cons
     }
   const int64_t width = left + p.input.w + right;
   const bool fits = p.input.h * (p.in_channels / p.groups) * width <= kMaxStagedFloats;
-  return {fits && double(staged_macs(p, phases_h, phases_w)) <= kMaxStagedWaste * double(p.useful_macs()), left,
-          width};
+  const WPairs n = w_pairs(phases_w);
+  return {fits && double(n.all) <= kMaxStagedWaste * double(n.valid), left, width};
 }
 
 class DirectScatter final : public Strategy {
  public:
   explicit DirectScatter(const Problem& pr) : pr_(pr), kt_(*pr.kernels) {
     const Params& p = pr.params;
-    nchw_ = p.layout == Layout::nchw;
+    // With one channel in and out, NHWC and NCHW tensors are the same bytes: use the row kernels.
+    nchw_ = p.layout == Layout::nchw || single_channel(p);
     depthwise_ = pr.cig == 1 && pr.cog == 1;
-    xs_ = strides_of(p.layout, p.in_channels, p.input.h, p.input.w);
-    ys_ = strides_of(p.layout, p.out_channels, p.output.h, p.output.w);
+    const Layout layout = nchw_ ? Layout::nchw : Layout::nhwc;
+    xs_ = strides_of(layout, p.in_channels, p.input.h, p.input.w);
+    ys_ = strides_of(layout, p.out_channels, p.output.h, p.output.w);
     phases_h_ = decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h);
     phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
     if (!nchw_) {
@@ -118,7 +134,7 @@ class DirectScatter final : public Strategy {
            "f32__" + kt_.isa_name;
   }
   uint64_t executed_macs() const override {
-    return staged_ ? staged_macs(pr_.params, phases_h_, phases_w_) : pr_.params.useful_macs();
+    return staged_ ? staged_macs(pr_.params, phases_w_) : pr_.params.useful_macs();
   }
 
  private:
@@ -138,7 +154,7 @@ class DirectScatter final : public Strategy {
 
   // Staged rows have zero columns either side so every W tap of every phase output is inside.
   void use_staging() {
-    const Staging st = plan_staging(pr_.params, phases_h_, phases_w_);
+    const Staging st = plan_staging(pr_.params, phases_w_);
     staged_ = st.staged;
     pad_left_ = st.pad_left;
     staged_w_ = st.width;
@@ -368,9 +384,8 @@ class DirectScatter final : public Strategy {
 }  // namespace
 
 bool direct_stages_nchw_input(const Params& p) {
-  if (p.layout != Layout::nchw || p.stride.h * p.stride.w > (int64_t{1} << 16)) return false;
-  return plan_staging(p, decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h),
-                      decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w))
+  if ((p.layout != Layout::nchw && !single_channel(p)) || p.stride.h * p.stride.w > (int64_t{1} << 16)) return false;
+  return plan_staging(p, decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w))
       .staged;
 }
 

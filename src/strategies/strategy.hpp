@@ -71,8 +71,9 @@ StrategyInfo gemm_col2im_strategy();
 StrategyInfo im2col_gemm_strategy();
 StrategyInfo subpixel_strategy();
 
-// Whether direct_scatter stages an NCHW input (small image, few zero columns: its fast path);
-// auto's rules ask the strategy rather than repeat its limits.
+// Whether direct_scatter stages an NCHW input (small image, few zero columns: its fast path;
+// also for NHWC tensors of a single channel, which are the same bytes); auto's rules ask the
+// strategy rather than repeat its limits.
 bool direct_stages_nchw_input(const Params& params);
 
 // The heuristic behind "auto": a registered strategy name and the reason for it.
