@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <map>
 
+#include "epilogue/epilogue.hpp"
 #include "gemm/gemm.hpp"
 #include "plan/aligned_buffer.hpp"
 #include "plan/geometry.hpp"
@@ -87,6 +88,7 @@ class Subpixel final : public Strategy {
         const Phase1D& fh = phases_h_[size_t(ih)];
         const Phase1D& fw = phases_w_[size_t(members[0])];
         const int64_t nth = int64_t(fh.taps.size()), ntw = int64_t(fw.taps.size());
+        if (nth == 0 || ntw == 0) continue;  // no tap reaches these outputs: fill_bias_row()
         const int64_t nmw = int64_t(members.size()), nm = int64_t(members_h.size()) * nmw, rows = pr.cog * nm;
         PhasePlan phase{members_h, members, nth * ntw * pr.cig, {}, {}, {}, {}};
         // Rows/columns (co, member), member = (H member, W member) with W fastest: member fastest
@@ -154,6 +156,7 @@ class Subpixel final : public Strategy {
       }
     }
     build_tasks();
+    plan_bias_fill();
   }
 
   size_t workspace_floats(int threads) const override {
@@ -163,6 +166,11 @@ class Subpixel final : public Strategy {
   void execute(const float* x, float* y, float* ws, int threads) const override {
     parallel_for(threads, int64_t(tasks_.size()), [&](int64_t t, int tid) {
       run_task(tasks_[size_t(t)], x, y, ws + size_t(tid) * per_thread_floats());
+    });
+    if (bias_rows_.empty() && bias_cols_.empty()) return;
+    const Params& p = pr_.params;
+    parallel_for(threads, p.batch * p.output.h, [&](int64_t t, int) {
+      fill_bias_row(y + (t / p.output.h) * ys_.n, t % p.output.h);
     });
   }
 
@@ -272,6 +280,50 @@ class Subpixel final : public Strategy {
     return n;
   }
 
+  // Outputs of phases no tap reaches (k < s, or dilation sharing a factor with the stride) are
+  // act(bias): written by a plain fill rather than as K = 0 GEMM rows, whose per-phase channel
+  // tables would grow with stride_h * stride_w * Cout.
+  void plan_bias_fill() {
+    const Params& p = pr_.params;
+    bool any_row = false;
+    for (const auto& ph : phases_h_) any_row = any_row || (ph.taps.empty() && ph.count > 0);
+    if (any_row) {
+      bias_rows_.assign(size_t(p.output.h), 0);
+      for (const auto& ph : phases_h_)
+        if (ph.taps.empty())
+          for (int64_t q = 0; q < ph.count; ++q) bias_rows_[size_t(ph.first + q * p.stride.h)] = 1;
+    }
+    for (const auto& pw : phases_w_)
+      if (pw.taps.empty())
+        for (int64_t q = 0; q < pw.count; ++q) bias_cols_.push_back(pw.first + q * p.stride.w);
+    std::sort(bias_cols_.begin(), bias_cols_.end());
+    for (int64_t c = 0; c < p.out_channels; ++c) act_bias_.push_back(apply_activation(pr_.bias[size_t(c)], p.epilogue));
+  }
+
+  // The tap-less outputs of output row oh of one image: the whole row when its H phase has no
+  // taps, else the columns of W phases without taps.
+  void fill_bias_row(float* y, int64_t oh) const {
+    const Params& p = pr_.params;
+    const bool whole = !bias_rows_.empty() && bias_rows_[size_t(oh)];
+    if (!whole && bias_cols_.empty()) return;
+    if (nchw_) {
+      for (int64_t c = 0; c < p.out_channels; ++c) {
+        float* row = y + c * ys_.c + oh * ys_.h;
+        const float v = act_bias_[size_t(c)];
+        if (whole) std::fill(row, row + p.output.w, v);
+        else
+          for (int64_t ow : bias_cols_) row[ow] = v;
+      }
+      return;
+    }
+    float* row = y + oh * ys_.h;
+    auto put = [&](int64_t ow) { std::copy(act_bias_.begin(), act_bias_.end(), row + ow * ys_.w); };
+    if (whole)
+      for (int64_t ow = 0; ow < p.output.w; ++ow) put(ow);
+    else
+      for (int64_t ow : bias_cols_) put(ow);
+  }
+
   static int64_t members_of(const PhasePlan& phase) {
     return int64_t(phase.members_h.size() * phase.members.size());
   }
@@ -325,6 +377,9 @@ class Subpixel final : public Strategy {
   int64_t max_width_ = 1;
   int64_t rows_chunk_ = 1;  // band rows per task
   std::vector<Task> tasks_;
+  std::vector<char> bias_rows_;      // per output row: its H phase has no taps (empty: none has)
+  std::vector<int64_t> bias_cols_;   // output columns whose W phase has no taps, ascending
+  std::vector<float> act_bias_;      // act(bias) per output channel
   uint64_t executed_ = 0;
 };
 
