@@ -57,7 +57,7 @@ Timing time_it(const std::string& name, const std::function<void()>& fn, double 
 Timing time_impl(const std::string& name, const std::function<void()>& fn, double min_time, int reps,
                  double best_so_far, bool* probe_only) {
   const Timing probe = time_it(name + "/probe", fn, 1e-9, 1);
-  *probe_only = best_so_far > 0 && probe.median > 30 * best_so_far;
+  *probe_only = best_so_far > 0 && probe.median > 30 * best_so_far && probe.median > 0.01;
   if (*probe_only) return probe;
   return time_it(name, fn, min_time, reps);
 }

@@ -18,8 +18,10 @@ void init_benchmark_library();
 Timing time_it(const std::string& name, const std::function<void()>& fn, double min_time, int reps);
 
 // Times one implementation: a one-iteration probe first; an implementation already 30x slower
-// than the fastest one timed on this layer keeps the probe (*probe_only) instead of spending
-// seconds on repetitions that cannot change the verdict.
+// than the fastest one timed on this layer, and whose probe took over 10 ms, keeps the probe
+// (*probe_only) instead of spending seconds on repetitions that cannot change the verdict.
+// (Faster probes are always timed in full: a single cold call of a microsecond layer says
+// nothing.)
 Timing time_impl(const std::string& name, const std::function<void()>& fn, double min_time, int reps,
                  double best_so_far, bool* probe_only);
 
