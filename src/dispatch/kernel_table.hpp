@@ -52,13 +52,15 @@ using GemmNarrowUkernel = void (*)(int64_t segments, const int64_t* kc, const fl
                                    const int64_t* b_step, int64_t mr, int64_t nr,
                                    const TileStore& store);
 
-// Direct row kernel: acc[(r*channels + c)*ld + j] = sum_t w[t*channels + c] *
-// x[r*x_row_step + tap_offsets[t] + j] for r < rows, c < channels (1..4), j < n: a row segment of
-// up to 4 output channels in each of `rows` output rows whose inputs lie x_row_step apart, all
-// taps that reach it (see direct_scatter.cpp). Reads x only at the named positions.
+// Direct row kernel: acc[(r*channels + c)*ld + j] = sum_g sum_h w[(g*h_taps + h)*channels + c] *
+// x[(r - h)*x_row_step + tap_offsets[g] + j] for r < rows, c < channels (1..4), j < n: a row
+// segment of up to 4 output channels in each of `rows` output rows whose inputs lie x_row_step
+// apart, all taps that reach it (see direct_scatter.cpp). Taps come in `groups` groups of h_taps
+// H taps, tap h of a group reading the input row h rows above tap 0's (so one loaded input row
+// serves several output rows). Reads x only at the named positions.
 using RowFmaKernel = void (*)(float* acc, int64_t ld, int64_t channels, int64_t rows, int64_t n,
                               const float* x, int64_t x_row_step, const int64_t* tap_offsets,
-                              const float* tap_weights, int64_t taps);
+                              const float* tap_weights, int64_t groups, int64_t h_taps);
 
 // Channel-vector kernel: acc[c] += sum_i x[i] * w[i*ldw + c] for c < cout, i < cin.
 using VecMatKernel = void (*)(float* acc, const float* x, int64_t cin, const float* w,

@@ -5,10 +5,13 @@
 // a sum of shifted input rows times scalar taps (kernel row_fma, one load feeding every channel);
 // the W phases are then interleaved into the output rows with bias and activation.
 // When the image is small, a task first stages its group's input as rows [ih][ci][iw] with zero
-// columns either side: every W tap then covers a whole phase row in full vectors (no one-pixel
-// border segments) and the channel rows no longer sit 4 KiB apart, where L1 sets alias. Staging
-// is used only when the zero columns cost little (executed_macs() counts them); otherwise
+// columns either side (and zero rows above and below): every W tap then covers a whole phase row
+// in full vectors and every H tap a whole phase column (no one-pixel border segments, which run
+// in short, slow blocks), and the channel rows no longer sit 4 KiB apart, where L1 sets alias.
+// Staging is used only when the zeros cost little (executed_macs() counts them); otherwise
 // border pixels use only their valid taps (the phase segments of plan/geometry.hpp).
+// Consecutive H taps of a phase read consecutive input rows, so the row kernel loads each input
+// row once for every output row of a block it feeds (tap groups of h_taps H taps).
 // NHWC (vectors along channels): each output pixel's channel vector gathers every valid
 // (input pixel, tap) pair's channel vector times the tap matrix (vec_mat), or the tap vector
 // for depthwise layers (chan_fma).
@@ -40,46 +43,68 @@ constexpr double kMaxStagedWaste = 1.25;
 
 bool single_channel(const Params& p) { return p.in_channels == 1 && p.out_channels == 1; }
 
-// NCHW staging of one problem: zero columns on the left, staged row width, and whether the
-// image is staged at all (it fits kMaxStagedFloats and the zero columns add at most
-// kMaxStagedWaste of multiply-adds, counted by staged_macs()).
-struct Staging {
-  bool staged;
-  int64_t pad_left, width;
-};
-
-// (Output, tap) pairs along W: all of them (`all`, what the staged form multiplies) and the valid
-// ones. The H pairs, batch and channels are common factors of both counts.
-struct WPairs {
+// (Output, tap) pairs along one dimension: all of them (`all`, what the staged form multiplies)
+// and the valid ones. The other dimension's pairs, batch and channels are common factors.
+struct Pairs {
   uint64_t all = 0, valid = 0;
 };
-WPairs w_pairs(const std::vector<Phase1D>& phases_w) {
-  WPairs n;
-  for (const auto& pw : phases_w) {
-    n.all += uint64_t(pw.count) * pw.taps.size();
-    for (const auto& seg : pw.segments) n.valid += uint64_t(seg.q1 - seg.q0) * uint64_t(seg.tap_end - seg.tap_begin);
+Pairs pairs(const std::vector<Phase1D>& phases) {
+  Pairs n;
+  for (const auto& ph : phases) {
+    n.all += uint64_t(ph.count) * ph.taps.size();
+    for (const auto& seg : ph.segments) n.valid += uint64_t(seg.q1 - seg.q0) * uint64_t(seg.tap_end - seg.tap_begin);
   }
   return n;
 }
 
-// Multiply-adds of the staged form: the useful count scaled by all / valid W pairs (at most
-// kMaxStagedWaste times the useful count when staged, so it fits).
-uint64_t staged_macs(const Params& p, const std::vector<Phase1D>& phases_w) {
-  const WPairs n = w_pairs(phases_w);
-  return n.valid == 0 ? 0 : p.useful_macs() / n.valid * n.all;
+// Zero rows or columns one dimension's staging needs before and after the input so that every
+// tap of every phase output lies inside.
+struct Margins {
+  int64_t before = 0, after = 0;
+};
+Margins margins(const std::vector<Phase1D>& phases, int64_t in) {
+  Margins m;
+  for (const auto& ph : phases)
+    for (const auto& tap : ph.taps) {
+      m.before = std::max(m.before, -tap.base);
+      m.after = std::max(m.after, tap.base + ph.count - in);
+    }
+  return m;
 }
 
-Staging plan_staging(const Params& p, const std::vector<Phase1D>& phases_w) {
-  int64_t left = 0, right = 0;
-  for (const auto& pw : phases_w)
-    for (const auto& tap : pw.taps) {
-      left = std::max(left, -tap.base);
-      right = std::max(right, tap.base + pw.count - p.input.w);
-    }
-  const int64_t width = left + p.input.w + right;
-  const bool fits = p.input.h * (p.in_channels / p.groups) * width <= kMaxStagedFloats;
-  const WPairs n = w_pairs(phases_w);
-  return {fits && double(n.all) <= kMaxStagedWaste * double(n.valid), left, width};
+// NCHW staging of one problem: the image copied as rows [ih][ci][iw] with zero columns either
+// side and, when they cost little too, zero rows above and below (then no output row or column
+// has a tap outside the staged image). Staged only when the image fits kMaxStagedFloats and the
+// zeros add at most kMaxStagedWaste of multiply-adds; `macs` counts what it multiplies.
+struct Staging {
+  bool staged = false, rows_padded = false;
+  int64_t top = 0, left = 0, height = 0, width = 0;
+  uint64_t macs = 0;
+};
+
+Staging plan_staging(const Params& p, const std::vector<Phase1D>& phases_h, const std::vector<Phase1D>& phases_w) {
+  const Margins mh = margins(phases_h, p.input.h), mw = margins(phases_w, p.input.w);
+  const Pairs nh = pairs(phases_h), nw = pairs(phases_w);
+  const int64_t width = mw.before + p.input.w + mw.after, cig = p.in_channels / p.groups;
+  const double useful = double(nh.valid) * double(nw.valid);
+  // Padded H too when it fits the limits, else only W.
+  for (const bool pad_h : {true, false}) {
+    const int64_t height = pad_h ? mh.before + p.input.h + mh.after : p.input.h;
+    const uint64_t h_pairs = pad_h ? nh.all : nh.valid;
+    if (height * cig * width > kMaxStagedFloats || double(h_pairs) * double(nw.all) > kMaxStagedWaste * useful)
+      continue;
+    // useful_macs() = batch * Cin * Cout/groups * valid H pairs * valid W pairs.
+    const uint64_t macs = useful == 0 ? 0 : p.useful_macs() / (nh.valid * nw.valid) * h_pairs * nw.all;
+    return {true, pad_h, pad_h ? mh.before : 0, mw.before, height, width, macs};
+  }
+  return {};
+}
+
+// A phase of the staged image: input shifted by `pad`, and one segment, all taps, for every output.
+Phase1D staged_phase(Phase1D ph, int64_t pad) {
+  for (auto& tap : ph.taps) tap.base += pad;
+  ph.segments.assign(1, {0, ph.count, 0, int64_t(ph.taps.size())});
+  return ph;
 }
 
 class DirectScatter final : public Strategy {
@@ -133,37 +158,39 @@ class DirectScatter final : public Strategy {
     return std::string(nchw_ ? "direct_rows_" : (depthwise_ ? "direct_chanwise_" : "direct_vecmat_")) +
            "f32__" + kt_.isa_name;
   }
-  uint64_t executed_macs() const override {
-    return staged_ ? staged_macs(pr_.params, phases_w_) : pr_.params.useful_macs();
-  }
+  uint64_t executed_macs() const override { return staged_ ? staged_macs_ : pr_.params.useful_macs(); }
 
  private:
-  // Taps of every W-phase segment (staged: every W phase) of one output row, for the H segment
-  // with the most taps.
+  // Taps of every W-phase segment of one output row, for the H segment with the most taps.
   int64_t max_row_taps() const {
     int64_t h_taps = 0, w_taps = 0;
     for (const auto& ph : phases_h_)
       for (const auto& seg : ph.segments) h_taps = std::max(h_taps, seg.tap_end - seg.tap_begin);
-    for (const auto& pw : phases_w_) {
-      if (staged_) w_taps += int64_t(pw.taps.size());
-      else
-        for (const auto& seg : pw.segments) w_taps += seg.tap_end - seg.tap_begin;
-    }
+    for (const auto& pw : phases_w_)
+      for (const auto& seg : pw.segments) w_taps += seg.tap_end - seg.tap_begin;
     return pr_.cig * h_taps * w_taps;
   }
 
-  // Staged rows have zero columns either side so every W tap of every phase output is inside.
+  // Staged, the phases address the staged image: shifted tap bases, one segment per phase.
   void use_staging() {
-    const Staging st = plan_staging(pr_.params, phases_w_);
+    const Staging st = plan_staging(pr_.params, phases_h_, phases_w_);
     staged_ = st.staged;
-    pad_left_ = st.pad_left;
+    if (staged_) {
+      if (st.rows_padded)
+        for (auto& ph : phases_h_) ph = staged_phase(ph, st.top);
+      for (auto& ph : phases_w_) ph = staged_phase(ph, st.left);
+    }
+    staged_macs_ = st.macs;
+    pad_top_ = st.top;
+    pad_left_ = st.left;
+    staged_h_ = st.height;
     staged_w_ = st.width;
     row_step_ = staged_ ? pr_.cig * staged_w_ : xs_.h;
     chan_step_ = staged_ ? staged_w_ : xs_.c;
   }
   // The staged image, and room for pad_row's whole-vector overrun past the last row.
   int64_t staged_floats() const {
-    return staged_ ? int64_t(cache_line_floats(size_t(pr_.params.input.h * row_step_ + kMaxVectorFloats))) : 0;
+    return staged_ ? int64_t(cache_line_floats(size_t(staged_h_ * row_step_ + kMaxVectorFloats))) : 0;
   }
   size_t per_thread_floats() const {
     const Params& p = pr_.params;
@@ -177,42 +204,58 @@ class DirectScatter final : public Strategy {
   // Row lists per H segment, at most.
   int64_t w_segments() const {
     int64_t n = 0;
-    for (const auto& pw : phases_w_) n += staged_ ? 1 : int64_t(pw.segments.size());
+    for (const auto& pw : phases_w_) n += int64_t(pw.segments.size());
     return n;
   }
 
   // One row segment of the tap lists: outputs [out_start, out_start + len) of the phase-split
-  // row take taps [first_tap, first_tap + taps) of the lists.
+  // row take the tap groups [first_group, first_group + groups) (offsets), each of h_taps H taps
+  // (weights from first_weight on, h_taps per group).
   struct List {
-    int64_t out_start, len, first_tap, taps;
+    int64_t out_start, len, first_group, groups, h_taps, first_weight;
+  };
+  // Numbers of offsets and weights (per channel) of some tap lists.
+  struct ListSize {
+    int64_t groups = 0, weights = 0;
   };
 
-  // Builds the tap lists of one H segment (one list per W-phase segment, or per W phase when
-  // staged): input offsets relative to the row (offs), weights of channels [co0, co0 + nco) of
-  // group g as [tap][nco] (wts). Returns the number of lists; *total gets the number of taps.
+  // H taps one tap group of segment seg_h holds: all of them when each reads the input row
+  // above the previous one's (dilation and stride coprime, the usual case), else one.
+  static int64_t h_taps_of(const Phase1D& fh, const Phase1D::Segment& seg_h) {
+    for (int64_t jh = seg_h.tap_begin + 1; jh < seg_h.tap_end; ++jh)
+      if (fh.taps[size_t(jh)].base != fh.taps[size_t(jh - 1)].base - 1) return 1;
+    return std::max<int64_t>(1, seg_h.tap_end - seg_h.tap_begin);
+  }
+
+  // Builds the tap lists of one H segment (one list per W-phase segment): input offsets of each tap group relative to the row (offs), weights of channels
+  // [co0, co0 + nco) of group g as [tap group][h tap][nco] (wts). Returns the number of lists;
+  // *size gets the numbers of tap groups and weights.
   int64_t build_lists(int64_t g, int64_t co0, int64_t nco, const Phase1D& fh, const Phase1D::Segment& seg_h,
-                      int64_t* offs, float* wts, List* lists, int64_t* total_out) const {
-    int64_t n_lists = 0, total = 0, phase_start = 0;
+                      int64_t* offs, float* wts, List* lists, ListSize* size) const {
+    const int64_t h_taps = h_taps_of(fh, seg_h);
+    int64_t n_lists = 0, phase_start = 0;
+    ListSize n;
     for (const Phase1D& fw : phases_w_) {
-      const Phase1D::Segment whole{0, fw.count, 0, int64_t(fw.taps.size())};
-      const std::vector<Phase1D::Segment> staged_segments{whole};
-      for (const auto& seg_w : staged_ ? staged_segments : fw.segments) {
-        const int64_t first = total;
+      for (const auto& seg_w : fw.segments) {
+        const ListSize first = n;
         for (int64_t ci = 0; ci < pr_.cig; ++ci)
-          for (int64_t jh = seg_h.tap_begin; jh < seg_h.tap_end; ++jh) {
-            const auto& th = fh.taps[size_t(jh)];
+          for (int64_t jh0 = seg_h.tap_begin; jh0 < seg_h.tap_end; jh0 += h_taps)
             for (int64_t jw = seg_w.tap_begin; jw < seg_w.tap_end; ++jw) {
               const auto& tw = fw.taps[size_t(jw)];
-              if (offs) offs[total] = ci * chan_step_ + th.base * row_step_ + (staged_ ? pad_left_ : 0) + tw.base + seg_w.q0;
-              for (int64_t c = 0; c < nco; ++c) wts[total * nco + c] = pr_.w(g * pr_.cig + ci, co0 + c, th.k, tw.k);
-              ++total;
+              if (offs)
+                offs[n.groups] = ci * chan_step_ + fh.taps[size_t(jh0)].base * row_step_ + tw.base + seg_w.q0;
+              ++n.groups;
+              for (int64_t jh = jh0; jh < jh0 + h_taps; ++jh, ++n.weights)
+                for (int64_t c = 0; c < nco; ++c)
+                  wts[n.weights * nco + c] = pr_.w(g * pr_.cig + ci, co0 + c, fh.taps[size_t(jh)].k, tw.k);
             }
-          }
-        if (total > first) lists[n_lists++] = {phase_start + seg_w.q0, seg_w.q1 - seg_w.q0, first, total - first};
+        if (n.groups > first.groups)
+          lists[n_lists++] = {phase_start + seg_w.q0, seg_w.q1 - seg_w.q0, first.groups, n.groups - first.groups,
+                              h_taps, first.weights};
       }
       phase_start += fw.count;
     }
-    *total_out = total;
+    *size = n;
     return n_lists;
   }
 
@@ -221,38 +264,41 @@ class DirectScatter final : public Strategy {
   void prebuild_lists() {
     const Params& p = pr_.params;
     const int64_t blocks = (pr_.cog + kChannelBlock - 1) / kChannelBlock;
-    int64_t taps = 0, lists = 0;
+    int64_t groups = 0, weights = 0, lists = 0;
     std::vector<List> scratch(static_cast<size_t>(w_segments()));
     std::vector<float> wscratch(size_t(kChannelBlock * max_row_taps()));
     for (const Phase1D& fh : phases_h_)
       for (const auto& seg_h : fh.segments) {
-        int64_t total = 0;
-        lists += build_lists(0, 0, 0, fh, seg_h, nullptr, wscratch.data(), scratch.data(), &total);
-        taps += total;
+        ListSize size;
+        lists += build_lists(0, 0, 0, fh, seg_h, nullptr, wscratch.data(), scratch.data(), &size);
+        groups += size.groups;
+        weights += size.weights;
       }
-    if (taps * (2 + p.groups * blocks * kChannelBlock) > kPrebuiltFloats) return;
-    pre_offs_.resize(size_t(taps));
-    pre_wts_.resize(size_t(taps * p.groups * blocks * kChannelBlock));
+    if (2 * groups + weights * p.groups * blocks * kChannelBlock > kPrebuiltFloats) return;
+    pre_offs_.resize(size_t(groups));
+    pre_weights_per_block_ = weights * kChannelBlock;
+    pre_wts_.resize(size_t(pre_weights_per_block_ * p.groups * blocks));
     pre_lists_.resize(size_t(lists));
-    int64_t tap0 = 0, list0 = 0;
+    int64_t group0 = 0, weight0 = 0, list0 = 0;
     for (const Phase1D& fh : phases_h_)
       for (const auto& seg_h : fh.segments) {
-        int64_t total = 0;
-        const int64_t n = build_lists(0, 0, 0, fh, seg_h, pre_offs_.data() + tap0, wscratch.data(),
-                                      pre_lists_.data() + list0, &total);
+        ListSize size;
+        const int64_t n = build_lists(0, 0, 0, fh, seg_h, pre_offs_.data() + group0, wscratch.data(),
+                                      pre_lists_.data() + list0, &size);
         for (int64_t g = 0; g < p.groups; ++g)
           for (int64_t b = 0; b < blocks; ++b) {
             const int64_t co0 = b * kChannelBlock, nco = std::min(kChannelBlock, pr_.cog - co0);
-            build_lists(g, co0, nco, fh, seg_h, nullptr, prebuilt_weights(g, b) + tap0 * nco, scratch.data(), &total);
+            build_lists(g, co0, nco, fh, seg_h, nullptr, prebuilt_weights(g, b) + weight0 * nco, scratch.data(), &size);
           }
-        hseg_first_.push_back({tap0, list0, n});
-        tap0 += total;
+        hseg_first_.push_back({group0, weight0, list0, n});
+        group0 += size.groups;
+        weight0 += size.weights;
         list0 += n;
       }
   }
   float* prebuilt_weights(int64_t g, int64_t block) {
     const int64_t blocks = (pr_.cog + kChannelBlock - 1) / kChannelBlock;
-    return pre_wts_.data() + (g * blocks + block) * int64_t(pre_offs_.size()) * kChannelBlock;
+    return pre_wts_.data() + (g * blocks + block) * pre_weights_per_block_;
   }
 
   // Output channels [co0, co0 + nco) of group g (nco <= 4), every row. Rows are visited by H
@@ -272,19 +318,19 @@ class DirectScatter final : public Strategy {
     size_t hseg = 0;
     for (const Phase1D& fh : phases_h_) {
       for (const auto& seg_h : fh.segments) {
-        int64_t n_lists = 0, total = 0;
+        int64_t n_lists = 0;
         const int64_t* seg_offs = offs;
         const float* seg_wts = wts;
         const List* seg_lists = lists;
         if (prebuilt) {
           const HsegLists& h = hseg_first_[hseg++];
-          seg_offs = pre_offs_.data() + h.first_tap;
-          seg_wts = pre_wts_.data() + (g * blocks + co0 / kChannelBlock) * int64_t(pre_offs_.size()) * kChannelBlock +
-                    h.first_tap * nco;
+          seg_offs = pre_offs_.data() + h.first_group;
+          seg_wts = pre_wts_.data() + (g * blocks + co0 / kChannelBlock) * pre_weights_per_block_ + h.first_weight * nco;
           seg_lists = pre_lists_.data() + h.first_list;
           n_lists = h.lists;
         } else {
-          n_lists = build_lists(g, co0, nco, fh, seg_h, offs, wts, lists, &total);
+          ListSize size;
+          n_lists = build_lists(g, co0, nco, fh, seg_h, offs, wts, lists, &size);
         }
         int64_t covered = 0;
         for (int64_t l = 0; l < n_lists; ++l) covered += seg_lists[l].len;
@@ -296,7 +342,7 @@ class DirectScatter final : public Strategy {
           for (int64_t l = 0; l < n_lists; ++l) {
             const List& li = seg_lists[l];
             kt_.row_fma(acc + li.out_start, ld, nco, rows, li.len, xg + q * row_step_, row_step_,
-                        seg_offs + li.first_tap, seg_wts + li.first_tap * nco, li.taps);
+                        seg_offs + li.first_group, seg_wts + li.first_weight * nco, li.groups, li.h_taps);
           }
           for (int64_t r = 0; r < rows; ++r)
             store_rows(y, g, co0, nco, fh.first + (q + r) * p.stride.h, acc + r * nco * ld, ld);
@@ -308,8 +354,11 @@ class DirectScatter final : public Strategy {
   // The group's input image as rows [ih][ci][staged column] with zero columns either side.
   const float* stage(const float* xg, float* dst) const {
     const Params& p = pr_.params;
+    std::fill(dst, dst + pad_top_ * row_step_, 0.0f);
     for (int64_t ih = 0; ih < p.input.h; ++ih)
-      kt_.pad_rows(xg + ih * xs_.h, xs_.c, pr_.cig, p.input.w, pad_left_, staged_w_, dst + ih * row_step_, chan_step_);
+      kt_.pad_rows(xg + ih * xs_.h, xs_.c, pr_.cig, p.input.w, pad_left_, staged_w_, dst + (pad_top_ + ih) * row_step_,
+                   chan_step_);
+    std::fill(dst + (pad_top_ + p.input.h) * row_step_, dst + staged_h_ * row_step_, 0.0f);
     return dst;
   }
 
@@ -363,20 +412,23 @@ class DirectScatter final : public Strategy {
   const Problem& pr_;
   const KernelTable& kt_;
   bool nchw_ = true, depthwise_ = false;
-  // NCHW staging (see the top of the file): zero columns on the left, staged row width, and the
-  // steps between input rows and channel rows of what the tap lists address.
+  // NCHW staging (see the top of the file): zero rows above and columns on the left, staged
+  // image size, multiply-adds, and the steps between input rows and channel rows of what the tap
+  // lists address.
   bool staged_ = false;
-  int64_t pad_left_ = 0, staged_w_ = 0, row_step_ = 0, chan_step_ = 0;
+  int64_t pad_top_ = 0, pad_left_ = 0, staged_h_ = 0, staged_w_ = 0, row_step_ = 0, chan_step_ = 0;
+  uint64_t staged_macs_ = 0;
   std::unique_ptr<PhaseRowWriter> row_writer_;  // NCHW
   TensorStrides xs_{}, ys_{};
   std::vector<Phase1D> phases_h_, phases_w_;
   std::vector<float> taps_;
   // Prebuilt NCHW tap lists (empty when they would exceed kPrebuiltFloats).
   struct HsegLists {
-    int64_t first_tap, first_list, lists;
+    int64_t first_group, first_weight, first_list, lists;
   };
   std::vector<int64_t> pre_offs_;
-  std::vector<float> pre_wts_;  // [group][channel block][tap][nco]
+  std::vector<float> pre_wts_;  // [group][channel block][tap group][h tap][nco]
+  int64_t pre_weights_per_block_ = 0;
   std::vector<List> pre_lists_;
   std::vector<HsegLists> hseg_first_;
 };
@@ -385,7 +437,8 @@ class DirectScatter final : public Strategy {
 
 bool direct_stages_nchw_input(const Params& p) {
   if ((p.layout != Layout::nchw && !single_channel(p)) || p.stride.h * p.stride.w > (int64_t{1} << 16)) return false;
-  return plan_staging(p, decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w))
+  return plan_staging(p, decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h),
+                      decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w))
       .staged;
 }
 

@@ -456,13 +456,63 @@ void pack(const float* src, const int64_t* outer_off, int64_t outer_count, const
   }
 }
 
-// acc[(r*C + c)*ld + j] = sum_t w[t*C + c] * x[r*x_row_step + off[t] + j] for r < R, c < C,
-// j < n: R rows of C output channels of a direct convolution. One input load feeds C channels,
-// one weight broadcast R rows, one offset load both. R*C*P independent sums hide the FMA
-// latency (P partials per sum, added in a fixed order at the end).
+// One chunk of NH H taps of one tap group of row_fma_block: tap j of output row r reads input
+// row r - j (relative to p, tap 0's row), so the R + NH - 1 rows are each loaded once and feed
+// every (row, tap) pair they meet. Tap j goes to partial (Q0 + j) % P.
+template <class Arch, int C, int R, int P, int NH, int Q0>
+__attribute__((always_inline)) inline void row_fma_chunk(vf<Arch> (&a)[R][C][P], const float* p,
+                                                         int64_t x_row_step, const float* w, int64_t len) {
+  using V = vf<Arch>;
+  constexpr int64_t W = int64_t(V::size);
+  V wv[NH][C];
+#pragma GCC unroll 4
+  for (int j = 0; j < NH; ++j)
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) wv[j][c] = V(w[j * C + c]);
+  const float* row = p - (NH - 1) * x_row_step;
+#pragma GCC unroll 16
+  for (int i = 0; i < R + NH - 1; ++i, row += x_row_step) {
+    const V xv = len == W ? V::load_unaligned(row) : load_partial<Arch>(row, len);
+#pragma GCC unroll 4
+    for (int j = 0; j < NH; ++j) {
+      const int r = i - (NH - 1) + j;
+      if (r < 0 || r >= R) continue;
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) a[r][c][(Q0 + j) % P] = fmadd<Arch>(wv[j][c], xv, a[r][c][(Q0 + j) % P]);
+    }
+  }
+}
+
+// Taps [t0, t0 + NH) of every tap group (H taps h_taps apart in w, groups h_taps * C floats
+// apart). Groups run in sets of P, each starting on its own partial (constant indices only: the
+// partials stay in registers).
+template <class Arch, int C, int R, int P, int NH>
+__attribute__((always_inline)) inline void row_fma_groups(vf<Arch> (&a)[R][C][P], const float* x, int64_t x_row_step,
+                                                          const int64_t* off, const float* w, int64_t groups,
+                                                          int64_t h_taps, int64_t t0, int64_t len) {
+  const int64_t group_w = h_taps * C;
+  x -= t0 * x_row_step;
+  w += t0 * C;
+  int64_t g = 0;
+  for (; g + P <= groups; g += P) {
+    row_fma_chunk<Arch, C, R, P, NH, 0>(a, x + off[g], x_row_step, w + g * group_w, len);
+    if constexpr (P > 1) row_fma_chunk<Arch, C, R, P, NH, 1 % P>(a, x + off[g + 1], x_row_step, w + (g + 1) * group_w, len);
+    if constexpr (P > 2) {
+      row_fma_chunk<Arch, C, R, P, NH, 2 % P>(a, x + off[g + 2], x_row_step, w + (g + 2) * group_w, len);
+      row_fma_chunk<Arch, C, R, P, NH, 3 % P>(a, x + off[g + 3], x_row_step, w + (g + 3) * group_w, len);
+    }
+  }
+  for (; g < groups; ++g) row_fma_chunk<Arch, C, R, P, NH, 0>(a, x + off[g], x_row_step, w + g * group_w, len);
+}
+
+// acc[(r*C + c)*ld + j] = sum_g sum_h w[(g*h_taps + h)*C + c] * x[(r - h)*x_row_step + off[g] + j]
+// for r < R, c < C, j < n: R rows of C output channels of a direct convolution. A tap group g is
+// one input channel and W tap with h_taps consecutive H taps (each one input row further up):
+// one input load feeds C channels and up to h_taps rows, one weight broadcast R rows.
+// R*C*P independent sums hide the FMA latency (P partials per sum, added in a fixed order).
 template <class Arch, int C, int R>
 void row_fma_block(float* acc, int64_t ld, int64_t n, const float* x, int64_t x_row_step, const int64_t* off,
-                   const float* w, int64_t taps) {
+                   const float* w, int64_t groups, int64_t h_taps) {
   using V = vf<Arch>;
   constexpr int64_t W = int64_t(V::size);
   constexpr int P = R * C >= 8 ? 1 : (R * C >= 4 ? 2 : 4);
@@ -475,24 +525,17 @@ void row_fma_block(float* acc, int64_t ld, int64_t n, const float* x, int64_t x_
       for (int c = 0; c < C; ++c)
 #pragma GCC unroll 4
         for (int q = 0; q < P; ++q) a[r][c][q] = V(0.0f);
-    auto tap = [&](int64_t t, int q) {
-      const float* p = x + off[t] + j;
-      V wv[C];
-#pragma GCC unroll 4
-      for (int c = 0; c < C; ++c) wv[c] = V(w[t * C + c]);
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        const V xv = len == W ? V::load_unaligned(p + r * x_row_step) : load_partial<Arch>(p + r * x_row_step, len);
-#pragma GCC unroll 4
-        for (int c = 0; c < C; ++c) a[r][c][q] = fmadd<Arch>(wv[c], xv, a[r][c][q]);
-      }
-    };
+    const float* xj = x + j;
+    // H taps in chunks of at most 4, each chunk size a loop of its own.
     int64_t t = 0;
-    for (; t + P <= taps; t += P) {
-#pragma GCC unroll 4
-      for (int q = 0; q < P; ++q) tap(t + q, q);
+    for (; t + 4 <= h_taps; t += 4)
+      row_fma_groups<Arch, C, R, P, 4>(a, xj, x_row_step, off, w, groups, h_taps, t, len);
+    switch (h_taps - t) {
+      case 3: row_fma_groups<Arch, C, R, P, 3>(a, xj, x_row_step, off, w, groups, h_taps, t, len); break;
+      case 2: row_fma_groups<Arch, C, R, P, 2>(a, xj, x_row_step, off, w, groups, h_taps, t, len); break;
+      case 1: row_fma_groups<Arch, C, R, P, 1>(a, xj, x_row_step, off, w, groups, h_taps, t, len); break;
+      default: break;
     }
-    for (; t < taps; ++t) tap(t, 0);  // constant indices only: the partials stay in registers
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
@@ -510,23 +553,25 @@ void row_fma_block(float* acc, int64_t ld, int64_t n, const float* x, int64_t x_
 // Rows in blocks of R (R*C sums fill the FMA pipeline), the remainder in halving blocks.
 template <class Arch, int C, int R>
 void row_fma_rows(float* acc, int64_t ld, int64_t rows, int64_t n, const float* x, int64_t x_row_step,
-                  const int64_t* off, const float* w, int64_t taps) {
+                  const int64_t* off, const float* w, int64_t groups, int64_t h_taps) {
   int64_t r = 0;
   for (; r + R <= rows; r += R)
-    row_fma_block<Arch, C, R>(acc + r * C * ld, ld, n, x + r * x_row_step, x_row_step, off, w, taps);
+    row_fma_block<Arch, C, R>(acc + r * C * ld, ld, n, x + r * x_row_step, x_row_step, off, w, groups, h_taps);
   if constexpr (R > 1) {
-    if (r < rows) row_fma_rows<Arch, C, R / 2>(acc + r * C * ld, ld, rows - r, n, x + r * x_row_step, x_row_step, off, w, taps);
+    if (r < rows)
+      row_fma_rows<Arch, C, R / 2>(acc + r * C * ld, ld, rows - r, n, x + r * x_row_step, x_row_step, off, w, groups,
+                                   h_taps);
   }
 }
 
 template <class Arch>
 void row_fma(float* acc, int64_t ld, int64_t channels, int64_t rows, int64_t n, const float* x,
-             int64_t x_row_step, const int64_t* off, const float* w, int64_t taps) {
+             int64_t x_row_step, const int64_t* off, const float* w, int64_t groups, int64_t h_taps) {
   switch (channels) {
-    case 1: return row_fma_rows<Arch, 1, 8>(acc, ld, rows, n, x, x_row_step, off, w, taps);
-    case 2: return row_fma_rows<Arch, 2, 4>(acc, ld, rows, n, x, x_row_step, off, w, taps);
-    case 3: return row_fma_rows<Arch, 3, 2>(acc, ld, rows, n, x, x_row_step, off, w, taps);
-    default: return row_fma_rows<Arch, 4, 2>(acc, ld, rows, n, x, x_row_step, off, w, taps);
+    case 1: return row_fma_rows<Arch, 1, 8>(acc, ld, rows, n, x, x_row_step, off, w, groups, h_taps);
+    case 2: return row_fma_rows<Arch, 2, 4>(acc, ld, rows, n, x, x_row_step, off, w, groups, h_taps);
+    case 3: return row_fma_rows<Arch, 3, 2>(acc, ld, rows, n, x, x_row_step, off, w, groups, h_taps);
+    default: return row_fma_rows<Arch, 4, 2>(acc, ld, rows, n, x, x_row_step, off, w, groups, h_taps);
   }
 }
 
