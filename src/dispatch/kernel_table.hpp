@@ -86,9 +86,7 @@ using ZipStoreKernel = void (*)(const float* even, int64_t n_even, const float* 
 
 // Short rows with zero columns either side: for r < rows, dst[r*dst_step + i] = 0 for i < total
 // except dst[r*dst_step + pad_left + j] = src[r*src_step + j] for j < n (total >= pad_left + n,
-// dst_step >= total, increasing addresses). Writes whole vectors: dst needs room for
-// kMaxVectorFloats floats past the last row's total (they get zeros).
-constexpr int64_t kMaxVectorFloats = 16;
+// dst_step >= total). Writes nothing else.
 using PadRowsKernel = void (*)(const float* src, int64_t src_step, int64_t rows, int64_t n, int64_t pad_left,
                                int64_t total, float* dst, int64_t dst_step);
 

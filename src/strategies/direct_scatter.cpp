@@ -188,9 +188,8 @@ class DirectScatter final : public Strategy {
     row_step_ = staged_ ? pr_.cig * staged_w_ : xs_.h;
     chan_step_ = staged_ ? staged_w_ : xs_.c;
   }
-  // The staged image, and room for pad_row's whole-vector overrun past the last row.
   int64_t staged_floats() const {
-    return staged_ ? int64_t(cache_line_floats(size_t(staged_h_ * row_step_ + kMaxVectorFloats))) : 0;
+    return staged_ ? int64_t(cache_line_floats(size_t(staged_h_ * row_step_))) : 0;
   }
   size_t per_thread_floats() const {
     const Params& p = pr_.params;
@@ -355,9 +354,10 @@ class DirectScatter final : public Strategy {
   const float* stage(const float* xg, float* dst) const {
     const Params& p = pr_.params;
     std::fill(dst, dst + pad_top_ * row_step_, 0.0f);
-    for (int64_t ih = 0; ih < p.input.h; ++ih)
-      kt_.pad_rows(xg + ih * xs_.h, xs_.c, pr_.cig, p.input.w, pad_left_, staged_w_, dst + (pad_top_ + ih) * row_step_,
-                   chan_step_);
+    // Channel by channel: the source is read in order (one channel's rows are contiguous).
+    for (int64_t ci = 0; ci < pr_.cig; ++ci)
+      kt_.pad_rows(xg + ci * xs_.c, xs_.h, p.input.h, p.input.w, pad_left_, staged_w_,
+                   dst + pad_top_ * row_step_ + ci * chan_step_, row_step_);
     std::fill(dst + (pad_top_ + p.input.h) * row_step_, dst + staged_h_ * row_step_, 0.0f);
     return dst;
   }

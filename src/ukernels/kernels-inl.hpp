@@ -677,20 +677,32 @@ void zip_store(const float* even, int64_t n_even, const float* odd, int64_t n_od
   }
 }
 
-// Rows r < rows of dst (dst_step apart) = zeros except dst[pad_left + j] = src[r*src_step + j] for
-// j < n: short input rows with zero columns either side, in whole-vector stores (a library call
-// or masked stores per row would cost more than the copy). Writes zeros up to W - 1 floats past
-// a row's `total`; rows go in order, so only the last row's overrun outlives the call.
+// Short rows with zero columns either side (contract in dispatch/kernel_table.hpp). Writes exactly
+// each row's `total` floats, so rows may be written in any order.
 template <class Arch>
 void pad_rows(const float* src, int64_t src_step, int64_t rows, int64_t n, int64_t pad_left, int64_t total,
               float* dst, int64_t dst_step) {
   using V = vf<Arch>;
   constexpr int64_t W = int64_t(V::size);
+  const V zero(0.0f);
+#ifdef __AVX512F__
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+    if (total <= W) {  // one vector per row: the data lanes moved up by pad_left, one store
+      const __m512i shift = _mm512_sub_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32(int(pad_left)));
+      const __mmask16 data = __mmask16(((1u << n) - 1u) << pad_left), row = __mmask16((1u << total) - 1u);
+      for (int64_t r = 0; r < rows; ++r, src += src_step, dst += dst_step) {
+        const __m512 x = _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), src);
+        _mm512_mask_storeu_ps(dst, row, _mm512_maskz_permutexvar_ps(data, shift, x));
+      }
+      return;
+    }
+  }
+#endif
   for (int64_t r = 0; r < rows; ++r, src += src_step, dst += dst_step) {
-    for (int64_t j = 0; j < pad_left; j += W) V(0.0f).store_unaligned(dst + j);
-    int64_t j = 0;
-    for (; j < n; j += W) load_n<Arch>(src + j, n - j).store_unaligned(dst + pad_left + j);  // zeros past n
-    for (j += pad_left; j < total; j += W) V(0.0f).store_unaligned(dst + j);
+    for (int64_t j = 0; j < pad_left; j += W) store_n<Arch>(dst + j, zero, pad_left - j);
+    for (int64_t j = 0; j < n; j += W) store_n<Arch>(dst + pad_left + j, load_n<Arch>(src + j, n - j), n - j);
+    for (int64_t j = pad_left + n; j < total; j += W) store_n<Arch>(dst + j, zero, total - j);
   }
 }
 
