@@ -66,9 +66,10 @@ using RowFmaKernel = void (*)(float* acc, int64_t ld, int64_t channels, int64_t 
 using VecMatKernel = void (*)(float* acc, const float* x, int64_t cin, const float* w,
                               int64_t ldw, int64_t cout);
 
-// Channel-wise kernel: acc[c] += sum_t x[x_off[t] + c] * w[t*ldw + c] for c < n.
-using ChanFmaKernel = void (*)(float* acc, int64_t n, const float* x, const int64_t* x_off,
-                               const float* w, int64_t ldw, int64_t taps);
+// Channel-wise kernel: out[c] = activation(bias[c] + sum_t x[x_off[t] + c] * w[w_off[t] + c])
+// for c < n: the depthwise taps of one output pixel, channels contiguous, and its epilogue.
+using ChanFmaKernel = void (*)(float* out, int64_t n, const float* x, const int64_t* x_off, const float* w,
+                               const int64_t* w_off, int64_t taps, const float* bias, const Epilogue& epilogue);
 
 // Micro-panel packing: contract in gemm/gemm.hpp ("Packing").
 using PackKernel = void (*)(const float* src, const int64_t* outer_off, int64_t outer_count,

@@ -120,6 +120,7 @@ class DirectScatter final : public Strategy {
     phases_h_ = decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h);
     phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
     if (!nchw_) {
+      for (int64_t ow = 0; ow < p.output.w; ++ow) runs_w_.push_back(tap_run_at(phases_w_, ow, p.crop.w, p.stride.w));
       // Tap matrices [th][tw][g][ci][co] (vec_mat), or [th][tw][c] for depthwise (chan_fma).
       const int64_t KH = p.kernel.h, KW = p.kernel.w;
       taps_.resize(size_t(KH * KW * p.in_channels * pr.cog));
@@ -194,11 +195,18 @@ class DirectScatter final : public Strategy {
   size_t per_thread_floats() const {
     const Params& p = pr_.params;
     // NCHW: kChannelBlock phase-split rows, tap offsets (int64: 2 floats each), tap weights.
-    // NHWC: the channel accumulator.
+    // NHWC: the channel accumulator, or (depthwise) a pixel's input and weight offsets.
     // Staged: the staged image first.
-    if (!nchw_) return cache_line_floats(size_t(p.out_channels));
+    if (!nchw_) return cache_line_floats(size_t(depthwise_ ? 4 * max_pixel_taps() : p.out_channels));
     return cache_line_floats(size_t(staged_floats()) + kRowBlock * kChannelBlock * cache_line_floats(size_t(p.output.w)) +
                              size_t((2 + kChannelBlock) * max_row_taps() + 2 * 4 * w_segments()));
+  }
+  // Taps of one output pixel, at most.
+  int64_t max_pixel_taps() const {
+    size_t h = 0, w = 0;
+    for (const auto& ph : phases_h_) h = std::max(h, ph.taps.size());
+    for (const auto& pw : phases_w_) w = std::max(w, pw.taps.size());
+    return int64_t(h * w);
   }
   // Row lists per H segment, at most.
   int64_t w_segments() const {
@@ -378,19 +386,27 @@ class DirectScatter final : public Strategy {
     float* acc = ws;
     const TapRun rh = tap_run_at(phases_h_, oh, p.crop.h, p.stride.h);
     for (int64_t ow = 0; ow < p.output.w; ++ow) {
-      const TapRun rw = tap_run_at(phases_w_, ow, p.crop.w, p.stride.w);
-      std::fill(acc, acc + C, 0.0f);
+      const TapRun& rw = runs_w_[size_t(ow)];
+      float* out = y + oh * ys_.h + ow * ys_.w;
       if (depthwise_) {
-        // Depthwise: one tap's weights are a channel vector; taps in ascending (th, tw) order.
+        // Depthwise: one tap's weights are a channel vector; taps in ascending (th, tw) order,
+        // all of the pixel's in one kernel call that writes the output pixel.
+        int64_t* x_off = reinterpret_cast<int64_t*>(ws);
+        int64_t* w_off = x_off + max_pixel_taps();
+        int64_t taps = 0;
         for (int64_t jh = rh.begin; jh < rh.end; ++jh) {
           const auto& th = rh.phase->taps[size_t(jh)];
-          for (int64_t jw = rw.begin; jw < rw.end; ++jw) {
+          for (int64_t jw = rw.begin; jw < rw.end; ++jw, ++taps) {
             const auto& tw = rw.phase->taps[size_t(jw)];
-            const int64_t pixel = (th.base + rh.q) * xs_.h + (tw.base + rw.q) * xs_.w;
-            kt_.chan_fma(acc, C, x, &pixel, taps_.data() + (th.k * KW + tw.k) * C, 0, 1);
+            x_off[taps] = (th.base + rh.q) * xs_.h + (tw.base + rw.q) * xs_.w;
+            w_off[taps] = (th.k * KW + tw.k) * C;
           }
         }
-      } else {
+        kt_.chan_fma(out, C, x, x_off, taps_.data(), w_off, taps, pr_.bias.data(), p.epilogue);
+        continue;
+      }
+      std::fill(acc, acc + C, 0.0f);
+      {
         for (int64_t jh = rh.begin; jh < rh.end; ++jh) {
           const auto& th = rh.phase->taps[size_t(jh)];
           for (int64_t jw = rw.begin; jw < rw.end; ++jw) {
@@ -405,7 +421,7 @@ class DirectScatter final : public Strategy {
         }
       }
       kt_.epilogue(acc, C, pr_.bias.data(), 1, p.epilogue);
-      std::copy(acc, acc + C, y + oh * ys_.h + ow * ys_.w);
+      std::copy(acc, acc + C, out);
     }
   }
 
@@ -422,6 +438,7 @@ class DirectScatter final : public Strategy {
   TensorStrides xs_{}, ys_{};
   std::vector<Phase1D> phases_h_, phases_w_;
   std::vector<float> taps_;
+  std::vector<TapRun> runs_w_;  // NHWC: the valid taps of each output column
   // Prebuilt NCHW tap lists (empty when they would exceed kPrebuiltFloats).
   struct HsegLists {
     int64_t first_group, first_weight, first_list, lists;
