@@ -11,6 +11,8 @@ Run: tools/derive_auto_rules.py [--search] [files]   (default: all three files)
 `--search` tries every threshold combination of GRID (a few minutes) and prints the best.
 The thresholds in use were chosen by a grid search over all 328 measurements (the held-out set of
 session 2 included: with the kernels changed, every set was re-measured and none is held out).
+Session 4 re-measured the NCHW records (`--layout nchw`) after direct_scatter's row kernel
+changed; the search returned the same thresholds.
 For each candidate it prints how often its pick is within 5% of the measured winner, the
 geometric-mean and worst slowdown against the winner, and the worst cases. RULES_IN_USE must
 mirror src/strategies/auto_select.cpp.
