@@ -1,0 +1,126 @@
+// The direct strategy's kernels on every ISA, against plain loops: row_fma (tap groups of
+// consecutive H taps, every channel count and row block, widths below, at and above a vector),
+// chan_fma (depthwise pixels with the fused epilogue) and pad_rows (writes exactly each row).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "dispatch/kernel_table.hpp"
+#include "epilogue/epilogue.hpp"
+#include "support/test_support.hpp"
+
+using namespace tconv;
+using namespace tconv::detail;
+
+namespace {
+
+std::vector<const KernelTable*> tables() {
+  std::vector<const KernelTable*> out;
+  if (isa_supported(Isa::avx512f)) out.push_back(&avx512f_kernels());
+  if (isa_supported(Isa::avx2)) out.push_back(&avx2_kernels());
+  out.push_back(&sse2_kernels());
+  return out;
+}
+
+bool close(float got, double want) { return std::fabs(got - want) <= 1e-4 * (1.0 + std::fabs(want)); }
+
+}  // namespace
+
+TEST_CASE("row_fma: tap groups of consecutive H taps, every ISA", "[kernels]") {
+  std::mt19937 rng(7);
+  for (const KernelTable* kt : tables()) {
+    INFO(kt->isa_name);
+    for (int64_t channels = 1; channels <= 4; ++channels)
+      for (int64_t h_taps : {1, 2, 3, 4, 5, 9})
+        for (int64_t rows : {1, 2, 3, 7, 8, 9, 17})
+          for (int64_t n : {1, 5, 16, 17, 33}) {
+            const int64_t groups = 1 + int64_t(rng() % 6), x_row_step = n + 11, ld = n + 3;
+            // Tap group g reads rows from -(h_taps - 1) on, so tap 0 sits h_taps - 1 rows in.
+            const int64_t x_rows = rows + h_taps - 1 + 2;
+            const auto x = test::random_tensor(size_t(x_rows * x_row_step), rng);
+            const auto w = test::random_tensor(size_t(groups * h_taps * channels), rng);
+            std::vector<int64_t> off(static_cast<size_t>(groups));
+            for (auto& o : off) o = (h_taps - 1 + int64_t(rng() % 3)) * x_row_step + int64_t(rng() % 11);
+            std::vector<float> acc(size_t(rows * channels * ld), -7.0f);
+            const float* x0 = x.data();
+            kt->row_fma(acc.data(), ld, channels, rows, n, x0, x_row_step, off.data(), w.data(), groups, h_taps);
+            bool ok = true;
+            for (int64_t r = 0; r < rows; ++r)
+              for (int64_t c = 0; c < channels; ++c)
+                for (int64_t j = 0; j < ld; ++j) {
+                  const float got = acc[size_t((r * channels + c) * ld + j)];
+                  if (j >= n) {
+                    ok = ok && got == -7.0f;  // nothing written past n
+                    continue;
+                  }
+                  double want = 0;
+                  for (int64_t g = 0; g < groups; ++g)
+                    for (int64_t h = 0; h < h_taps; ++h)
+                      want += double(w[size_t((g * h_taps + h) * channels + c)]) *
+                              double(x0[(r - h) * x_row_step + off[size_t(g)] + j]);
+                  ok = ok && close(got, want);
+                }
+            INFO("channels " << channels << " h_taps " << h_taps << " rows " << rows << " n " << n);
+            CHECK(ok);
+          }
+  }
+}
+
+TEST_CASE("chan_fma: depthwise pixel with bias and activation, every ISA", "[kernels]") {
+  std::mt19937 rng(11);
+  Epilogue relu;
+  relu.activation = Activation::relu;
+  for (const KernelTable* kt : tables()) {
+    INFO(kt->isa_name);
+    for (int64_t n : {1, 7, 16, 31, 64, 65, 100})
+      for (int64_t taps : {0, 1, 4, 9}) {
+        const auto x = test::random_tensor(size_t(10 * n), rng);
+        const auto w = test::random_tensor(size_t(10 * n), rng);
+        const auto bias = test::random_tensor(size_t(n), rng);
+        std::vector<int64_t> x_off, w_off;
+        for (int64_t t = 0; t < taps; ++t) {
+          x_off.push_back(int64_t(rng() % 10) * n);
+          w_off.push_back(int64_t(rng() % 10) * n);
+        }
+        std::vector<float> out(size_t(n + 5), -3.0f);
+        kt->chan_fma(out.data(), n, x.data(), x_off.data(), w.data(), w_off.data(), taps, bias.data(), relu);
+        bool ok = true;
+        for (int64_t c = 0; c < n; ++c) {
+          double want = bias[size_t(c)];
+          for (int64_t t = 0; t < taps; ++t)
+            want += double(x[size_t(x_off[size_t(t)] + c)]) * double(w[size_t(w_off[size_t(t)] + c)]);
+          ok = ok && close(out[size_t(c)], std::max(want, 0.0));
+        }
+        for (int64_t c = n; c < n + 5; ++c) ok = ok && out[size_t(c)] == -3.0f;
+        INFO("n " << n << " taps " << taps);
+        CHECK(ok);
+      }
+  }
+}
+
+TEST_CASE("pad_rows: zero columns either side, nothing outside each row", "[kernels]") {
+  std::mt19937 rng(13);
+  for (const KernelTable* kt : tables()) {
+    INFO(kt->isa_name);
+    for (int64_t n : {1, 5, 14, 16, 17, 40})
+      for (int64_t pad_left : {0, 1, 2, 17})
+        for (int64_t pad_right : {0, 3, 20}) {
+          const int64_t rows = 5, src_step = n + 2, total = pad_left + n + pad_right, dst_step = total + 4;
+          const auto src = test::random_tensor(size_t(rows * src_step), rng);
+          std::vector<float> dst(size_t(rows * dst_step + 8), -5.0f);
+          kt->pad_rows(src.data(), src_step, rows, n, pad_left, total, dst.data(), dst_step);
+          bool ok = true;
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t i = 0; i < dst_step; ++i) {
+              const float got = dst[size_t(r * dst_step + i)];
+              const bool data = i >= pad_left && i < pad_left + n;
+              const float want = i >= total ? -5.0f : data ? src[size_t(r * src_step + i - pad_left)] : 0.0f;
+              ok = ok && got == want;
+            }
+          INFO("n " << n << " pad_left " << pad_left << " pad_right " << pad_right);
+          CHECK(ok);
+        }
+  }
+}
