@@ -16,14 +16,6 @@ using namespace tconv::detail;
 
 namespace {
 
-std::vector<const KernelTable*> tables() {
-  std::vector<const KernelTable*> out;
-  if (isa_supported(Isa::avx512f)) out.push_back(&avx512f_kernels());
-  if (isa_supported(Isa::avx2)) out.push_back(&avx2_kernels());
-  out.push_back(&sse2_kernels());
-  return out;
-}
-
 // C (ldc, row-major, m x n) (+)= A (m x k, lda) * B (k x n, ldb) via gemm_block, with a gathered A
 // or a prepacked one, then bias per row and an activation.
 // paired: C rows are two interleaved output phases (row i at physical row i/2, columns
@@ -88,7 +80,7 @@ void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool pre
 
 TEST_CASE("GEMM micro-kernels and driver on every ISA", "[gemm]") {
   std::mt19937 rng(9);
-  for (const KernelTable* kt : tables()) {
+  for (const KernelTable* kt : test::kernel_tables()) {
     const int64_t MR = kt->mr, NR = kt->nr, KC = kt->k_max;
     for (int64_t m : {int64_t(1), MR - 1, MR, MR + 1, 2 * MR + 3})
       for (int64_t n : {int64_t(1), NR - 1, NR, NR + 1, 3 * NR - 2})
@@ -105,7 +97,7 @@ TEST_CASE("GEMM micro-kernels and driver on every ISA", "[gemm]") {
 }
 
 TEST_CASE("Packing: gathers, contiguous runs, zero-padded edges, on every ISA", "[gemm]") {
-  for (const KernelTable* kt : tables()) {
+  for (const KernelTable* kt : test::kernel_tables()) {
     INFO(kt->isa_name);
     // Scattered outer rows, inner offsets in contiguous runs (NHWC pixels x channels of taps):
     // the transposing path, runs of every length around 16, panels of 1..MR rows.
@@ -172,7 +164,7 @@ TEST_CASE("Packing: gathers, contiguous runs, zero-padded edges, on every ISA", 
 
 TEST_CASE("gemm_parallel: bitwise identical for 1, 2 and 3 threads", "[gemm][threads]") {
   std::mt19937 rng(4);
-  for (const KernelTable* kt : tables()) {
+  for (const KernelTable* kt : test::kernel_tables()) {
     const int64_t m = 3 * 16 * kt->mr + 5, n = 2 * 8 * kt->nr + 7, k = 300;
     const auto a = test::random_tensor(size_t(m * k), rng), b = test::random_tensor(size_t(k * n), rng);
     const auto a_rows = strided_offsets(m, k), a_cols = strided_offsets(k, 1);

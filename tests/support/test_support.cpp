@@ -1,6 +1,8 @@
 // Shared test helpers (see test_support.hpp).
 #include "support/test_support.hpp"
 
+#include "dispatch/kernel_table.hpp"
+
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -98,6 +100,15 @@ ForceIsa::~ForceIsa() {
 int sweep_cases(int fallback) {
   if (const char* v = std::getenv("TCONV_SWEEP_CASES")) return std::max(1, std::atoi(v));
   return fallback;
+}
+
+std::vector<const detail::KernelTable*> kernel_tables() {
+  using namespace detail;
+  std::vector<const KernelTable*> out;
+  if (isa_supported(Isa::avx512f)) out.push_back(&avx512f_kernels());
+  if (isa_supported(Isa::avx2)) out.push_back(&avx2_kernels());
+  out.push_back(&sse2_kernels());
+  return out;
 }
 
 }  // namespace tconv::test

@@ -8,6 +8,10 @@
 
 #include "tconv/tconv.hpp"
 
+namespace tconv::detail {
+struct KernelTable;
+}
+
 namespace tconv::test {
 
 std::vector<float> random_tensor(size_t n, std::mt19937& rng, float lo = -1.0f, float hi = 1.0f);
@@ -39,5 +43,8 @@ class ForceIsa {
 
 // Number of random cases for sweeps: TCONV_SWEEP_CASES, else the default.
 int sweep_cases(int fallback);
+
+// The kernel table of every ISA this CPU runs, best first (for kernel-level tests).
+std::vector<const detail::KernelTable*> kernel_tables();
 
 }  // namespace tconv::test

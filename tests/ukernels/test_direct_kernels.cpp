@@ -16,21 +16,13 @@ using namespace tconv::detail;
 
 namespace {
 
-std::vector<const KernelTable*> tables() {
-  std::vector<const KernelTable*> out;
-  if (isa_supported(Isa::avx512f)) out.push_back(&avx512f_kernels());
-  if (isa_supported(Isa::avx2)) out.push_back(&avx2_kernels());
-  out.push_back(&sse2_kernels());
-  return out;
-}
-
 bool close(float got, double want) { return std::fabs(got - want) <= 1e-4 * (1.0 + std::fabs(want)); }
 
 }  // namespace
 
 TEST_CASE("row_fma: tap groups of consecutive H taps, every ISA", "[kernels]") {
   std::mt19937 rng(7);
-  for (const KernelTable* kt : tables()) {
+  for (const KernelTable* kt : test::kernel_tables()) {
     INFO(kt->isa_name);
     for (int64_t channels = 1; channels <= 4; ++channels)
       for (int64_t h_taps : {1, 2, 3, 4, 5, 9})
@@ -72,7 +64,7 @@ TEST_CASE("chan_fma: depthwise pixel with bias and activation, every ISA", "[ker
   std::mt19937 rng(11);
   Epilogue relu;
   relu.activation = Activation::relu;
-  for (const KernelTable* kt : tables()) {
+  for (const KernelTable* kt : test::kernel_tables()) {
     INFO(kt->isa_name);
     for (int64_t n : {1, 7, 16, 31, 64, 65, 100})
       for (int64_t taps : {0, 1, 4, 9}) {
@@ -102,7 +94,7 @@ TEST_CASE("chan_fma: depthwise pixel with bias and activation, every ISA", "[ker
 
 TEST_CASE("pad_rows: zero columns either side, nothing outside each row", "[kernels]") {
   std::mt19937 rng(13);
-  for (const KernelTable* kt : tables()) {
+  for (const KernelTable* kt : test::kernel_tables()) {
     INFO(kt->isa_name);
     for (int64_t n : {1, 5, 14, 16, 17, 40})
       for (int64_t pad_left : {0, 1, 2, 17})
