@@ -483,7 +483,7 @@ __attribute__((always_inline)) inline void row_fma_chunk(vf<Arch> (&a)[R][C][P],
   }
 }
 
-// Taps [t0, t0 + NH) of every tap group (H taps h_taps apart in w, groups h_taps * C floats
+// Taps [t0, t0 + NH) of every tap group (in w, H taps C floats apart, groups h_taps * C floats
 // apart). Groups run in sets of P, each starting on its own partial (constant indices only: the
 // partials stay in registers).
 template <class Arch, int C, int R, int P, int NH>
