@@ -121,6 +121,10 @@ class DirectScatter final : public Strategy {
     phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
     if (!nchw_) {
       for (int64_t ow = 0; ow < p.output.w; ++ow) runs_w_.push_back(tap_run_at(phases_w_, ow, p.crop.w, p.stride.w));
+      size_t h_taps = 0, w_taps = 0;
+      for (const auto& ph : phases_h_) h_taps = std::max(h_taps, ph.taps.size());
+      for (const auto& pw : phases_w_) w_taps = std::max(w_taps, pw.taps.size());
+      pixel_taps_ = int64_t(h_taps * w_taps);
       // Tap matrices [th][tw][g][ci][co] (vec_mat), or [th][tw][c] for depthwise (chan_fma).
       const int64_t KH = p.kernel.h, KW = p.kernel.w;
       taps_.resize(size_t(KH * KW * p.in_channels * pr.cog));
@@ -159,7 +163,7 @@ class DirectScatter final : public Strategy {
     return std::string(nchw_ ? "direct_rows_" : (depthwise_ ? "direct_chanwise_" : "direct_vecmat_")) +
            "f32__" + kt_.isa_name;
   }
-  uint64_t executed_macs() const override { return staged_ ? staged_macs_ : pr_.params.useful_macs(); }
+  uint64_t executed_macs() const override { return st_.staged ? st_.macs : pr_.params.useful_macs(); }
 
  private:
   // Taps of every W-phase segment of one output row, for the H segment with the most taps.
@@ -174,39 +178,26 @@ class DirectScatter final : public Strategy {
 
   // Staged, the phases address the staged image: shifted tap bases, one segment per phase.
   void use_staging() {
-    const Staging st = plan_staging(pr_.params, phases_h_, phases_w_);
-    staged_ = st.staged;
-    if (staged_) {
-      if (st.rows_padded)
-        for (auto& ph : phases_h_) ph = staged_phase(ph, st.top);
-      for (auto& ph : phases_w_) ph = staged_phase(ph, st.left);
+    st_ = plan_staging(pr_.params, phases_h_, phases_w_);
+    if (st_.staged) {
+      if (st_.rows_padded)
+        for (auto& ph : phases_h_) ph = staged_phase(ph, st_.top);
+      for (auto& ph : phases_w_) ph = staged_phase(ph, st_.left);
     }
-    staged_macs_ = st.macs;
-    pad_top_ = st.top;
-    pad_left_ = st.left;
-    staged_h_ = st.height;
-    staged_w_ = st.width;
-    row_step_ = staged_ ? pr_.cig * staged_w_ : xs_.h;
-    chan_step_ = staged_ ? staged_w_ : xs_.c;
+    row_step_ = st_.staged ? pr_.cig * st_.width : xs_.h;
+    chan_step_ = st_.staged ? st_.width : xs_.c;
   }
   int64_t staged_floats() const {
-    return staged_ ? int64_t(cache_line_floats(size_t(staged_h_ * row_step_))) : 0;
+    return st_.staged ? int64_t(cache_line_floats(size_t(st_.height * row_step_))) : 0;
   }
   size_t per_thread_floats() const {
     const Params& p = pr_.params;
     // NCHW: kChannelBlock phase-split rows, tap offsets (int64: 2 floats each), tap weights.
     // NHWC: the channel accumulator, or (depthwise) a pixel's input and weight offsets.
     // Staged: the staged image first.
-    if (!nchw_) return cache_line_floats(size_t(depthwise_ ? 4 * max_pixel_taps() : p.out_channels));
+    if (!nchw_) return cache_line_floats(size_t(depthwise_ ? 4 * pixel_taps_ : p.out_channels));
     return cache_line_floats(size_t(staged_floats()) + kRowBlock * kChannelBlock * cache_line_floats(size_t(p.output.w)) +
                              size_t((2 + kChannelBlock) * max_row_taps() + 2 * 4 * w_segments()));
-  }
-  // Taps of one output pixel, at most.
-  int64_t max_pixel_taps() const {
-    size_t h = 0, w = 0;
-    for (const auto& ph : phases_h_) h = std::max(h, ph.taps.size());
-    for (const auto& pw : phases_w_) w = std::max(w, pw.taps.size());
-    return int64_t(h * w);
   }
   // Row lists per H segment, at most.
   int64_t w_segments() const {
@@ -234,9 +225,10 @@ class DirectScatter final : public Strategy {
     return std::max<int64_t>(1, seg_h.tap_end - seg_h.tap_begin);
   }
 
-  // Builds the tap lists of one H segment (one list per W-phase segment): input offsets of each tap group relative to the row (offs), weights of channels
-  // [co0, co0 + nco) of group g as [tap group][h tap][nco] (wts). Returns the number of lists;
-  // *size gets the numbers of tap groups and weights.
+  // Builds the tap lists of one H segment (one list per W-phase segment): input offsets of each
+  // tap group relative to the row (offs), weights of channels [co0, co0 + nco) of group g as
+  // [tap group][h tap][nco] (wts). Returns the number of lists; *size gets the numbers of tap
+  // groups and weights.
   int64_t build_lists(int64_t g, int64_t co0, int64_t nco, const Phase1D& fh, const Phase1D::Segment& seg_h,
                       int64_t* offs, float* wts, List* lists, ListSize* size) const {
     const int64_t h_taps = h_taps_of(fh, seg_h);
@@ -313,7 +305,7 @@ class DirectScatter final : public Strategy {
   // row, weights), prebuilt at plan creation or built once per segment here.
   void block_nchw(const float* x, float* y, int64_t g, int64_t co0, int64_t nco, float* ws) const {
     const Params& p = pr_.params;
-    const float* xg = staged_ ? stage(x + g * pr_.cig * xs_.c, ws) : x + g * pr_.cig * xs_.c;
+    const float* xg = st_.staged ? stage(x + g * pr_.cig * xs_.c, ws) : x + g * pr_.cig * xs_.c;
     ws += staged_floats();
     const int64_t ld = int64_t(cache_line_floats(size_t(p.output.w)));  // one phase-split row per channel
     float* acc = ws;
@@ -361,12 +353,12 @@ class DirectScatter final : public Strategy {
   // The group's input image as rows [ih][ci][staged column] with zero columns either side.
   const float* stage(const float* xg, float* dst) const {
     const Params& p = pr_.params;
-    std::fill(dst, dst + pad_top_ * row_step_, 0.0f);
+    std::fill(dst, dst + st_.top * row_step_, 0.0f);
     // Channel by channel: the source is read in order (one channel's rows are contiguous).
     for (int64_t ci = 0; ci < pr_.cig; ++ci)
-      kt_.pad_rows(xg + ci * xs_.c, xs_.h, p.input.h, p.input.w, pad_left_, staged_w_,
-                   dst + pad_top_ * row_step_ + ci * chan_step_, row_step_);
-    std::fill(dst + (pad_top_ + p.input.h) * row_step_, dst + staged_h_ * row_step_, 0.0f);
+      kt_.pad_rows(xg + ci * xs_.c, xs_.h, p.input.h, p.input.w, st_.left, st_.width,
+                   dst + st_.top * row_step_ + ci * chan_step_, row_step_);
+    std::fill(dst + (st_.top + p.input.h) * row_step_, dst + st_.height * row_step_, 0.0f);
     return dst;
   }
 
@@ -392,7 +384,7 @@ class DirectScatter final : public Strategy {
         // Depthwise: one tap's weights are a channel vector; taps in ascending (th, tw) order,
         // all of the pixel's in one kernel call that writes the output pixel.
         int64_t* x_off = reinterpret_cast<int64_t*>(ws);
-        int64_t* w_off = x_off + max_pixel_taps();
+        int64_t* w_off = x_off + pixel_taps_;
         int64_t taps = 0;
         for (int64_t jh = rh.begin; jh < rh.end; ++jh) {
           const auto& th = rh.phase->taps[size_t(jh)];
@@ -406,17 +398,15 @@ class DirectScatter final : public Strategy {
         continue;
       }
       std::fill(acc, acc + C, 0.0f);
-      {
-        for (int64_t jh = rh.begin; jh < rh.end; ++jh) {
-          const auto& th = rh.phase->taps[size_t(jh)];
-          for (int64_t jw = rw.begin; jw < rw.end; ++jw) {
-            const auto& tw = rw.phase->taps[size_t(jw)];
-            const float* pixel = x + (th.base + rh.q) * xs_.h + (tw.base + rw.q) * xs_.w;
-            const float* tap = taps_.data() + (th.k * KW + tw.k) * p.in_channels * pr_.cog;
-            for (int64_t g = 0; g < p.groups; ++g) {
-              kt_.vec_mat(acc + g * pr_.cog, pixel + g * pr_.cig, pr_.cig, tap + g * pr_.cig * pr_.cog,
-                          pr_.cog, pr_.cog);
-            }
+      for (int64_t jh = rh.begin; jh < rh.end; ++jh) {
+        const auto& th = rh.phase->taps[size_t(jh)];
+        for (int64_t jw = rw.begin; jw < rw.end; ++jw) {
+          const auto& tw = rw.phase->taps[size_t(jw)];
+          const float* pixel = x + (th.base + rh.q) * xs_.h + (tw.base + rw.q) * xs_.w;
+          const float* tap = taps_.data() + (th.k * KW + tw.k) * p.in_channels * pr_.cog;
+          for (int64_t g = 0; g < p.groups; ++g) {
+            kt_.vec_mat(acc + g * pr_.cog, pixel + g * pr_.cig, pr_.cig, tap + g * pr_.cig * pr_.cog,
+                        pr_.cog, pr_.cog);
           }
         }
       }
@@ -428,12 +418,11 @@ class DirectScatter final : public Strategy {
   const Problem& pr_;
   const KernelTable& kt_;
   bool nchw_ = true, depthwise_ = false;
-  // NCHW staging (see the top of the file): zero rows above and columns on the left, staged
-  // image size, multiply-adds, and the steps between input rows and channel rows of what the tap
-  // lists address.
-  bool staged_ = false;
-  int64_t pad_top_ = 0, pad_left_ = 0, staged_h_ = 0, staged_w_ = 0, row_step_ = 0, chan_step_ = 0;
-  uint64_t staged_macs_ = 0;
+  // NCHW staging (see the top of the file), and the steps between input rows and channel rows of
+  // what the tap lists address.
+  Staging st_;
+  int64_t row_step_ = 0, chan_step_ = 0;
+  int64_t pixel_taps_ = 0;  // NHWC depthwise: taps of one output pixel, at most
   std::unique_ptr<PhaseRowWriter> row_writer_;  // NCHW
   TensorStrides xs_{}, ys_{};
   std::vector<Phase1D> phases_h_, phases_w_;
