@@ -110,7 +110,24 @@ struct KernelTable {
   EpilogueKernel epilogue;
   ZipStoreKernel zip_store;
   PadRowsKernel pad_rows;
+  // The same kernels around a GEMM tile of fewer rows and the same width (8x32 beside 14x32 on
+  // AVX-512), for channel counts the default tile's rows would pad (32 channels on 14-row tiles:
+  // 42 rows, 24% idle); null in that table itself and on SSE2.
+  const KernelTable* short_tile = nullptr;
 };
+
+// A channel dimension of a GEMM-based plan: `count` channels (rows of C when channels_on_m,
+// columns otherwise) carrying `work` multiply-adds per channel.
+struct ChannelDim {
+  int64_t count;
+  double work;
+};
+
+// The table (kt or kt.short_tile) whose tile pads the channel dimensions least, weighted by their
+// work; kt unless the short tile saves at least 3% of the padded work. Channels are the
+// dimension a tile can waste most of: pixel counts are large or run on the narrow tile.
+const KernelTable& tiles_for_channels(const KernelTable& kt, bool channels_on_m, const ChannelDim* dims,
+                                      int64_t count);
 
 // Each per-ISA translation unit defines one of these.
 const KernelTable& sse2_kernels();

@@ -71,9 +71,9 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   // packing would not pay: few A rows reuse each panel, and the rows are close enough (within
   // a few pages) for the prefetchers and the TLB. Measured: dcgan_g5 1.8x faster, while
   // unet_up4 (K rows 150 KiB apart, 9 tiles per panel) is faster packed.
-  constexpr int64_t kInPlaceMaxTiles = 4, kInPlaceMaxStep = 4096;
+  constexpr int64_t kInPlaceMaxRows = 56, kInPlaceMaxStep = 4096;  // 56: four 14-row tiles
   int64_t piece_step[kMaxSegments];
-  bool b_in_place_possible = !blk.b.packed && blk.m_count <= kInPlaceMaxTiles * MR;
+  bool b_in_place_possible = !blk.b.packed && blk.m_count <= kInPlaceMaxRows;
   for (int64_t s = 0; s < pass.count; ++s) {
     const int64_t* in = blk.b.packed ? nullptr : blk.b.inner_off + pass.piece[s].begin;
     piece_step[s] = in == nullptr ? 0 : pass.length[s] > 1 ? in[1] - in[0] : 1;

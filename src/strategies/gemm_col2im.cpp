@@ -31,7 +31,7 @@ struct Band {
 
 class GemmCol2im final : public Strategy {
  public:
-  explicit GemmCol2im(const Problem& pr) : pr_(pr), kt_(*pr.kernels) {
+  explicit GemmCol2im(const Problem& pr) : pr_(pr), kt_(tiles_for_columns(pr)) {
     const Params& p = pr.params;
     nchw_ = p.layout == Layout::nchw;
     xs_ = strides_of(p.layout, p.in_channels, p.input.h, p.input.w);
@@ -78,6 +78,12 @@ class GemmCol2im final : public Strategy {
   uint64_t executed_macs() const override { return executed_per_image_ * uint64_t(pr_.params.batch); }
 
  private:
+  // The GEMM tile for the column rows (co, th, tw) of a group.
+  static const KernelTable& tiles_for_columns(const Problem& pr) {
+    const ChannelDim rows{pr.cog * pr.params.kernel.h * pr.params.kernel.w, 1.0};
+    return tiles_for_channels(*pr.kernels, pr.params.layout == Layout::nchw, &rows, 1);
+  }
+
   int64_t col_row(int64_t co, int64_t t) const { return nchw_ ? co * kk_ + t : t * pr_.cog + co; }
 
   // Pack buffer, columns, then col2im's scratch: a phase-split row and its tap offsets (NCHW) or

@@ -22,7 +22,7 @@ constexpr int64_t kMinTiles = 4;
 
 class Im2colGemm final : public Strategy {
  public:
-  explicit Im2colGemm(const Problem& pr) : pr_(pr), kt_(*pr.kernels) {
+  explicit Im2colGemm(const Problem& pr) : pr_(pr), kt_(tiles_for(pr)) {
     const Params& p = pr.params;
     nchw_ = p.layout == Layout::nchw;
     xs_ = strides_of(p.layout, p.in_channels, p.input.h, p.input.w);
@@ -72,6 +72,12 @@ class Im2colGemm final : public Strategy {
   }
 
  private:
+  // The GEMM tile for the output channels of a group.
+  static const KernelTable& tiles_for(const Problem& pr) {
+    const ChannelDim channels{pr.cog, 1.0};
+    return tiles_for_channels(*pr.kernels, pr.params.layout == Layout::nchw, &channels, 1);
+  }
+
   int64_t k_index(int64_t ci, int64_t t) const { return nchw_ ? ci * kk_ + t : t * pr_.cig + ci; }
 
   size_t per_thread_floats() const {

@@ -66,17 +66,21 @@ struct Task {
 
 class Subpixel final : public Strategy {
  public:
-  explicit Subpixel(const Problem& pr) : pr_(pr), kt_(*pr.kernels) {
+  // Phases that differ only by a shift of the input (k = 4, s = 2, pad = 1 ...) are cut so their
+  // common outputs form pieces of equal geometry, which group_phases() then runs as one GEMM.
+  explicit Subpixel(const Problem& pr)
+      : pr_(pr),
+        phases_h_(align_phases(decompose_phases(pr.params.input.h, pr.params.stride.h, pr.params.kernel.h,
+                                                pr.params.dilation.h, pr.params.crop.h, pr.params.output.h),
+                               pr.params.stride.h)),
+        phases_w_(align_phases(decompose_phases(pr.params.input.w, pr.params.stride.w, pr.params.kernel.w,
+                                                pr.params.dilation.w, pr.params.crop.w, pr.params.output.w),
+                               pr.params.stride.w)),
+        kt_(tiles_for_phases(pr, phases_h_, phases_w_)) {
     const Params& p = pr.params;
     nchw_ = p.layout == Layout::nchw;
     xs_ = strides_of(p.layout, p.in_channels, p.input.h, p.input.w);
     ys_ = strides_of(p.layout, p.out_channels, p.output.h, p.output.w);
-    // Phases that differ only by a shift of the input (k = 4, s = 2, pad = 1 ...) are cut so their
-    // common outputs form pieces of equal geometry, which group_phases() then runs as one GEMM.
-    phases_h_ = align_phases(
-        decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h), p.stride.h);
-    phases_w_ = align_phases(
-        decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w), p.stride.w);
     const int64_t r_packed = nchw_ ? kt_.mr : kt_.nr;
     const int64_t KK = p.kernel.h * p.kernel.w;
     const std::vector<std::vector<int64_t>> h_groups = group_phases(phases_h_);
@@ -189,6 +193,21 @@ class Subpixel final : public Strategy {
   size_t per_thread_floats() const {
     // Pack buffer, then two int64 offset tables of one region's pixels in a task (2 floats each).
     return cache_line_floats(gemm_pack_floats(kt_) + size_t(4 * rows_chunk_ * max_width_));
+  }
+
+  // The GEMM tile for the phase groups' channel dimensions ((co, member) rows), weighted by work.
+  static const KernelTable& tiles_for_phases(const Problem& pr, const std::vector<Phase1D>& phases_h,
+                                             const std::vector<Phase1D>& phases_w) {
+    std::vector<ChannelDim> dims;
+    for (const auto& members_h : group_phases(phases_h)) {
+      for (const auto& members : group_phases(phases_w)) {
+        const Phase1D& fh = phases_h[size_t(members_h[0])];
+        const Phase1D& fw = phases_w[size_t(members[0])];
+        const int64_t members_count = int64_t(members_h.size() * members.size());
+        dims.push_back({pr.cog * members_count, double(fh.taps.size() * fw.taps.size()) * double(fh.count * fw.count)});
+      }
+    }
+    return tiles_for_channels(*pr.kernels, pr.params.layout == Layout::nchw, dims.data(), int64_t(dims.size()));
   }
 
   // Phases of one dimension with equal output count, tap bases, tap spacing and border segments,
@@ -378,10 +397,10 @@ class Subpixel final : public Strategy {
   }
 
   const Problem& pr_;
+  std::vector<Phase1D> phases_h_, phases_w_;
   const KernelTable& kt_;
   bool nchw_ = true;
   TensorStrides xs_{}, ys_{};
-  std::vector<Phase1D> phases_h_, phases_w_;
   std::vector<PhasePlan> phases_;
   std::vector<Region> regions_;
   std::vector<RowBand> bands_;

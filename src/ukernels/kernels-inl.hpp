@@ -713,7 +713,7 @@ void pad_rows(const float* src, int64_t src_step, int64_t rows, int64_t n, int64
 // One ISA's table. MR/NV and the cache blocking come from the including translation unit.
 template <class Arch, int MR, int NV>
 KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int64_t k_max,
-                       int64_t pack_a_floats) {
+                       int64_t pack_a_floats, const KernelTable* short_tile = nullptr) {
   return KernelTable{isa,
                      isa_name,
                      &gemm_ukernel<Arch, MR, NV>,
@@ -730,7 +730,8 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      &chan_fma<Arch>,
                      &epilogue_run<Arch>,
                      &zip_store<Arch>,
-                     &pad_rows<Arch>};
+                     &pad_rows<Arch>,
+                     short_tile};
 }
 
 }  // namespace tconv::detail::TCONV_ISA_NAMESPACE

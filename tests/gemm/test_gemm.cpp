@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <random>
 
 #include "dispatch/kernel_table.hpp"
@@ -78,9 +79,9 @@ void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool pre
 
 }  // namespace
 
-TEST_CASE("GEMM micro-kernels and driver on every ISA", "[gemm]") {
+TEST_CASE("GEMM micro-kernels and driver on every ISA and tile", "[gemm]") {
   std::mt19937 rng(9);
-  for (const KernelTable* kt : test::kernel_tables()) {
+  for (const KernelTable* kt : test::gemm_tile_tables()) {
     const int64_t MR = kt->mr, NR = kt->nr, KC = kt->k_max;
     for (int64_t m : {int64_t(1), MR - 1, MR, MR + 1, 2 * MR + 3})
       for (int64_t n : {int64_t(1), NR - 1, NR, NR + 1, 3 * NR - 2})
@@ -164,7 +165,7 @@ TEST_CASE("Packing: gathers, contiguous runs, zero-padded edges, on every ISA", 
 
 TEST_CASE("gemm_parallel: bitwise identical for 1, 2 and 3 threads", "[gemm][threads]") {
   std::mt19937 rng(4);
-  for (const KernelTable* kt : test::kernel_tables()) {
+  for (const KernelTable* kt : test::gemm_tile_tables()) {
     const int64_t m = 3 * 16 * kt->mr + 5, n = 2 * 8 * kt->nr + 7, k = 300;
     const auto a = test::random_tensor(size_t(m * k), rng), b = test::random_tensor(size_t(k * n), rng);
     const auto a_rows = strided_offsets(m, k), a_cols = strided_offsets(k, 1);
@@ -190,5 +191,33 @@ TEST_CASE("gemm_parallel: bitwise identical for 1, 2 and 3 threads", "[gemm][thr
       INFO(kt->gemm_name << " threads=" << threads);
       REQUIRE(c == first);
     }
+  }
+}
+
+TEST_CASE("tiles_for_channels: the short tile only where it pads the channels clearly less", "[gemm]") {
+  for (const KernelTable* kt : test::kernel_tables()) {
+    INFO(kt->gemm_name);
+    auto pick = [&](bool on_m, std::initializer_list<ChannelDim> dims) {
+      return &tiles_for_channels(*kt, on_m, dims.begin(), int64_t(dims.size()));
+    };
+    if (!kt->short_tile) {
+      CHECK(pick(true, {{32, 1.0}}) == kt);
+      continue;
+    }
+    const KernelTable* short_tile = kt->short_tile;
+    REQUIRE(short_tile->mr < kt->mr);
+    REQUIRE(short_tile->nr == kt->nr);
+    CHECK(pick(true, {{kt->mr, 1.0}}) == kt);                                           // no padding
+    CHECK(pick(true, {{std::lcm<int64_t>(kt->mr, short_tile->mr), 1.0}}) == kt);        // a tie
+    // A multiple of the short tile's rows just past the default's: the short tile pads less.
+    const int64_t m = round_up(kt->mr + 1, short_tile->mr);
+    REQUIRE(round_up(m, kt->mr) > m);
+    CHECK(pick(true, {{m, 1.0}}) == short_tile);
+    // Weighted: a heavy dimension the default fits decides over a light one it pads.
+    CHECK(pick(true, {{kt->mr, 100.0}, {m, 1.0}}) == kt);
+    // Under 3% less padding is not worth a switch: 100 tiles' rows plus one short tile's.
+    CHECK(pick(true, {{100 * kt->mr + short_tile->mr, 1.0}}) == kt);
+    // Channels on N: both tiles are equally wide.
+    CHECK(pick(false, {{m, 1.0}}) == kt);
   }
 }

@@ -119,6 +119,34 @@ TEST_CASE("Layer-like shapes: larger channels exercise full tiles and K blocking
   }
 }
 
+TEST_CASE("Short GEMM tile: picked where it pads the channel rows less, and exact", "[sweep][tiles]") {
+  std::mt19937 rng(8);
+  // 32 output channels on NCHW rows: 14x32 / 6x16 tiles pad them to 42 / 36 rows, the short
+  // 8x32 / 4x16 ones fit; NHWC puts channels on N, where both tiles are equally wide.
+  const char* nchw = "N=1 Cin=20 Cout=32 H=9 W=40 kh=3 kw=3 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=18 ow=80 layout=nchw bias=1 act=relu";
+  for (const char* layout : {"nchw", "nhwc"}) {
+    std::string shape(nchw);
+    shape.replace(shape.find("nchw"), 4, layout);
+    INFO(shape);
+    const Params p = Params::parse(shape);
+    const auto w = test::random_tensor(size_t(p.weight_elements()), rng);
+    const auto b = test::random_tensor(size_t(p.out_channels), rng);
+    for (const auto& isa : supported_isas()) {
+      if (isa == "sse2") continue;  // one tile
+      test::ForceIsa force(isa);
+      const std::string short_tile = isa == "avx512f" ? "8x32" : "4x16";
+      for (const char* strategy : {"subpixel", "im2col_gemm"}) {
+        PlanOptions o;
+        o.strategy = strategy;
+        Plan plan(p, w.data(), b.data(), o);
+        INFO(strategy << " on " << isa << ": " << plan.implementation());
+        CHECK((plan.implementation().find(short_tile) != std::string::npos) == (p.layout == Layout::nchw));
+      }
+    }
+    check_all(p, rng);
+  }
+}
+
 TEST_CASE("PyTorch golden values", "[golden]") {
   std::ifstream in(TCONV_TEST_DATA_DIR "/pytorch_golden.txt");
   REQUIRE(in.good());

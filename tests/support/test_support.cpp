@@ -111,4 +111,13 @@ std::vector<const detail::KernelTable*> kernel_tables() {
   return out;
 }
 
+std::vector<const detail::KernelTable*> gemm_tile_tables() {
+  std::vector<const detail::KernelTable*> out;
+  for (const detail::KernelTable* kt : kernel_tables()) {
+    out.push_back(kt);
+    if (kt->short_tile) out.push_back(kt->short_tile);
+  }
+  return out;
+}
+
 }  // namespace tconv::test

@@ -6,14 +6,21 @@
 // blocking is needed and C is written once. Packing budget: K up to 2048 per pass (a B
 // micro-panel of at most 256 KiB, packed just before use) and 1 MiB of packed A per thread,
 // inside the 2 MiB L2.
+//
+// Short tile 8x32: 16 accumulators + 2 for B, the same pixel panels, for channel counts that 14
+// rows would pad (see tiles_for_channels). Measured (subpixel NCHW, 1 thread, min of 6 rounds):
+// linknet_up (32 rows) 2.23 vs 3.88 ms, stride1_full 2.48 vs 2.66, unet_up4 34.8 vs 36.9; an
+// 8x48 tile did no better on those and worse where 32-wide rows fit 32-pixel panels.
 #define TCONV_ISA_NAMESPACE avx512f
 #include "ukernels/kernels-inl.hpp"
 
 namespace tconv::detail {
 
 const KernelTable& avx512f_kernels() {
+  static const KernelTable short_tile = avx512f::make_table<xsimd::avx512f, 8, 2>(
+      Isa::avx512f, "avx512f", "f32_gemm_8x32__avx512f", 2048, 1 << 18);
   static const KernelTable table = avx512f::make_table<xsimd::avx512f, 14, 2>(
-      Isa::avx512f, "avx512f", "f32_gemm_14x32__avx512f", 2048, 1 << 18);
+      Isa::avx512f, "avx512f", "f32_gemm_14x32__avx512f", 2048, 1 << 18, &short_tile);
   return table;
 }
 
