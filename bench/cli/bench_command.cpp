@@ -295,8 +295,21 @@ int bench_command(const std::vector<std::string>& args) {
       }
     }
 
-    std::map<int, double> best;  // fastest median so far on this layer, per thread count
     for (int t : threads) {
+      // Every implementation is built and checked first, then all are timed interleaved.
+      struct Ready {
+        size_t row;
+        std::unique_ptr<Plan> plan;
+        std::vector<char> ws;
+        std::vector<float> y;
+        std::unique_ptr<PeerInstance> peer;
+      };
+      std::vector<std::unique_ptr<Ready>> ready;
+      std::vector<Contender> contenders;
+      auto fail = [&](Row& r, const std::string& why) {
+        r.note = "WRONG vs " + expected_from + ": " + why;
+        std::fprintf(stderr, "  !!! %s %s threads=%d: %s\n", layer.name.c_str(), r.impl.c_str(), t, r.note.c_str());
+      };
       // tconv strategies.
       for (const auto& s : strategies) {
         Row r{layer.name, s, "strategy", "", t, {}, 0, 0, useful, 0, 0, false, ""};
@@ -304,71 +317,67 @@ int bench_command(const std::vector<std::string>& args) {
         o.strategy = s;
         o.max_threads = t;
         o.use_wisdom = false;  // `auto` here is the heuristic alone (TCONV_WISDOM is not consulted)
-        std::unique_ptr<Plan> plan;
+        auto rd = std::make_unique<Ready>();
         try {
-          plan = std::make_unique<Plan>(p, data.w.data(), data.b.data(), o);
+          rd->plan = std::make_unique<Plan>(p, data.w.data(), data.b.data(), o);
         } catch (const Error& e) {
           r.note = e.what();
           rows.push_back(r);
           continue;
         }
-        r.detail = s == "auto" ? plan->strategy() + ":" + plan->implementation() : plan->implementation();
-        r.executed = plan->executed_macs();
-        r.workspace = plan->workspace_bytes();
-        std::vector<char> ws(r.workspace);
-        std::vector<float> y(size_t(p.output_elements()));
-        plan->execute(data.x.data(), y.data(), ws.data(), t);
+        const Plan& pl = *rd->plan;
+        r.detail = s == "auto" ? pl.strategy() + ":" + pl.implementation() : pl.implementation();
+        r.executed = pl.executed_macs();
+        r.workspace = pl.workspace_bytes();
+        rd->ws.resize(r.workspace);
+        rd->y.resize(size_t(p.output_elements()));
+        pl.execute(data.x.data(), rd->y.data(), rd->ws.data(), t);
         std::string why;
-        r.correct = !expected.empty() && close_enough(p, y, expected, data.x_max, data.w_max, data.b_max, &why);
+        r.correct = !expected.empty() && close_enough(p, rd->y, expected, data.x_max, data.w_max, data.b_max, &why);
         if (sibling_failures.count(s)) {
           r.correct = false;
           why = sibling_failures[s];
         }
-        if (!r.correct) {
-          r.note = "WRONG vs " + expected_from + ": " + why;
-          std::fprintf(stderr, "  !!! %s %s threads=%d: %s\n", layer.name.c_str(), s.c_str(), t, r.note.c_str());
-          rows.push_back(r);
-          continue;
-        }
-        std::fprintf(stderr, "[layer %zu/%zu] %s: timing %s, %d thread%s\n", li + 1, layers.size(), layer.name.c_str(),
-                     s.c_str(), t, t > 1 ? "s" : "");
-        const Plan& pl = *plan;
-        bool probe_only = false;
-        r.t = time_impl(layer.name + "/" + s + "/" + std::to_string(t),
-                        [&] { pl.execute(data.x.data(), y.data(), ws.data(), t); }, min_time, reps, best[t], &probe_only);
-        if (probe_only) r.detail += " [one run: >30x the best]";
-        else best[t] = best[t] > 0 ? std::min(best[t], r.t.median) : r.t.median;
+        if (!r.correct) fail(r, why);
+        rd->row = rows.size();
         rows.push_back(r);
+        if (!r.correct) continue;
+        Ready* me = rd.get();
+        contenders.push_back({layer.name + "/" + s + "/" + std::to_string(t),
+                              [me, &data, t] { me->plan->execute(data.x.data(), me->y.data(), me->ws.data(), t); }});
+        ready.push_back(std::move(rd));
       }
       // Peers.
       for (const Peer* peer : peers) {
         Row r{layer.name, peer->name, "peer", "", t, {}, 0, 0, useful, 0, 0, false, ""};
         std::string why;
-        auto inst = peer->create(p, data.x, data.w, data.b, t, &why);
-        if (!inst) {
+        auto rd = std::make_unique<Ready>();
+        rd->peer = peer->create(p, data.x, data.w, data.b, t, &why);
+        if (!rd->peer) {
           r.note = "not run: " + why;
           rows.push_back(r);
           continue;
         }
-        r.detail = inst->detail();
-        r.workspace = inst->workspace_bytes();
-        inst->run();
-        r.correct = !expected.empty() && close_enough(p, inst->output(), expected, data.x_max, data.w_max, data.b_max, &why);
-        if (!r.correct) {
-          r.note = "WRONG vs " + expected_from + ": " + why;
-          std::fprintf(stderr, "  !!! %s %s threads=%d: %s\n", layer.name.c_str(), peer->name.c_str(), t, r.note.c_str());
-          rows.push_back(r);
-          continue;
-        }
-        std::fprintf(stderr, "[layer %zu/%zu] %s: timing %s, %d thread%s\n", li + 1, layers.size(), layer.name.c_str(),
-                     peer->name.c_str(), t, t > 1 ? "s" : "");
-        PeerInstance* ip = inst.get();
-        bool probe_only = false;
-        r.t = time_impl(layer.name + "/" + peer->name + "/" + std::to_string(t), [ip] { ip->run(); }, min_time, reps,
-                        best[t], &probe_only);
-        if (probe_only) r.detail += " [one run: >30x the best]";
-        else best[t] = best[t] > 0 ? std::min(best[t], r.t.median) : r.t.median;
+        r.detail = rd->peer->detail();
+        r.workspace = rd->peer->workspace_bytes();
+        rd->peer->run();
+        r.correct = !expected.empty() && close_enough(p, rd->peer->output(), expected, data.x_max, data.w_max, data.b_max, &why);
+        if (!r.correct) fail(r, why);
+        rd->row = rows.size();
         rows.push_back(r);
+        if (!r.correct) continue;
+        PeerInstance* ip = rd->peer.get();
+        contenders.push_back({layer.name + "/" + peer->name + "/" + std::to_string(t), [ip] { ip->run(); }});
+        ready.push_back(std::move(rd));
+      }
+      std::fprintf(stderr, "[layer %zu/%zu] %s: timing %zu implementations interleaved, %d thread%s\n", li + 1,
+                   layers.size(), layer.name.c_str(), contenders.size(), t, t > 1 ? "s" : "");
+      std::vector<bool> probe_only;
+      const std::vector<Timing> times = time_interleaved(contenders, min_time, reps, &probe_only);
+      for (size_t i = 0; i < ready.size(); ++i) {
+        Row& r = rows[ready[i]->row];
+        r.t = times[i];
+        if (probe_only[i]) r.detail += " [one run: >30x the best]";
       }
     }
     // Print this layer's rows.

@@ -23,6 +23,14 @@ class CollectingReporter final : public benchmark::BenchmarkReporter {
   std::vector<double> seconds;  // one benchmark is registered per run
 };
 
+// Median and minimum of some runs' seconds (zeros when there are none).
+Timing median_and_min(std::vector<double> s) {
+  if (s.empty()) return {};
+  std::sort(s.begin(), s.end());
+  const size_t n = s.size();
+  return {n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]), s.front()};
+}
+
 }  // namespace
 
 void init_benchmark_library() {
@@ -47,19 +55,32 @@ Timing time_it(const std::string& name, const std::function<void()>& fn, double 
   CollectingReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::ClearRegisteredBenchmarks();
-  std::vector<double> s = reporter.seconds;
-  if (s.empty()) return {};
-  std::sort(s.begin(), s.end());
-  const size_t n = s.size();
-  return {n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]), s.front()};
+  return median_and_min(reporter.seconds);
 }
 
-Timing time_impl(const std::string& name, const std::function<void()>& fn, double min_time, int reps,
-                 double best_so_far, bool* probe_only) {
-  const Timing probe = time_it(name + "/probe", fn, 1e-9, 1);
-  *probe_only = best_so_far > 0 && probe.median > 30 * best_so_far && probe.median > 0.01;
-  if (*probe_only) return probe;
-  return time_it(name, fn, min_time, reps);
+std::vector<Timing> time_interleaved(const std::vector<Contender>& contenders, double min_time, int reps,
+                                     std::vector<bool>* probe_only) {
+  const size_t n = contenders.size();
+  std::vector<Timing> out(n);
+  probe_only->assign(n, false);
+  double fastest_probe = 0;
+  for (size_t i = 0; i < n; ++i) {
+    out[i] = time_it(contenders[i].name + "/probe", contenders[i].run, 1e-9, 1);
+    if (out[i].median > 0 && (fastest_probe == 0 || out[i].median < fastest_probe)) fastest_probe = out[i].median;
+  }
+  for (size_t i = 0; i < n; ++i) (*probe_only)[i] = out[i].median > 30 * fastest_probe && out[i].median > 0.01;
+  std::vector<std::vector<double>> seconds(n);
+  for (int rep = 0; rep < reps; ++rep) {
+    for (size_t j = 0; j < n; ++j) {
+      const size_t i = (j + size_t(rep)) % n;
+      if ((*probe_only)[i]) continue;
+      const Timing one = time_it(contenders[i].name, contenders[i].run, min_time, 1);
+      if (one.median > 0) seconds[i].push_back(one.median);
+    }
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (!seconds[i].empty()) out[i] = median_and_min(seconds[i]);
+  return out;
 }
 
 std::vector<std::string> split(const std::string& s) {

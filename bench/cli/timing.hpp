@@ -17,13 +17,22 @@ void init_benchmark_library();
 // Times fn() with Google Benchmark: warm-up, repeat to min_time, `reps` repetitions.
 Timing time_it(const std::string& name, const std::function<void()>& fn, double min_time, int reps);
 
-// Times one implementation: a one-iteration probe first; an implementation already 30x slower
-// than the fastest one timed on this layer, and whose probe took over 10 ms, keeps the probe
-// (*probe_only) instead of spending seconds on repetitions that cannot change the verdict.
+// One implementation to time among others: its name and one run.
+struct Contender {
+  std::string name;
+  std::function<void()> run;
+};
+
+// Times implementations against each other, interleaved so that a burst of noise from other
+// tenants of the machine (which lasts seconds) hits them alike: each repetition times every
+// contender once (min_time each, starting from a different one each round), and each gets the
+// median and minimum of its `reps` repetitions. First every contender runs once as a probe; one
+// over 30x slower than the fastest probe, and whose probe took over 10 ms, keeps the probe
+// (probe_only[i]) instead of spending seconds on repetitions that cannot change the verdict.
 // (Faster probes are always timed in full: a single cold call of a microsecond layer says
 // nothing.)
-Timing time_impl(const std::string& name, const std::function<void()>& fn, double min_time, int reps,
-                 double best_so_far, bool* probe_only);
+std::vector<Timing> time_interleaved(const std::vector<Contender>& contenders, double min_time, int reps,
+                                     std::vector<bool>* probe_only);
 
 // "a,b,,c" -> {"a", "b", "c"}
 std::vector<std::string> split(const std::string& s);

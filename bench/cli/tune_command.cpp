@@ -145,27 +145,37 @@ int tune_command(const std::vector<std::string>& args) {
         heuristic_options.max_threads = t;
         heuristic_options.use_wisdom = false;
         m.heuristic = Plan(p, w.data(), b.data(), heuristic_options).strategy();
-        double best = 0;
+        // Every applicable strategy, timed interleaved.
+        std::vector<std::string> names;
+        std::vector<std::unique_ptr<Plan>> plans;
+        std::vector<std::vector<char>> workspaces;
         for (const auto& s : candidates) {
           PlanOptions o;
           o.strategy = s;
           o.max_threads = t;
-          std::unique_ptr<Plan> plan;
           try {
-            plan = std::make_unique<Plan>(p, w.data(), b.data(), o);
+            plans.push_back(std::make_unique<Plan>(p, w.data(), b.data(), o));
           } catch (const Error&) {
             continue;  // not applicable to this shape
           }
-          std::vector<char> ws(plan->workspace_bytes());
-          const Plan& pl = *plan;
-          bool probe_only = false;
-          const Timing tm = time_impl(layers[li].name + "/" + s + "/" + std::to_string(t),
-                                      [&] { pl.execute(x.data(), y.data(), ws.data(), t); }, min_time, reps, best,
-                                      &probe_only);
-          m.times[s] = tm;
-          if (!probe_only && (best == 0 || tm.median < best)) {
-            best = tm.median;
-            m.winner = s;
+          names.push_back(s);
+          workspaces.emplace_back(plans.back()->workspace_bytes());
+        }
+        std::vector<Contender> contenders;
+        for (size_t i = 0; i < plans.size(); ++i) {
+          const Plan* pl = plans[i].get();
+          char* ws = workspaces[i].data();
+          contenders.push_back({layers[li].name + "/" + names[i] + "/" + std::to_string(t),
+                                [pl, ws, &x, &y, t] { pl->execute(x.data(), y.data(), ws, t); }});
+        }
+        std::vector<bool> probe_only;
+        const std::vector<Timing> times = time_interleaved(contenders, min_time, reps, &probe_only);
+        double best = 0;
+        for (size_t i = 0; i < names.size(); ++i) {
+          m.times[names[i]] = times[i];
+          if (!probe_only[i] && (best == 0 || times[i].median < best)) {
+            best = times[i].median;
+            m.winner = names[i];
           }
         }
         if (m.winner.empty()) {
