@@ -18,6 +18,7 @@
 #include "cli/layers.hpp"
 #include "cli/timing.hpp"
 #include "peers/peer.hpp"
+#include "plan/aligned_buffer.hpp"
 
 namespace tconv::bench {
 
@@ -300,8 +301,9 @@ int bench_command(const std::vector<std::string>& args) {
       struct Ready {
         size_t row;
         std::unique_ptr<Plan> plan;
-        std::vector<char> ws;
-        std::vector<float> y;
+        // Tensors 64-byte aligned, as frameworks allocate them (a vector's 16-byte alignment
+        // would split vector stores across cache lines for some implementations and not others).
+        detail::AlignedBuffer x, y, ws;
         std::unique_ptr<PeerInstance> peer;
       };
       std::vector<std::unique_ptr<Ready>> ready;
@@ -329,11 +331,14 @@ int bench_command(const std::vector<std::string>& args) {
         r.detail = s == "auto" ? pl.strategy() + ":" + pl.implementation() : pl.implementation();
         r.executed = pl.executed_macs();
         r.workspace = pl.workspace_bytes();
-        rd->ws.resize(r.workspace);
+        rd->x.resize(data.x.size());
+        std::copy(data.x.begin(), data.x.end(), rd->x.data());
         rd->y.resize(size_t(p.output_elements()));
-        pl.execute(data.x.data(), rd->y.data(), rd->ws.data(), t);
+        rd->ws.resize((r.workspace + sizeof(float) - 1) / sizeof(float));
+        pl.execute(rd->x.data(), rd->y.data(), rd->ws.data(), t);
+        const std::vector<float> y(rd->y.data(), rd->y.data() + rd->y.size());
         std::string why;
-        r.correct = !expected.empty() && close_enough(p, rd->y, expected, data.x_max, data.w_max, data.b_max, &why);
+        r.correct = !expected.empty() && close_enough(p, y, expected, data.x_max, data.w_max, data.b_max, &why);
         if (sibling_failures.count(s)) {
           r.correct = false;
           why = sibling_failures[s];
@@ -344,7 +349,7 @@ int bench_command(const std::vector<std::string>& args) {
         if (!r.correct) continue;
         Ready* me = rd.get();
         contenders.push_back({layer.name + "/" + s + "/" + std::to_string(t),
-                              [me, &data, t] { me->plan->execute(data.x.data(), me->y.data(), me->ws.data(), t); }});
+                              [me, t] { me->plan->execute(me->x.data(), me->y.data(), me->ws.data(), t); }});
         ready.push_back(std::move(rd));
       }
       // Peers.

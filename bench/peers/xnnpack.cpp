@@ -4,10 +4,12 @@
 #include <pthreadpool.h>
 #include <xnnpack.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
 #include "peers/peer.hpp"
+#include "plan/aligned_buffer.hpp"
 
 namespace tconv::bench {
 namespace {
@@ -36,7 +38,7 @@ class XnnDeconv final : public PeerInstance {
         uint32_t(p.groups), size_t(cig), size_t(cog), size_t(p.in_channels), size_t(p.out_channels), k.data(),
         b.data(), -INFINITY, INFINITY, 0, &op_);
     if (s != xnn_status_success) throw std::runtime_error("xnn_create_deconvolution2d_nhwc_f32 failed");
-    x_nhwc_ = to_nhwc(x, p.in_channels, p.input.h, p.input.w);
+    to_nhwc(x, p.in_channels, p.input.h, p.input.w);
     y_.resize(size_t(p.output_elements()));
     s = xnn_setup_deconvolution2d_nhwc_f32(op_, size_t(p.batch), size_t(p.input.h), size_t(p.input.w), adj_h, adj_w,
                                            x_nhwc_.data(), y_.data(), pool_);
@@ -50,31 +52,35 @@ class XnnDeconv final : public PeerInstance {
   void run() override { xnn_run_operator(op_, pool_); }
 
   std::vector<float> output() override {
-    if (p_.layout == Layout::nhwc) return y_;
+    if (p_.layout == Layout::nhwc) return std::vector<float>(y_.data(), y_.data() + y_.size());
     std::vector<float> out(y_.size());
     const int64_t C = p_.out_channels, H = p_.output.h, W = p_.output.w;
     for (int64_t n = 0; n < p_.batch; ++n)
       for (int64_t c = 0; c < C; ++c)
-        for (int64_t i = 0; i < H * W; ++i) out[size_t((n * C + c) * H * W + i)] = y_[size_t((n * H * W + i) * C + c)];
+        for (int64_t i = 0; i < H * W; ++i) out[size_t((n * C + c) * H * W + i)] = y_.data()[size_t((n * H * W + i) * C + c)];
     return out;
   }
 
   std::string detail() const override { return "deconvolution2d_nhwc_f32 (NHWC)"; }
 
  private:
-  std::vector<float> to_nhwc(const std::vector<float>& x, int64_t C, int64_t H, int64_t W) const {
-    if (p_.layout == Layout::nhwc) return x;
-    std::vector<float> out(x.size());
+  // The input as XNNPACK reads it (NHWC) into x_nhwc_, 64-byte aligned like every timed tensor.
+  void to_nhwc(const std::vector<float>& x, int64_t C, int64_t H, int64_t W) {
+    x_nhwc_.resize(x.size());
+    float* out = x_nhwc_.data();
+    if (p_.layout == Layout::nhwc) {
+      std::copy(x.begin(), x.end(), out);
+      return;
+    }
     for (int64_t n = 0; n < p_.batch; ++n)
       for (int64_t c = 0; c < C; ++c)
         for (int64_t i = 0; i < H * W; ++i) out[size_t((n * H * W + i) * C + c)] = x[size_t((n * C + c) * H * W + i)];
-    return out;
   }
 
   Params p_;
   pthreadpool_t pool_;
   xnn_operator_t op_ = nullptr;
-  std::vector<float> x_nhwc_, y_;
+  detail::AlignedBuffer x_nhwc_, y_;
 };
 
 std::unique_ptr<PeerInstance> create(const Params& p, const std::vector<float>& x, const std::vector<float>& w,
