@@ -18,7 +18,6 @@
 #include "cli/layers.hpp"
 #include "cli/timing.hpp"
 #include "peers/peer.hpp"
-#include "plan/aligned_buffer.hpp"
 
 namespace tconv::bench {
 
@@ -301,9 +300,7 @@ int bench_command(const std::vector<std::string>& args) {
       struct Ready {
         size_t row;
         std::unique_ptr<Plan> plan;
-        // Tensors 64-byte aligned, as frameworks allocate them (a vector's 16-byte alignment
-        // would split vector stores across cache lines for some implementations and not others).
-        detail::AlignedBuffer x, y, ws;
+        detail::AlignedBuffer x, y, ws;  // aligned: see aligned_copy()
         std::unique_ptr<PeerInstance> peer;
       };
       std::vector<std::unique_ptr<Ready>> ready;
@@ -331,8 +328,7 @@ int bench_command(const std::vector<std::string>& args) {
         r.detail = s == "auto" ? pl.strategy() + ":" + pl.implementation() : pl.implementation();
         r.executed = pl.executed_macs();
         r.workspace = pl.workspace_bytes();
-        rd->x.resize(data.x.size());
-        std::copy(data.x.begin(), data.x.end(), rd->x.data());
+        rd->x = aligned_copy(data.x);
         rd->y.resize(size_t(p.output_elements()));
         rd->ws.resize((r.workspace + sizeof(float) - 1) / sizeof(float));
         pl.execute(rd->x.data(), rd->y.data(), rd->ws.data(), t);

@@ -58,6 +58,12 @@ Timing time_it(const std::string& name, const std::function<void()>& fn, double 
   return median_and_min(reporter.seconds);
 }
 
+detail::AlignedBuffer aligned_copy(const std::vector<float>& v) {
+  detail::AlignedBuffer out(v.size());
+  std::copy(v.begin(), v.end(), out.data());
+  return out;
+}
+
 std::vector<Timing> time_interleaved(const std::vector<Contender>& contenders, double min_time, int reps,
                                      std::vector<bool>* probe_only) {
   const size_t n = contenders.size();

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "plan/aligned_buffer.hpp"
+
 namespace tconv::bench {
 
 struct Timing {
@@ -16,6 +18,11 @@ void init_benchmark_library();
 
 // Times fn() with Google Benchmark: warm-up, repeat to min_time, `reps` repetitions.
 Timing time_it(const std::string& name, const std::function<void()>& fn, double min_time, int reps);
+
+// A 64-byte aligned copy of a tensor: every timed tensor is aligned, as frameworks allocate
+// them (a vector's 16-byte alignment would split vector stores across cache lines for some
+// implementations and not others).
+detail::AlignedBuffer aligned_copy(const std::vector<float>& v);
 
 // One implementation to time among others: its name and one run.
 struct Contender {

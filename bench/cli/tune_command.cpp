@@ -135,10 +135,10 @@ int tune_command(const std::vector<std::string>& args) {
     for (size_t li = 0; li < layers.size(); ++li) {
       Params p = layers[li].params;
       p.layout = layout == "nchw" ? Layout::nchw : Layout::nhwc;
-      const auto x = random_floats(p.input_elements(), 7 + uint32_t(li));
+      const detail::AlignedBuffer x = aligned_copy(random_floats(p.input_elements(), 7 + uint32_t(li)));
       const auto w = random_floats(p.weight_elements(), 11 + uint32_t(li));
       const auto b = random_floats(p.out_channels, 13 + uint32_t(li));
-      std::vector<float> y(static_cast<size_t>(p.output_elements()));
+      detail::AlignedBuffer y(static_cast<size_t>(p.output_elements()));
       for (int t : threads) {
         Measured m{layers[li].name, layout, p.to_string(), "", t, {}, ""};
         PlanOptions heuristic_options;
@@ -148,7 +148,7 @@ int tune_command(const std::vector<std::string>& args) {
         // Every applicable strategy, timed interleaved.
         std::vector<std::string> names;
         std::vector<std::unique_ptr<Plan>> plans;
-        std::vector<std::vector<char>> workspaces;
+        std::vector<detail::AlignedBuffer> workspaces;
         for (const auto& s : candidates) {
           PlanOptions o;
           o.strategy = s;
@@ -159,12 +159,12 @@ int tune_command(const std::vector<std::string>& args) {
             continue;  // not applicable to this shape
           }
           names.push_back(s);
-          workspaces.emplace_back(plans.back()->workspace_bytes());
+          workspaces.emplace_back((plans.back()->workspace_bytes() + sizeof(float) - 1) / sizeof(float));
         }
         std::vector<Contender> contenders;
         for (size_t i = 0; i < plans.size(); ++i) {
           const Plan* pl = plans[i].get();
-          char* ws = workspaces[i].data();
+          float* ws = workspaces[i].data();
           contenders.push_back({layers[li].name + "/" + names[i] + "/" + std::to_string(t),
                                 [pl, ws, &x, &y, t] { pl->execute(x.data(), y.data(), ws, t); }});
         }

@@ -76,18 +76,18 @@ class Subpixel final : public Strategy {
         phases_w_(align_phases(decompose_phases(pr.params.input.w, pr.params.stride.w, pr.params.kernel.w,
                                                 pr.params.dilation.w, pr.params.crop.w, pr.params.output.w),
                                pr.params.stride.w)),
-        kt_(tiles_for_phases(pr, phases_h_, phases_w_)) {
+        h_groups_(group_phases(phases_h_)),
+        w_groups_(group_phases(phases_w_)),
+        kt_(tiles_for_phases(pr, phases_h_, phases_w_, h_groups_, w_groups_)) {
     const Params& p = pr.params;
     nchw_ = p.layout == Layout::nchw;
     xs_ = strides_of(p.layout, p.in_channels, p.input.h, p.input.w);
     ys_ = strides_of(p.layout, p.out_channels, p.output.h, p.output.w);
     const int64_t r_packed = nchw_ ? kt_.mr : kt_.nr;
     const int64_t KK = p.kernel.h * p.kernel.w;
-    const std::vector<std::vector<int64_t>> h_groups = group_phases(phases_h_);
-    const std::vector<std::vector<int64_t>> w_groups = group_phases(phases_w_);
 
-    for (const auto& members_h : h_groups) {
-      for (const auto& members : w_groups) {
+    for (const auto& members_h : h_groups_) {
+      for (const auto& members : w_groups_) {
         const int64_t ih = members_h[0];
         const Phase1D& fh = phases_h_[size_t(ih)];
         const Phase1D& fw = phases_w_[size_t(members[0])];
@@ -197,10 +197,12 @@ class Subpixel final : public Strategy {
 
   // The GEMM tile for the phase groups' channel dimensions ((co, member) rows), weighted by work.
   static const KernelTable& tiles_for_phases(const Problem& pr, const std::vector<Phase1D>& phases_h,
-                                             const std::vector<Phase1D>& phases_w) {
+                                             const std::vector<Phase1D>& phases_w,
+                                             const std::vector<std::vector<int64_t>>& h_groups,
+                                             const std::vector<std::vector<int64_t>>& w_groups) {
     std::vector<ChannelDim> dims;
-    for (const auto& members_h : group_phases(phases_h)) {
-      for (const auto& members : group_phases(phases_w)) {
+    for (const auto& members_h : h_groups) {
+      for (const auto& members : w_groups) {
         const Phase1D& fh = phases_h[size_t(members_h[0])];
         const Phase1D& fw = phases_w[size_t(members[0])];
         const int64_t members_count = int64_t(members_h.size() * members.size());
@@ -398,6 +400,7 @@ class Subpixel final : public Strategy {
 
   const Problem& pr_;
   std::vector<Phase1D> phases_h_, phases_w_;
+  std::vector<std::vector<int64_t>> h_groups_, w_groups_;  // group_phases() of each dimension
   const KernelTable& kt_;
   bool nchw_ = true;
   TensorStrides xs_{}, ys_{};
