@@ -39,7 +39,7 @@ void bm_tconv(benchmark::State& st, std::string isa, int64_t m, int64_t n, int64
   const auto a_rows = strided_offsets(m, k), a_cols = strided_offsets(k, 1);
   const auto b_cols = strided_offsets(n, 1), b_rows = strided_offsets(k, n);
   const auto c_rows = strided_offsets(m, n), c_cols = strided_offsets(n, 1);
-  AlignedBuffer packed_a(size_t(round_up(m, kt->mr) * k));
+  AlignedBuffer packed_a(size_t(round_up(m, kt->mr) * k), /*huge_pages=*/true);  // as plans pack weights
   kt->pack(a.data(), a_rows.data(), m, a_cols.data(), k, kt->mr, packed_a.data());
   AlignedBuffer pack(gemm_pack_floats(*kt) * size_t(threads));
   const KRange range{0, k};
@@ -82,7 +82,7 @@ int register_all() {
       {"square2048", 2048, 2048, 2048},
       // Skinny shapes the strategies produce: subpixel dcgan_g4 phase (Cout x pixels x 4*Cin),
       // unet_up1 phase, gemm_col2im unet_up1 (Cout*4 x pixels x Cin), dcgan_g5 (Cout=3).
-      {"subpixel_dcgan_g4", 64, 256, 512}, {"subpixel_unet_up1", 512, 784, 1024},
+      {"subpixel_dcgan_g4", 64, 256, 512}, {"l2b", 224, 2048, 512}, {"subpixel_unet_up1", 512, 784, 1024},
       {"col2im_unet_up1", 2048, 784, 1024}, {"subpixel_dcgan_g5", 3, 1024, 256},
   };
   for (const Shape& s : shapes) {

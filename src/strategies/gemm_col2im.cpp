@@ -50,7 +50,7 @@ class GemmCol2im final : public Strategy {
       for (int64_t t = 0; t < kk_; ++t) row_off[size_t(col_row(co, t))] = co * kk_ + t;
     const int64_t r = nchw_ ? kt_.mr : kt_.nr;
     for (int64_t g = 0; g < p.groups; ++g) {
-      AlignedBuffer buf(size_t(round_up(rows_, r) * pr.cig));
+      AlignedBuffer buf(size_t(round_up(rows_, r) * pr.cig), /*huge_pages=*/true);
       kt_.pack(pr.weight.data() + g * pr.cig * rows_, row_off.data(), rows_, ci_off.data(), pr.cig, r, buf.data());
       packed_.push_back(std::move(buf));
     }

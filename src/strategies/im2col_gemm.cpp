@@ -41,7 +41,7 @@ class Im2colGemm final : public Strategy {
       for (int64_t t = 0; t < kk_; ++t) k_off[size_t(k_index(ci, t))] = ci * pr.cog * kk_ + (kk_ - 1 - t);
     const int64_t r = nchw_ ? kt_.mr : kt_.nr;
     for (int64_t g = 0; g < p.groups; ++g) {
-      AlignedBuffer buf(size_t(round_up(pr.cog, r) * k_));
+      AlignedBuffer buf(size_t(round_up(pr.cog, r) * k_), /*huge_pages=*/true);
       kt_.pack(pr.weight.data() + g * pr.cig * pr.cog * kk_, co_off.data(), pr.cog, k_off.data(), k_, r, buf.data());
       packed_.push_back(std::move(buf));
     }

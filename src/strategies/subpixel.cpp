@@ -130,7 +130,7 @@ class Subpixel final : public Strategy {
             }
         if (phase.k_total > 0) {
           for (int64_t g = 0; g < p.groups; ++g) {
-            AlignedBuffer buf(size_t(round_up(rows, r_packed) * phase.k_total));
+            AlignedBuffer buf(size_t(round_up(rows, r_packed) * phase.k_total), /*huge_pages=*/true);
             kt_.pack(pr.weight.data() + g * pr.cig * pr.cog * KK, row_w_off.data(), rows, k_w_off.data(),
                      phase.k_total, r_packed, buf.data());
             phase.packed.push_back(std::move(buf));
