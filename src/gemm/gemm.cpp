@@ -10,8 +10,16 @@
 namespace tconv::detail {
 namespace {
 
-// At most this many K pieces in one micro-kernel call; more pieces take another pass.
+// At most this many K pieces in one pass; more pieces take another pass.
 constexpr int64_t kMaxSegments = 16;
+// At most this many micro-kernel segments when B is read in place (runs of evenly stepped k).
+constexpr int64_t kMaxRuns = 64;
+
+// A run of a pass's piece: k in [begin, begin + length) of piece `piece`, inner offsets `step`
+// apart (the length is kept in its own array, which the kernel takes).
+struct Run {
+  int64_t piece, begin, step;
+};
 
 // A pass: K pieces (each inside one K-range) whose total fits the packing budget.
 struct Pass {
@@ -64,27 +72,37 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   float* pack_a = pack + kt.k_max * kt.nr;   // a block of A micro-panels
   const int64_t mc_max = blk.a.packed ? blk.m_count : std::max(MR, kt.pack_a_floats / pass.k / MR * MR);
   const float* a_ptr[kMaxSegments];
-  const float* b_ptr[kMaxSegments];
-  int64_t b_step[kMaxSegments];
-  // A gathered B whose pieces step through memory evenly (NCHW: channels one plane apart) is
-  // read in place, without packing, for panels of consecutive pixels (piece_step[s] > 0) when
-  // packing would not pay: few A rows reuse each panel, and the rows are close enough (within
+  const float* b_ptr[kMaxRuns];
+  int64_t b_step[kMaxRuns];
+  // A gathered B is read in place, without packing, for panels of consecutive pixels when
+  // packing would not pay: few A rows reuse each panel, and its k rows are close enough (within
   // a few pages) for the prefetchers and the TLB. Measured: dcgan_g5 1.8x faster, while
-  // unet_up4 (K rows 150 KiB apart, 9 tiles per panel) is faster packed.
+  // unet_up4 (K rows 150 KiB apart, 9 tiles per panel) is faster packed. The kernel then
+  // reads each piece as runs of evenly stepped k (NCHW: one tap's channels, a plane apart),
+  // one segment per run.
   constexpr int64_t kInPlaceMaxRows = 56, kInPlaceMaxStep = 4096;  // 56: four 14-row tiles
-  int64_t piece_step[kMaxSegments];
+  Run runs[kMaxRuns];
+  int64_t run_count = 0, run_length[kMaxRuns];
   bool b_in_place_possible = !blk.b.packed && blk.m_count <= kInPlaceMaxRows;
-  for (int64_t s = 0; s < pass.count; ++s) {
-    const int64_t* in = blk.b.packed ? nullptr : blk.b.inner_off + pass.piece[s].begin;
-    piece_step[s] = in == nullptr ? 0 : pass.length[s] > 1 ? in[1] - in[0] : 1;
-    for (int64_t t = 2; in != nullptr && piece_step[s] > 0 && t < pass.length[s]; ++t) {
-      if (in[t] - in[t - 1] != piece_step[s]) piece_step[s] = 0;
+  for (int64_t s = 0; b_in_place_possible && s < pass.count; ++s) {
+    const int64_t* in = blk.b.inner_off + pass.piece[s].begin;
+    for (int64_t t = 0; b_in_place_possible && t < pass.length[s];) {
+      const int64_t step = t + 1 < pass.length[s] ? in[t + 1] - in[t] : 1;
+      int64_t u = t + 1;
+      while (u < pass.length[s] && in[u] - in[u - 1] == step) ++u;
+      b_in_place_possible = run_count < kMaxRuns && step > 0 && step <= kInPlaceMaxStep;
+      if (b_in_place_possible) {
+        runs[run_count] = {s, t, step};
+        run_length[run_count++] = u - t;
+      }
+      t = u;
     }
-    b_in_place_possible = b_in_place_possible && piece_step[s] > 0 && piece_step[s] <= kInPlaceMaxStep;
   }
+  b_in_place_possible = b_in_place_possible && run_count * 8 <= pass.k;  // runs long enough to pay
+  const float* a_run[kMaxRuns];
   // One micro-tile column: B panel `jr` against rows [ic, ic + mc) of A. A narrow panel (B
   // packed narrow_nr wide) runs on the narrow tile, 2 * MR rows at a time.
-  auto tile_column = [&](int64_t jr, int64_t ic, int64_t mc, bool narrow) {
+  auto tile_column = [&](int64_t jr, int64_t ic, int64_t mc, bool narrow, bool in_place) {
     const int64_t tile_nr = narrow ? kt.narrow_nr : NR, tile_mr = narrow ? 2 * MR : MR;
     const int64_t nr = std::min(tile_nr, blk.n_count - jr), n = blk.n0 + jr;
     const int64_t* col = blk.c_col_off + n;
@@ -94,6 +112,10 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
     for (int64_t ir = 0; ir < mc; ir += tile_mr) {
       const int64_t m = blk.m0 + ic + ir, mr = std::min(tile_mr, mc - ir);
       panel_pointers(blk.a, pack_a, blk.a.packed ? m / MR : ir / MR, pass, MR, a_ptr);
+      for (int64_t q = 0; in_place && q < run_count; ++q) a_run[q] = a_ptr[runs[q].piece] + runs[q].begin * MR;
+      const int64_t segments = in_place ? run_count : pass.count;
+      const int64_t* lengths = in_place ? run_length : pass.length;
+      const float* const* a_seg = in_place ? a_run : a_ptr;
       bool pairs = stride2 && mr % 2 == 0;
       for (int64_t i = 0; pairs && i < mr; i += 2) pairs = blk.c_row_off[m + i + 1] == blk.c_row_off[m + i] + 1;
       const TileStore store{blk.c,
@@ -109,9 +131,9 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
                             &epilogue};
       if (narrow) {
         const int64_t a_panel_stride = mr <= MR ? 0 : (blk.a.packed ? blk.a.packed_k : pass.k) * MR;
-        kt.gemm_narrow(pass.count, pass.length, a_ptr, a_panel_stride, b_ptr, b_step, mr, nr, store);
+        kt.gemm_narrow(segments, lengths, a_seg, a_panel_stride, b_ptr, b_step, mr, nr, store);
       } else {
-        kt.gemm(pass.count, pass.length, a_ptr, b_ptr, b_step, mr, nr, store);
+        kt.gemm(segments, lengths, a_seg, b_ptr, b_step, mr, nr, store);
       }
     }
   };
@@ -123,7 +145,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
       for (int64_t jr = 0; jr < blk.n_count; jr += NR) {
         panel_pointers(blk.b, pack_b, (blk.n0 + jr) / NR, pass, NR, b_ptr);
         std::fill(b_step, b_step + pass.count, NR);
-        tile_column(jr, ic, mc, false);
+        tile_column(jr, ic, mc, false, false);
       }
     }
     return;
@@ -138,13 +160,18 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
     const bool narrow = !blk.b.packed && count <= kt.narrow_nr;
     const int64_t r = narrow ? kt.narrow_nr : NR;
     const int64_t* oo = blk.b.outer_off + blk.n0 + jr;
-    // In place: a full panel of consecutive pixels (the kernel reads r floats per k row).
-    bool in_place = b_in_place_possible && count == r;
+    // In place: a panel of consecutive pixels, full or with the kernel's r-float loads inside
+    // the source (a region row of 31 pixels: the 32nd lane reads the next input pixel).
+    bool in_place = b_in_place_possible;
     for (int64_t j = 1; in_place && j < count; ++j) in_place = oo[j] == oo[0] + j;
+    for (int64_t q = 0; in_place && count < r && q < run_count; ++q) {
+      const int64_t last = pass.piece[runs[q].piece].begin + runs[q].begin + run_length[q] - 1;
+      in_place = oo[0] + blk.b.inner_off[last] + r <= blk.b.src_extent;
+    }
     if (in_place) {
-      for (int64_t s = 0; s < pass.count; ++s) {
-        b_ptr[s] = blk.b.src + oo[0] + blk.b.inner_off[pass.piece[s].begin];
-        b_step[s] = piece_step[s];
+      for (int64_t q = 0; q < run_count; ++q) {
+        b_ptr[q] = blk.b.src + oo[0] + blk.b.inner_off[pass.piece[runs[q].piece].begin + runs[q].begin];
+        b_step[q] = runs[q].step;
       }
     } else {
       if (!blk.b.packed) pack_pass(kt, blk.b, blk.n0 + jr, count, pass, r, pack_b);
@@ -154,7 +181,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
     for (int64_t ic = 0; ic < blk.m_count; ic += mc_max) {
       const int64_t mc = std::min(mc_max, blk.m_count - ic);
       if (!blk.a.packed) pack_pass(kt, blk.a, blk.m0 + ic, mc, pass, MR, pack_a);  // both gathered: tests only
-      tile_column(jr, ic, mc, narrow);
+      tile_column(jr, ic, mc, narrow, in_place);
     }
     jr += count;
   }

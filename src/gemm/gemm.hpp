@@ -24,6 +24,10 @@ struct Operand {
   const float* src = nullptr;     // gather source
   const int64_t* outer_off = nullptr;
   const int64_t* inner_off = nullptr;
+  // Floats readable from src (0: only the named elements). A gathered B panel of consecutive
+  // pixels narrower than the tile is then read in place when the kernel's full-width loads stay
+  // inside this extent: the lanes past the panel read neighbouring floats and are never stored.
+  int64_t src_extent = 0;
 };
 
 struct KRange {

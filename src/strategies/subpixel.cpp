@@ -371,6 +371,7 @@ class Subpixel final : public Strategy {
       out_off[i] = n * ys_.n + qh * p.stride.h * ys_.h + qw * p.stride.w * ys_.w;  // + the member's first row/column
     }
     const float* xg = x + task.group * pr_.cig * xs_.c;
+    const int64_t x_extent = p.input_elements() - task.group * pr_.cig * xs_.c;  // floats from xg on
     float* yg = y + task.group * pr_.cog * ys_.c;
     const float* bias = phase.bias.data() + task.group * rows;
     const float* packed = phase.k_total > 0 ? phase.packed[size_t(task.group)].data() : nullptr;
@@ -392,7 +393,7 @@ class Subpixel final : public Strategy {
                         task.r1 - task.r0 > 1;
     const int64_t step = by_row ? width : pixels;
     for (int64_t i = 0; i < pixels; i += step) {
-      const Operand input{nullptr, 0, xg, in_off + i, phase.k_off.data()};
+      const Operand input{nullptr, 0, xg, in_off + i, phase.k_off.data(), x_extent};
       orient(blk, nchw_, weights, input, task.c0, c_count, step, phase.channel_off.data(), out_off + i, bias);
       gemm_block(blk, kt_, ws);
     }

@@ -163,6 +163,56 @@ TEST_CASE("Packing: gathers, contiguous runs, zero-padded edges, on every ISA", 
   }
 }
 
+TEST_CASE("B read in place: runs of evenly stepped k, partial panels reading inside the source only",
+          "[gemm]") {
+  // B as NCHW subpixel gathers it: k = (tap, channel), channel planes `plane` floats apart, tap t
+  // one float further, pixel j at j. Every float of the source that no (k, pixel) names is NaN,
+  // so a lane read past a partial panel would poison C if it were ever stored. The source ends
+  // `tail` floats after the last named one (0: partial panels must be packed; NR: they fit), so
+  // a read beyond src_extent is caught by ASan.
+  std::mt19937 rng(12);
+  for (const KernelTable* kt : test::gemm_tile_tables()) {
+    for (int64_t n : {int64_t(kt->nr) - 1, int64_t(kt->nr) + 3, 2 * int64_t(kt->nr) - 1, int64_t(kt->narrow_nr) - 2}) {
+      for (int64_t m : {int64_t(kt->mr) - 1, 2 * int64_t(kt->mr) + 1})
+      for (int64_t tail : {int64_t(0), int64_t(kt->nr)}) {
+        const int64_t channels = 9, taps = 3, plane = n + taps + 5, k = channels * taps;
+        std::vector<float> src(size_t((channels - 1) * plane + n + taps - 1 + tail), NAN);
+        std::vector<int64_t> inner(static_cast<size_t>(k));
+        for (int64_t t = 0; t < taps; ++t)
+          for (int64_t c = 0; c < channels; ++c) inner[size_t(t * channels + c)] = c * plane + t;
+        std::uniform_real_distribution<float> d(-1, 1);
+        for (int64_t kk = 0; kk < k; ++kk)
+          for (int64_t j = 0; j < n; ++j) src[size_t(inner[size_t(kk)] + j)] = d(rng);
+        const auto a = test::random_tensor(size_t(m * k), rng);
+        const auto a_rows = strided_offsets(m, k), a_cols = strided_offsets(k, 1), b_cols = strided_offsets(n, 1);
+        const auto c_rows = strided_offsets(m, n), c_cols = strided_offsets(n, 1);
+        AlignedBuffer packed(size_t(round_up(m, kt->mr) * k)), pack(gemm_pack_floats(*kt));
+        kt->pack(a.data(), a_rows.data(), m, a_cols.data(), k, kt->mr, packed.data());
+        const KRange range{0, k};
+        GemmBlock blk;
+        blk.m_count = m;
+        blk.n_count = n;
+        blk.k_ranges = &range;
+        blk.k_range_count = 1;
+        blk.a = Operand{packed.data(), k, nullptr, nullptr, nullptr};
+        blk.b = Operand{nullptr, 0, src.data(), b_cols.data(), inner.data(), int64_t(src.size())};
+        std::vector<float> c(size_t(m * n), NAN);
+        blk.c = c.data();
+        blk.c_row_off = c_rows.data();
+        blk.c_col_off = c_cols.data();
+        gemm_block(blk, *kt, pack.data());
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            double want = 0;
+            for (int64_t kk = 0; kk < k; ++kk) want += double(a[size_t(i * k + kk)]) * double(src[size_t(inner[size_t(kk)] + j)]);
+            INFO(kt->gemm_name << " m=" << m << " n=" << n << " tail=" << tail << " i=" << i << " j=" << j);
+            REQUIRE(std::fabs(c[size_t(i * n + j)] - want) <= 1e-5 * double(k));
+          }
+      }
+    }
+  }
+}
+
 TEST_CASE("gemm_parallel: bitwise identical for 1, 2 and 3 threads", "[gemm][threads]") {
   std::mt19937 rng(4);
   for (const KernelTable* kt : test::gemm_tile_tables()) {
