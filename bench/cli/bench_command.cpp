@@ -247,7 +247,7 @@ int bench_command(const std::vector<std::string>& args) {
               isa_list.c_str(), active_isa().c_str(), layout.c_str());
   for (int t : threads) std::printf("FMA peak (%s, %d thread%s): %.1f GFLOP/s\n", peak.isa.c_str(), t, t > 1 ? "s" : "", peak.gflops.at(t));
   for (const auto& m : missing_peers()) std::printf("peer missing: %s\n", m.c_str());
-  std::printf("\n%-13s %-13s %3s %10s %10s %8s %6s %6s %11s  %s\n", "layer", "impl", "thr", "ms(med)", "ms(min)",
+  std::printf("\n%-13s %-17s %3s %10s %10s %8s %6s %6s %11s  %s\n", "layer", "impl", "thr", "ms(med)", "ms(min)",
               "GFLOP/s", "%peak", "exec/u", "workspace", "detail");
 
   std::vector<Row> rows;
@@ -389,13 +389,13 @@ int bench_command(const std::vector<std::string>& args) {
         r.peak_pct = 100.0 * r.gflops / peak.gflops.at(r.threads);
       }
       if (!r.correct) {
-        std::printf("%-13s %-13s %3d %10s %10s %8s %6s %6s %11s  %s\n", r.layer.c_str(), r.impl.c_str(), r.threads, "-", "-",
+        std::printf("%-13s %-17s %3d %10s %10s %8s %6s %6s %11s  %s\n", r.layer.c_str(), r.impl.c_str(), r.threads, "-", "-",
                     "-", "-", "-", "-", r.note.c_str());
         continue;
       }
       char ratio[16] = "-";
       if (r.executed) std::snprintf(ratio, sizeof ratio, "%.2f", double(r.executed) / double(r.useful));
-      std::printf("%-13s %-13s %3d %10.4f %10.4f %8.1f %6.1f %6s %11zu  %s\n", r.layer.c_str(), r.impl.c_str(), r.threads,
+      std::printf("%-13s %-17s %3d %10.4f %10.4f %8.1f %6.1f %6s %11zu  %s\n", r.layer.c_str(), r.impl.c_str(), r.threads,
                   r.t.median * 1e3, r.t.min * 1e3, r.gflops, r.peak_pct, ratio, r.workspace, r.detail.c_str());
     }
     std::fflush(stdout);
@@ -413,8 +413,8 @@ int bench_command(const std::vector<std::string>& args) {
         if (r.kind == "peer" && (!best_peer || r.t.median < best_peer->t.median)) best_peer = &r;
       }
       if (!best) continue;
-      std::printf("  %-13s threads=%d  %-13s %9.4f ms", layer.name.c_str(), t, best->impl.c_str(), best->t.median * 1e3);
-      if (best_peer) std::printf("   best peer %-13s %9.4f ms (%.2fx)", best_peer->impl.c_str(), best_peer->t.median * 1e3,
+      std::printf("  %-13s threads=%d  %-17s %9.4f ms", layer.name.c_str(), t, best->impl.c_str(), best->t.median * 1e3);
+      if (best_peer) std::printf("   best peer %-17s %9.4f ms (%.2fx)", best_peer->impl.c_str(), best_peer->t.median * 1e3,
                                  best_peer->t.median / best->t.median);
       std::printf("\n");
     }
@@ -423,12 +423,12 @@ int bench_command(const std::vector<std::string>& args) {
   std::vector<std::string> peer_names;
   for (const Peer* pe : peers) peer_names.push_back(pe->name);
   peer_names.push_back("best_peer");
-  std::printf("  %-15s %3s", "strategy", "thr");
+  std::printf("  %-17s %3s", "strategy", "thr");
   for (const auto& pn : peer_names) std::printf(" %13s", pn.c_str());
   std::printf("\n");
   for (const auto& s : strategies) {
     for (int t : threads) {
-      std::printf("  %-15s %3d", s.c_str(), t);
+      std::printf("  %-17s %3d", s.c_str(), t);
       for (const auto& pn : peer_names) {
         double log_sum = 0;
         int n = 0;

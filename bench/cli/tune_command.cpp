@@ -126,7 +126,7 @@ int tune_command(const std::vector<std::string>& args) {
 
   init_benchmark_library();
   std::printf("tconv %s tune | ISA %s | wisdom %s\n\n", version(), active_isa().c_str(), wisdom_path.c_str());
-  std::printf("%-14s %-6s %3s  %-15s %10s  %-15s %8s  %s\n", "layer", "layout", "thr", "winner", "ms(med)",
+  std::printf("%-14s %-6s %3s  %-17s %10s  %-17s %8s  %s\n", "layer", "layout", "thr", "winner", "ms(med)",
               "heuristic", "heur/win", "all (ms, median)");
   std::vector<Measured> all;
   int agree = 0;
@@ -193,7 +193,7 @@ int tune_command(const std::vector<std::string>& args) {
           std::snprintf(buf, sizeof buf, "%s%s %.4g", others.empty() ? "" : ", ", s.c_str(), tm.median * 1e3);
           others += buf;
         }
-        std::printf("%-14s %-6s %3d  %-15s %10.4f  %-15s %7.2fx  %s\n", m.layer.c_str(), layout.c_str(), t,
+        std::printf("%-14s %-6s %3d  %-17s %10.4f  %-17s %7.2fx  %s\n", m.layer.c_str(), layout.c_str(), t,
                     m.winner.c_str(), best * 1e3, m.heuristic.c_str(), ratio, others.c_str());
         std::fflush(stdout);
         all.push_back(m);

@@ -91,6 +91,10 @@ using ZipStoreKernel = void (*)(const float* even, int64_t n_even, const float* 
 using PadRowsKernel = void (*)(const float* src, int64_t src_step, int64_t rows, int64_t n, int64_t pad_left,
                                int64_t total, float* dst, int64_t dst_step);
 
+// Layout change of a matrix: dst[j * dst_ld + i] = src[i * src_ld + j] for i < rows, j < cols.
+using TransposeKernel = void (*)(const float* src, int64_t src_ld, int64_t rows, int64_t cols, float* dst,
+                                 int64_t dst_ld);
+
 struct KernelTable {
   Isa isa;
   const char* isa_name;
@@ -110,6 +114,7 @@ struct KernelTable {
   EpilogueKernel epilogue;
   ZipStoreKernel zip_store;
   PadRowsKernel pad_rows;
+  TransposeKernel transpose;
   // The same kernels around a GEMM tile of fewer rows and the same width (8x32 beside 14x32 on
   // AVX-512), for channel counts the default tile's rows would pad (32 channels on 14-row tiles:
   // 42 rows, 24% idle); null in that table itself and on SSE2.

@@ -74,6 +74,17 @@ Choice choose_strategy(const Params& p, const KernelTable&) {
     return {"direct_scatter", "NCHW, small image, moderate reduction (" + n(reduction) +
                                   " <= 64): direct row kernels beat packing small GEMM panels"};
   }
+  const double macs_per_element = double(p.useful_macs()) / double(p.input_elements() + p.output_elements());
+  if (nchw && p.input.w < 16 && gemm_channels <= 128 && cog >= 16 && macs_per_element >= 256) {
+    // tfgan_2, tfgan_3 (7x7 inputs, 128 / 64 GEMM rows): every NCHW pixel panel spans rows and
+    // images and is gathered and scattered element by element, amortised over few rows; NHWC
+    // packs and stores whole channel vectors. Measured, 1 / 2 threads, min of 3 alternating
+    // rounds, subpixel -> subpixel_via_nhwc: tfgan_3 5.22 -> 3.60 / 2.56 -> 1.75 ms, tfgan_2
+    // 12.97 -> 10.23 / 6.18 -> 5.82. Not with many GEMM rows (dcgan_g2, 1024: 8.3 -> 11.3) or
+    // wider inputs (dcgan_g4, 16x16: 11.4 -> 14.5), where NCHW amortises its panels.
+    return {"subpixel_via_nhwc", "NCHW on input rows narrower than half a pixel panel with few GEMM channels (" +
+                                     n(double(gemm_channels)) + "): subpixel on NHWC copies"};
+  }
   return {"subpixel", "zero-free stride-phase GEMM on the packed micro-kernel"};
 }
 

@@ -70,11 +70,16 @@ StrategyInfo direct_scatter_strategy();
 StrategyInfo gemm_col2im_strategy();
 StrategyInfo im2col_gemm_strategy();
 StrategyInfo subpixel_strategy();
+StrategyInfo subpixel_via_nhwc_strategy();
 
 // Whether direct_scatter stages an NCHW input (small image, few zero columns: its fast path;
 // also for NHWC tensors of a single channel, which are the same bytes); auto's rules ask the
 // strategy rather than repeat its limits.
 bool direct_stages_nchw_input(const Params& params);
+
+// An NCHW plan that runs `create`'s NHWC plan on NHWC copies of chunks of images
+// (nhwc_bridge.cpp); its workspace adds those copies.
+std::unique_ptr<Strategy> through_nhwc(const Problem& nchw, std::unique_ptr<Strategy> (*create)(const Problem&));
 
 // The heuristic behind "auto": a registered strategy name and the reason for it.
 struct Choice {

@@ -418,18 +418,28 @@ class Subpixel final : public Strategy {
   uint64_t executed_ = 0;
 };
 
+std::string subpixel_not_applicable(const Params& p) {
+  if (p.stride.h * p.stride.w > kMaxPhases) {
+    return "stride_h*stride_w=" + std::to_string(p.stride.h * p.stride.w) + " exceeds the " +
+           std::to_string(kMaxPhases) + " phases it plans for";
+  }
+  return {};
+}
+
+std::unique_ptr<Strategy> create_subpixel(const Problem& pr) { return std::make_unique<Subpixel>(pr); }
+
 }  // namespace
 
-StrategyInfo subpixel_strategy() {
-  return {"subpixel",
+StrategyInfo subpixel_strategy() { return {"subpixel", subpixel_not_applicable, create_subpixel}; }
+
+// Subpixel's NHWC plan on NCHW tensors, through NHWC copies (see nhwc_bridge.cpp for why).
+StrategyInfo subpixel_via_nhwc_strategy() {
+  return {"subpixel_via_nhwc",
           [](const Params& p) -> std::string {
-            if (p.stride.h * p.stride.w > kMaxPhases) {
-              return "stride_h*stride_w=" + std::to_string(p.stride.h * p.stride.w) +
-                     " exceeds the " + std::to_string(kMaxPhases) + " phases it plans for";
-            }
-            return {};
+            if (p.layout != Layout::nchw) return "layout=nhwc: subpixel runs NHWC tensors directly";
+            return subpixel_not_applicable(p);
           },
-          [](const Problem& pr) -> std::unique_ptr<Strategy> { return std::make_unique<Subpixel>(pr); }};
+          [](const Problem& pr) { return through_nhwc(pr, create_subpixel); }};
 }
 
 }  // namespace tconv::detail

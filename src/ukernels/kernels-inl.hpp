@@ -710,6 +710,72 @@ void pad_rows(const float* src, int64_t src_step, int64_t rows, int64_t n, int64
   }
 }
 
+// One W x W block of the transpose (W = the vector width): W row loads, an in-register
+// transpose, W row stores.
+template <class Arch>
+inline void transpose_block(const float* src, int64_t src_ld, float* dst, int64_t dst_ld) {
+  using V = vf<Arch>;
+  constexpr int W = int(V::size);
+#ifdef __AVX512F__
+  if constexpr (W == 16) {
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * src_ld);
+    transpose16x16(r);
+    for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * dst_ld, r[i]);
+    return;
+  }
+#endif
+#ifdef __AVX__
+  if constexpr (W == 8) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * src_ld);
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+      r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+      r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+      r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; ++i) {
+      _mm256_storeu_ps(dst + i * dst_ld, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+      _mm256_storeu_ps(dst + (i + 4) * dst_ld, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    }
+    return;
+  }
+#endif
+  if constexpr (W == 4) {
+    __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + src_ld), r2 = _mm_loadu_ps(src + 2 * src_ld),
+           r3 = _mm_loadu_ps(src + 3 * src_ld);
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    _mm_storeu_ps(dst, r0);
+    _mm_storeu_ps(dst + dst_ld, r1);
+    _mm_storeu_ps(dst + 2 * dst_ld, r2);
+    _mm_storeu_ps(dst + 3 * dst_ld, r3);
+  } else {
+    for (int i = 0; i < W; ++i)
+      for (int j = 0; j < W; ++j) dst[j * dst_ld + i] = src[i * src_ld + j];
+  }
+}
+
+// dst[j * dst_ld + i] = src[i * src_ld + j] for i < rows, j < cols (a layout change between
+// NCHW and NHWC: rows = channels, cols = pixels, or the reverse). Reads and writes only those.
+template <class Arch>
+void transpose(const float* src, int64_t src_ld, int64_t rows, int64_t cols, float* dst, int64_t dst_ld) {
+  constexpr int64_t W = int64_t(vf<Arch>::size);
+  int64_t i0 = 0;
+  for (; i0 + W <= rows; i0 += W) {
+    int64_t j0 = 0;
+    for (; j0 + W <= cols; j0 += W) transpose_block<Arch>(src + i0 * src_ld + j0, src_ld, dst + j0 * dst_ld + i0, dst_ld);
+    for (; j0 < cols; ++j0)
+      for (int64_t i = i0; i < i0 + W; ++i) dst[j0 * dst_ld + i] = src[i * src_ld + j0];
+  }
+  for (; i0 < rows; ++i0)
+    for (int64_t j = 0; j < cols; ++j) dst[j * dst_ld + i0] = src[i0 * src_ld + j];
+}
+
 // One ISA's table. MR/NV and the cache blocking come from the including translation unit.
 template <class Arch, int MR, int NV>
 KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int64_t k_max,
@@ -731,6 +797,7 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      &epilogue_run<Arch>,
                      &zip_store<Arch>,
                      &pad_rows<Arch>,
+                     &transpose<Arch>,
                      short_tile};
 }
 

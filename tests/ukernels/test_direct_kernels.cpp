@@ -1,6 +1,7 @@
 // The direct strategy's kernels on every ISA, against plain loops: row_fma (tap groups of
 // consecutive H taps, every channel count and row block, widths below, at and above a vector),
-// chan_fma (depthwise pixels with the fused epilogue) and pad_rows (writes exactly each row).
+// chan_fma (depthwise pixels with the fused epilogue), pad_rows (writes exactly each row) and
+// transpose (the NCHW <-> NHWC layout change).
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -114,5 +115,24 @@ TEST_CASE("pad_rows: zero columns either side, nothing outside each row", "[kern
           INFO("n " << n << " pad_left " << pad_left << " pad_right " << pad_right);
           CHECK(ok);
         }
+  }
+}
+
+TEST_CASE("transpose: blocks of every vector width and the edges, nothing outside the matrix", "[kernels]") {
+  std::mt19937 rng(31);
+  for (const KernelTable* kt : test::kernel_tables()) {
+    INFO(kt->isa_name);
+    for (int64_t rows : {1, 3, 4, 8, 15, 16, 17, 37})
+      for (int64_t cols : {1, 4, 7, 8, 16, 31, 33}) {
+        const int64_t src_ld = cols + 3, dst_ld = rows + 5;
+        const auto src = test::random_tensor(size_t(rows * src_ld), rng);
+        std::vector<float> dst(size_t(cols * dst_ld), -7.0f);
+        kt->transpose(src.data(), src_ld, rows, cols, dst.data(), dst_ld);
+        for (int64_t j = 0; j < cols; ++j)
+          for (int64_t i = 0; i < dst_ld; ++i) {
+            INFO("rows=" << rows << " cols=" << cols << " i=" << i << " j=" << j);
+            REQUIRE(dst[size_t(j * dst_ld + i)] == (i < rows ? src[size_t(i * src_ld + j)] : -7.0f));
+          }
+      }
   }
 }

@@ -1,0 +1,100 @@
+// NCHW tensors through an NHWC plan: chunks of images are transposed into the workspace, run by
+// the strategy built for NHWC, and transposed back.
+//
+// Why: the GEMM strategies put output channels on the micro-kernel's rows in NCHW and pixels on
+// them in NHWC. On small images NCHW is at its worst: input rows shorter than half a pixel
+// panel make every panel span rows and images, so panels are gathered element by element and
+// stored through the scatter path, while NHWC packs whole channel vectors and stores them
+// whole. The two transposes cost a pass over input and output each; where that pays is auto's
+// call (auto_select.cpp), and the benchmark shows both.
+#include <algorithm>
+
+#include "strategies/strategy.hpp"
+#include "threading/parallel.hpp"
+
+namespace tconv::detail {
+namespace {
+
+// The NHWC copies of one chunk of images stay under this many bytes (the workspace they add).
+constexpr int64_t kChunkBytes = int64_t(16) << 20;
+// Pixels per transpose task.
+constexpr int64_t kPixelsPerTask = 512;
+
+int64_t image_floats(const Params& p) {
+  return p.in_channels * p.input.h * p.input.w + p.out_channels * p.output.h * p.output.w;
+}
+
+// The most images per chunk: a divisor of the batch, so every chunk runs the same inner plan.
+int64_t images_per_chunk(const Params& p) {
+  const int64_t limit = std::max<int64_t>(1, kChunkBytes / int64_t(sizeof(float)) / std::max<int64_t>(1, image_floats(p)));
+  int64_t chunk = std::min(limit, p.batch);
+  while (p.batch % chunk != 0) --chunk;
+  return chunk;
+}
+
+class NhwcBridge final : public Strategy {
+ public:
+  NhwcBridge(const Problem& pr, std::unique_ptr<Strategy> (*create)(const Problem&))
+      : pr_(pr), chunk_(images_per_chunk(pr.params)), inner_pr_(inner_problem(pr, chunk_)), inner_(create(inner_pr_)) {
+    const Params& p = pr.params;
+    in_pixels_ = p.input.h * p.input.w;
+    out_pixels_ = p.output.h * p.output.w;
+    x_floats_ = cache_line_floats(size_t(chunk_ * p.in_channels * in_pixels_));
+    y_floats_ = cache_line_floats(size_t(chunk_ * p.out_channels * out_pixels_));
+  }
+
+  size_t workspace_floats(int threads) const override {
+    return x_floats_ + y_floats_ + inner_->workspace_floats(threads);
+  }
+
+  void execute(const float* x, float* y, float* ws, int threads) const override {
+    const Params& p = pr_.params;
+    const KernelTable& kt = *pr_.kernels;
+    float* xn = ws;
+    float* yn = ws + x_floats_;
+    const int64_t cin = p.in_channels, cout = p.out_channels;
+    const int64_t in_tasks = (in_pixels_ + kPixelsPerTask - 1) / kPixelsPerTask;
+    const int64_t out_tasks = (out_pixels_ + kPixelsPerTask - 1) / kPixelsPerTask;
+    for (int64_t n0 = 0; n0 < p.batch; n0 += chunk_) {
+      const float* xc = x + n0 * cin * in_pixels_;
+      float* yc = y + n0 * cout * out_pixels_;
+      parallel_for(threads, chunk_ * in_tasks, [&](int64_t t, int) {
+        const int64_t n = t / in_tasks, j0 = t % in_tasks * kPixelsPerTask;
+        const int64_t cols = std::min(kPixelsPerTask, in_pixels_ - j0);
+        kt.transpose(xc + n * cin * in_pixels_ + j0, in_pixels_, cin, cols, xn + (n * in_pixels_ + j0) * cin, cin);
+      });
+      inner_->execute(xn, yn, ws + x_floats_ + y_floats_, threads);
+      parallel_for(threads, chunk_ * out_tasks, [&](int64_t t, int) {
+        const int64_t n = t / out_tasks, i0 = t % out_tasks * kPixelsPerTask;
+        const int64_t rows = std::min(kPixelsPerTask, out_pixels_ - i0);
+        kt.transpose(yn + (n * out_pixels_ + i0) * cout, cout, rows, cout, yc + n * cout * out_pixels_ + i0, out_pixels_);
+      });
+    }
+  }
+
+  std::string implementation() const override { return inner_->implementation() + " (nchw via nhwc)"; }
+  uint64_t executed_macs() const override { return inner_->executed_macs() * uint64_t(pr_.params.batch / chunk_); }
+
+ private:
+  static Problem inner_problem(const Problem& pr, int64_t chunk) {
+    Problem inner = pr;
+    inner.params.layout = Layout::nhwc;
+    inner.params.batch = chunk;
+    return inner;
+  }
+
+  const Problem& pr_;
+  int64_t chunk_;
+  Problem inner_pr_;  // declared before inner_, which keeps a reference to it
+  std::unique_ptr<Strategy> inner_;
+  int64_t in_pixels_ = 0, out_pixels_ = 0;
+  size_t x_floats_ = 0, y_floats_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> through_nhwc(const Problem& pr, std::unique_ptr<Strategy> (*create)(const Problem&)) {
+  return std::make_unique<NhwcBridge>(pr, create);
+}
+
+}  // namespace tconv::detail
