@@ -44,6 +44,11 @@ using GemmUkernel = void (*)(int64_t segments, const int64_t* kc, const float* c
                              const float* const* b_seg, const int64_t* b_step, int64_t mr,
                              int64_t nr, const TileStore& store);
 
+// The tile with A in place: row i of segment s is a_rows[s * MR + i][0 .. kc[s]) (rows >= mr may
+// repeat a valid row; they are computed, never stored); B micro-panels packed NR wide.
+using GemmDirectAUkernel = void (*)(int64_t segments, const int64_t* kc, const float* const* a_rows,
+                                    const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& store);
+
 // The narrow tile (2*MR x narrow_nr): A rows of two consecutive MR-row micro-panels, the second
 // at a_seg[s] + a_panel_stride (0: the same panel, when mr <= MR); B micro-panels packed
 // narrow_nr wide. For pixel panels too narrow for the wide tile.
@@ -99,6 +104,7 @@ struct KernelTable {
   Isa isa;
   const char* isa_name;
   GemmUkernel gemm;
+  GemmDirectAUkernel gemm_direct_a;
   const char* gemm_name;  // e.g. f32_gemm_14x32__avx512f
   int mr, nr;
   GemmNarrowUkernel gemm_narrow;

@@ -12,8 +12,9 @@ namespace {
 
 // At most this many K pieces in one pass; more pieces take another pass.
 constexpr int64_t kMaxSegments = 16;
-// At most this many micro-kernel segments when B is read in place (runs of evenly stepped k).
-constexpr int64_t kMaxRuns = 64;
+// At most this many micro-kernel segments when an operand is read in place (runs of evenly
+// stepped k), and the most rows of any tile.
+constexpr int64_t kMaxRuns = 64, kMaxTileRows = 16;
 
 // A run of a pass's piece: k in [begin, begin + length) of piece `piece`, inner offsets `step`
 // apart (the length is kept in its own array, which the kernel takes).
@@ -65,6 +66,30 @@ void panel_pointers(const Operand& op, const float* packed_copy, int64_t p, cons
   }
 }
 
+// Splits the pass's pieces of a gathered operand into runs of k whose inner offsets step evenly
+// by 1..max_step floats; false when some run steps otherwise or there are more than kMaxRuns.
+bool split_runs(const Pass& pass, const int64_t* inner_off, int64_t max_step, Run* runs, int64_t* length,
+                int64_t& count) {
+  count = 0;
+  for (int64_t s = 0; s < pass.count; ++s) {
+    const int64_t* in = inner_off + pass.piece[s].begin;
+    for (int64_t t = 0; t < pass.length[s];) {
+      const int64_t step = t + 1 < pass.length[s] ? in[t + 1] - in[t] : 1;
+      int64_t u = t + 1;
+      while (u < pass.length[s] && in[u] - in[u - 1] == step) ++u;
+      if (count == kMaxRuns || step <= 0 || step > max_step) return false;
+      runs[count] = {s, t, step};
+      length[count++] = u - t;
+      t = u;
+    }
+  }
+  return true;
+}
+
+// How a micro-tile gets its operands: both from packed micro-panels, B read in place along
+// runs, or A read in place along runs (B packed).
+enum class TileMode { packed, b_in_place, a_in_place };
+
 void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pass& pass, bool accumulate,
               bool finish, const Epilogue& epilogue) {
   const int64_t MR = kt.mr, NR = kt.nr;
@@ -83,26 +108,20 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   constexpr int64_t kInPlaceMaxRows = 56, kInPlaceMaxStep = 4096;  // 56: four 14-row tiles
   Run runs[kMaxRuns];
   int64_t run_count = 0, run_length[kMaxRuns];
-  bool b_in_place_possible = !blk.b.packed && blk.m_count <= kInPlaceMaxRows;
-  for (int64_t s = 0; b_in_place_possible && s < pass.count; ++s) {
-    const int64_t* in = blk.b.inner_off + pass.piece[s].begin;
-    for (int64_t t = 0; b_in_place_possible && t < pass.length[s];) {
-      const int64_t step = t + 1 < pass.length[s] ? in[t + 1] - in[t] : 1;
-      int64_t u = t + 1;
-      while (u < pass.length[s] && in[u] - in[u - 1] == step) ++u;
-      b_in_place_possible = run_count < kMaxRuns && step > 0 && step <= kInPlaceMaxStep;
-      if (b_in_place_possible) {
-        runs[run_count] = {s, t, step};
-        run_length[run_count++] = u - t;
-      }
-      t = u;
-    }
-  }
-  b_in_place_possible = b_in_place_possible && run_count * 8 <= pass.k;  // runs long enough to pay
-  const float* a_run[kMaxRuns];
+  bool b_in_place_possible = !blk.b.packed && blk.m_count <= kInPlaceMaxRows &&
+                             split_runs(pass, blk.b.inner_off, kInPlaceMaxStep, runs, run_length, run_count) &&
+                             run_count * 8 <= pass.k;  // runs long enough to pay
+  // A gathered A (NHWC pixels) is read in place when few B panels reuse it: packing would
+  // read, write and re-read each value for at most two uses. Its runs must be contiguous (one
+  // tap's channels), each tile row a pointer per run.
+  constexpr int64_t kDirectAMaxPanels = 2;
+  const bool a_in_place = !blk.a.packed && blk.b.packed && (blk.n_count + NR - 1) / NR <= kDirectAMaxPanels &&
+                          MR <= kMaxTileRows && split_runs(pass, blk.a.inner_off, 1, runs, run_length, run_count) &&
+                          run_count * 8 <= pass.k;
+  const float* a_run[kMaxRuns * kMaxTileRows];
   // One micro-tile column: B panel `jr` against rows [ic, ic + mc) of A. A narrow panel (B
   // packed narrow_nr wide) runs on the narrow tile, 2 * MR rows at a time.
-  auto tile_column = [&](int64_t jr, int64_t ic, int64_t mc, bool narrow, bool in_place) {
+  auto tile_column = [&](int64_t jr, int64_t ic, int64_t mc, bool narrow, TileMode mode) {
     const int64_t tile_nr = narrow ? kt.narrow_nr : NR, tile_mr = narrow ? 2 * MR : MR;
     const int64_t nr = std::min(tile_nr, blk.n_count - jr), n = blk.n0 + jr;
     const int64_t* col = blk.c_col_off + n;
@@ -111,11 +130,22 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
     for (int64_t j = 1; stride2 && j < nr; ++j) stride2 = col[j] == col[0] + 2 * j;
     for (int64_t ir = 0; ir < mc; ir += tile_mr) {
       const int64_t m = blk.m0 + ic + ir, mr = std::min(tile_mr, mc - ir);
-      panel_pointers(blk.a, pack_a, blk.a.packed ? m / MR : ir / MR, pass, MR, a_ptr);
-      for (int64_t q = 0; in_place && q < run_count; ++q) a_run[q] = a_ptr[runs[q].piece] + runs[q].begin * MR;
-      const int64_t segments = in_place ? run_count : pass.count;
-      const int64_t* lengths = in_place ? run_length : pass.length;
-      const float* const* a_seg = in_place ? a_run : a_ptr;
+      if (mode == TileMode::a_in_place) {
+        // Rows past mr repeat the last valid one: computed, never stored.
+        for (int64_t q = 0; q < run_count; ++q) {
+          const int64_t inner = blk.a.inner_off[pass.piece[runs[q].piece].begin + runs[q].begin];
+          for (int64_t i = 0; i < MR; ++i) a_run[q * MR + i] = blk.a.src + blk.a.outer_off[m + std::min(i, mr - 1)] + inner;
+        }
+      } else {
+        panel_pointers(blk.a, pack_a, blk.a.packed ? m / MR : ir / MR, pass, MR, a_ptr);
+        for (int64_t q = 0; mode == TileMode::b_in_place && q < run_count; ++q) {
+          a_run[q] = a_ptr[runs[q].piece] + runs[q].begin * MR;
+        }
+      }
+      const bool by_runs = mode != TileMode::packed;
+      const int64_t segments = by_runs ? run_count : pass.count;
+      const int64_t* lengths = by_runs ? run_length : pass.length;
+      const float* const* a_seg = by_runs ? a_run : a_ptr;
       bool pairs = stride2 && mr % 2 == 0;
       for (int64_t i = 0; pairs && i < mr; i += 2) pairs = blk.c_row_off[m + i + 1] == blk.c_row_off[m + i] + 1;
       const TileStore store{blk.c,
@@ -129,7 +159,9 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
                             blk.bias_row ? blk.bias_row + m : nullptr,
                             blk.bias_col ? blk.bias_col + n : nullptr,
                             &epilogue};
-      if (narrow) {
+      if (mode == TileMode::a_in_place) {
+        kt.gemm_direct_a(segments, lengths, a_seg, b_ptr, mr, nr, store);
+      } else if (narrow) {
         const int64_t a_panel_stride = mr <= MR ? 0 : (blk.a.packed ? blk.a.packed_k : pass.k) * MR;
         kt.gemm_narrow(segments, lengths, a_seg, a_panel_stride, b_ptr, b_step, mr, nr, store);
       } else {
@@ -137,6 +169,18 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
       }
     }
   };
+  if (a_in_place) {
+    // Tile rows outer, so a tile's A rows are still in L1 for the second B panel.
+    for (int64_t ic = 0; ic < blk.m_count; ic += MR) {
+      const int64_t mc = std::min(MR, blk.m_count - ic);
+      for (int64_t jr = 0; jr < blk.n_count; jr += NR) {
+        const float* panel = blk.b.packed + (blk.n0 + jr) / NR * blk.b.packed_k * NR;
+        for (int64_t q = 0; q < run_count; ++q) b_ptr[q] = panel + (pass.piece[runs[q].piece].begin + runs[q].begin) * NR;
+        tile_column(jr, ic, mc, false, TileMode::a_in_place);
+      }
+    }
+    return;
+  }
   if (!blk.a.packed && blk.b.packed) {
     // Gathered A (pixels in NHWC): pack a block of A once, run it against every B panel.
     for (int64_t ic = 0; ic < blk.m_count; ic += mc_max) {
@@ -145,7 +189,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
       for (int64_t jr = 0; jr < blk.n_count; jr += NR) {
         panel_pointers(blk.b, pack_b, (blk.n0 + jr) / NR, pass, NR, b_ptr);
         std::fill(b_step, b_step + pass.count, NR);
-        tile_column(jr, ic, mc, false, false);
+        tile_column(jr, ic, mc, false, TileMode::packed);
       }
     }
     return;
@@ -181,7 +225,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
     for (int64_t ic = 0; ic < blk.m_count; ic += mc_max) {
       const int64_t mc = std::min(mc_max, blk.m_count - ic);
       if (!blk.a.packed) pack_pass(kt, blk.a, blk.m0 + ic, mc, pass, MR, pack_a);  // both gathered: tests only
-      tile_column(jr, ic, mc, narrow, in_place);
+      tile_column(jr, ic, mc, narrow, in_place ? TileMode::b_in_place : TileMode::packed);
     }
     jr += count;
   }

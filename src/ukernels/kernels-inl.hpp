@@ -283,6 +283,39 @@ void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg
   store_tile<Arch, MR, NV>(acc, mr, nr, s);
 }
 
+// The same tile with A read in place (contract in dispatch/kernel_table.hpp, GemmDirectAUkernel):
+// row i of segment s runs along a_rows[s * MR + i], one float per k, so pixels whose channels
+// are contiguous (NHWC) need no packing when each is used by few B panels.
+template <class Arch, int MR, int NV>
+void gemm_ukernel_direct_a(int64_t segments, const int64_t* kc, const float* const* a_rows,
+                           const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& s) {
+  using V = vf<Arch>;
+  constexpr int W = int(V::size);
+  V acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[i][v] = V(0.0f);
+  for (int64_t seg = 0; seg < segments; ++seg) {
+    const float* const* rows = a_rows + seg * MR;
+    const float* b = b_seg[seg];
+    const int64_t n = kc[seg];
+    for (int64_t k = 0; k < n; ++k) {
+      V bv[NV];
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) bv[v] = V::load_aligned(b + v * W);
+#pragma GCC unroll 32
+      for (int i = 0; i < MR; ++i) {
+        const V ai(rows[i][k]);
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[i][v] = fmadd<Arch>(ai, bv[v], acc[i][v]);
+      }
+      b += NV * W;
+    }
+  }
+  store_tile<Arch, MR, NV>(acc, mr, nr, s);
+}
+
 // The narrow variant for pixel panels of at most one vector (small regions in NCHW): 2*MR rows
 // x W columns, the A rows from two consecutive MR-row panels (the second at a + a_panel_stride;
 // a_panel_stride 0 when mr <= MR), B packed W wide. Same register budget as the wide tile.
@@ -783,6 +816,7 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
   return KernelTable{isa,
                      isa_name,
                      &gemm_ukernel<Arch, MR, NV>,
+                     &gemm_ukernel_direct_a<Arch, MR, NV>,
                      gemm_name,
                      MR,
                      NV * int(vf<Arch>::size),

@@ -213,6 +213,52 @@ TEST_CASE("B read in place: runs of evenly stepped k, partial panels reading ins
   }
 }
 
+TEST_CASE("A read in place: NHWC-like pixel rows along runs of contiguous k, B prepacked", "[gemm]") {
+  // A as NHWC subpixel gathers it: k = (tap, channel), pixel i's channels contiguous at
+  // i * pixel_step, tap t at t * tap_step; at most two B panels, so A is not packed. Unnamed
+  // source floats are NaN.
+  std::mt19937 rng(13);
+  for (const KernelTable* kt : test::gemm_tile_tables()) {
+    for (int64_t n : {int64_t(1), int64_t(kt->nr), 2 * int64_t(kt->nr) - 3})
+      for (int64_t m : {int64_t(1), int64_t(kt->mr) - 1, 3 * int64_t(kt->mr) + 2}) {
+        const int64_t channels = 11, taps = 3, pixel_step = channels + 2, tap_step = 5 * pixel_step, k = channels * taps;
+        std::vector<float> src(size_t((m - 1) * pixel_step + (taps - 1) * tap_step + channels), NAN);
+        std::vector<int64_t> inner(static_cast<size_t>(k));
+        for (int64_t t = 0; t < taps; ++t)
+          for (int64_t c = 0; c < channels; ++c) inner[size_t(t * channels + c)] = t * tap_step + c;
+        const auto rows = strided_offsets(m, pixel_step);
+        std::uniform_real_distribution<float> d(-1, 1);
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t kk = 0; kk < k; ++kk) src[size_t(rows[size_t(i)] + inner[size_t(kk)])] = d(rng);
+        const auto b = test::random_tensor(size_t(k * n), rng);
+        const auto b_rows = strided_offsets(k, n), b_cols = strided_offsets(n, 1);
+        AlignedBuffer packed(size_t(round_up(n, kt->nr) * k)), pack(gemm_pack_floats(*kt));
+        kt->pack(b.data(), b_cols.data(), n, b_rows.data(), k, kt->nr, packed.data());
+        const auto c_rows = strided_offsets(m, n), c_cols = strided_offsets(n, 1);
+        const KRange range{0, k};
+        GemmBlock blk;
+        blk.m_count = m;
+        blk.n_count = n;
+        blk.k_ranges = &range;
+        blk.k_range_count = 1;
+        blk.a = Operand{nullptr, 0, src.data(), rows.data(), inner.data()};
+        blk.b = Operand{packed.data(), k, nullptr, nullptr, nullptr};
+        std::vector<float> c(size_t(m * n), NAN);
+        blk.c = c.data();
+        blk.c_row_off = c_rows.data();
+        blk.c_col_off = c_cols.data();
+        gemm_block(blk, *kt, pack.data());
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            double want = 0;
+            for (int64_t kk = 0; kk < k; ++kk) want += double(src[size_t(rows[size_t(i)] + inner[size_t(kk)])]) * double(b[size_t(kk * n + j)]);
+            INFO(kt->gemm_name << " m=" << m << " n=" << n << " i=" << i << " j=" << j);
+            REQUIRE(std::fabs(c[size_t(i * n + j)] - want) <= 1e-5 * double(k));
+          }
+      }
+  }
+}
+
 TEST_CASE("gemm_parallel: bitwise identical for 1, 2 and 3 threads", "[gemm][threads]") {
   std::mt19937 rng(4);
   for (const KernelTable* kt : test::gemm_tile_tables()) {
