@@ -75,15 +75,18 @@ Choice choose_strategy(const Params& p, const KernelTable&) {
                                   " <= 64): direct row kernels beat packing small GEMM panels"};
   }
   const double macs_per_element = double(p.useful_macs()) / double(p.input_elements() + p.output_elements());
-  if (nchw && p.input.w < 16 && gemm_channels <= 128 && cog >= 16 && macs_per_element >= 256) {
-    // tfgan_2, tfgan_3 (7x7 inputs, 128 / 64 GEMM rows): every NCHW pixel panel spans rows and
-    // images and is gathered and scattered element by element, amortised over few rows; NHWC
-    // packs and stores whole channel vectors. Measured, 1 / 2 threads, min of 3 alternating
-    // rounds, subpixel -> subpixel_via_nhwc: tfgan_3 5.22 -> 3.60 / 2.56 -> 1.75 ms, tfgan_2
-    // 12.97 -> 10.23 / 6.18 -> 5.82. Not with many GEMM rows (dcgan_g2, 1024: 8.3 -> 11.3) or
-    // wider inputs (dcgan_g4, 16x16: 11.4 -> 14.5), where NCHW amortises its panels.
-    return {"subpixel_via_nhwc", "NCHW on input rows narrower than half a pixel panel with few GEMM channels (" +
-                                     n(double(gemm_channels)) + "): subpixel on NHWC copies"};
+  if (nchw && gemm_channels <= 256 && cog >= 16 && macs_per_element >= 256) {
+    // NCHW subpixel gathers pixel panels across rows and images of small regions and stores
+    // them in stride-phase pieces, amortised over few GEMM rows; NHWC packs (or reads in place)
+    // whole channel vectors and stores them whole, which outweighs two transposes where the
+    // layer does enough multiply-adds per tensor element. Measured, subpixel -> this, 1 / 2
+    // threads (medians of one interleaved run): tfgan_3 5.65 -> 4.15 / 2.59 -> 1.87 ms,
+    // dcgan_g4 13.8 -> 11.8 / 8.4 -> 7.6, stride1_full 3.42 -> 3.19 / 1.69 -> 1.56, and the
+    // held-out rand07 11.4 -> 9.3 / 6.2 -> 5.2. Not with many GEMM rows (dcgan_g2, 1024 rows:
+    // 10.1 -> 11.2; unet_up1, 2048: 30.2 -> 36.4) nor few multiply-adds per element (grouped_up,
+    // 107: 9.6 -> 14.7; unet_up4, 85: 37.8 -> 49.2), where the copies cost more than they save.
+    return {"subpixel_via_nhwc", "NCHW with few GEMM channels (" + n(double(gemm_channels)) + " <= 256) and " +
+                                     n(macs_per_element) + " multiply-adds per tensor element: subpixel on NHWC copies"};
   }
   return {"subpixel", "zero-free stride-phase GEMM on the packed micro-kernel"};
 }
