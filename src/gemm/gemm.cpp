@@ -16,10 +16,10 @@ constexpr int64_t kMaxSegments = 16;
 // stepped k), and the most rows of any tile.
 constexpr int64_t kMaxRuns = 64, kMaxTileRows = 16;
 
-// A run of a pass's piece: k in [begin, begin + length) of piece `piece`, inner offsets `step`
-// apart (the length is kept in its own array, which the kernel takes).
+// A run of a pass's piece: `offset` k into piece `piece`, which is k index `k` of the operand,
+// inner offsets `step` apart (the length is kept in its own array, which the kernel takes).
 struct Run {
-  int64_t piece, begin, step;
+  int64_t piece, offset, k, step;
 };
 
 // A pass: K pieces (each inside one K-range) whose total fits the packing budget.
@@ -78,7 +78,7 @@ bool split_runs(const Pass& pass, const int64_t* inner_off, int64_t max_step, Ru
       int64_t u = t + 1;
       while (u < pass.length[s] && in[u] - in[u - 1] == step) ++u;
       if (count == kMaxRuns || step <= 0 || step > max_step) return false;
-      runs[count] = {s, t, step};
+      runs[count] = {s, t, pass.piece[s].begin + t, step};
       length[count++] = u - t;
       t = u;
     }
@@ -108,7 +108,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   constexpr int64_t kInPlaceMaxRows = 56, kInPlaceMaxStep = 4096;  // 56: four 14-row tiles
   Run runs[kMaxRuns];
   int64_t run_count = 0, run_length[kMaxRuns];
-  bool b_in_place_possible = !blk.b.packed && blk.m_count <= kInPlaceMaxRows &&
+  const bool b_in_place_possible = !blk.b.packed && blk.m_count <= kInPlaceMaxRows &&
                              split_runs(pass, blk.b.inner_off, kInPlaceMaxStep, runs, run_length, run_count) &&
                              run_count * 8 <= pass.k;  // runs long enough to pay
   // A gathered A (NHWC pixels) is read in place when few B panels reuse it: packing would
@@ -133,13 +133,13 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
       if (mode == TileMode::a_in_place) {
         // Rows past mr repeat the last valid one: computed, never stored.
         for (int64_t q = 0; q < run_count; ++q) {
-          const int64_t inner = blk.a.inner_off[pass.piece[runs[q].piece].begin + runs[q].begin];
+          const int64_t inner = blk.a.inner_off[runs[q].k];
           for (int64_t i = 0; i < MR; ++i) a_run[q * MR + i] = blk.a.src + blk.a.outer_off[m + std::min(i, mr - 1)] + inner;
         }
       } else {
         panel_pointers(blk.a, pack_a, blk.a.packed ? m / MR : ir / MR, pass, MR, a_ptr);
         for (int64_t q = 0; mode == TileMode::b_in_place && q < run_count; ++q) {
-          a_run[q] = a_ptr[runs[q].piece] + runs[q].begin * MR;
+          a_run[q] = a_ptr[runs[q].piece] + runs[q].offset * MR;
         }
       }
       const bool by_runs = mode != TileMode::packed;
@@ -175,7 +175,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
       const int64_t mc = std::min(MR, blk.m_count - ic);
       for (int64_t jr = 0; jr < blk.n_count; jr += NR) {
         const float* panel = blk.b.packed + (blk.n0 + jr) / NR * blk.b.packed_k * NR;
-        for (int64_t q = 0; q < run_count; ++q) b_ptr[q] = panel + (pass.piece[runs[q].piece].begin + runs[q].begin) * NR;
+        for (int64_t q = 0; q < run_count; ++q) b_ptr[q] = panel + runs[q].k * NR;
         tile_column(jr, ic, mc, false, TileMode::a_in_place);
       }
     }
@@ -209,12 +209,11 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
     bool in_place = b_in_place_possible;
     for (int64_t j = 1; in_place && j < count; ++j) in_place = oo[j] == oo[0] + j;
     for (int64_t q = 0; in_place && count < r && q < run_count; ++q) {
-      const int64_t last = pass.piece[runs[q].piece].begin + runs[q].begin + run_length[q] - 1;
-      in_place = oo[0] + blk.b.inner_off[last] + r <= blk.b.src_extent;
+      in_place = oo[0] + blk.b.inner_off[runs[q].k + run_length[q] - 1] + r <= blk.b.src_extent;
     }
     if (in_place) {
       for (int64_t q = 0; q < run_count; ++q) {
-        b_ptr[q] = blk.b.src + oo[0] + blk.b.inner_off[pass.piece[runs[q].piece].begin + runs[q].begin];
+        b_ptr[q] = blk.b.src + oo[0] + blk.b.inner_off[runs[q].k];
         b_step[q] = runs[q].step;
       }
     } else {

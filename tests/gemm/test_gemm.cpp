@@ -77,6 +77,33 @@ void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool pre
   }
 }
 
+// C = A x B (m x n, row-major, started as NaN) over one K-range [0, k) via gemm_block, then
+// every element checked against want(i, j).
+template <class Want>
+void check_single_range(const KernelTable& kt, int64_t m, int64_t n, int64_t k, const Operand& a, const Operand& b,
+                        Want want) {
+  const auto c_rows = strided_offsets(m, n), c_cols = strided_offsets(n, 1);
+  AlignedBuffer pack(gemm_pack_floats(kt));
+  const KRange range{0, k};
+  GemmBlock blk;
+  blk.m_count = m;
+  blk.n_count = n;
+  blk.k_ranges = &range;
+  blk.k_range_count = 1;
+  blk.a = a;
+  blk.b = b;
+  std::vector<float> c(size_t(m * n), NAN);
+  blk.c = c.data();
+  blk.c_row_off = c_rows.data();
+  blk.c_col_off = c_cols.data();
+  gemm_block(blk, kt, pack.data());
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      INFO(kt.gemm_name << " m=" << m << " n=" << n << " k=" << k << " i=" << i << " j=" << j);
+      REQUIRE(std::fabs(c[size_t(i * n + j)] - want(i, j)) <= 1e-5 * double(k));
+    }
+}
+
 }  // namespace
 
 TEST_CASE("GEMM micro-kernels and driver on every ISA and tile", "[gemm]") {
@@ -185,29 +212,17 @@ TEST_CASE("B read in place: runs of evenly stepped k, partial panels reading ins
           for (int64_t j = 0; j < n; ++j) src[size_t(inner[size_t(kk)] + j)] = d(rng);
         const auto a = test::random_tensor(size_t(m * k), rng);
         const auto a_rows = strided_offsets(m, k), a_cols = strided_offsets(k, 1), b_cols = strided_offsets(n, 1);
-        const auto c_rows = strided_offsets(m, n), c_cols = strided_offsets(n, 1);
-        AlignedBuffer packed(size_t(round_up(m, kt->mr) * k)), pack(gemm_pack_floats(*kt));
+        AlignedBuffer packed(size_t(round_up(m, kt->mr) * k));
         kt->pack(a.data(), a_rows.data(), m, a_cols.data(), k, kt->mr, packed.data());
-        const KRange range{0, k};
-        GemmBlock blk;
-        blk.m_count = m;
-        blk.n_count = n;
-        blk.k_ranges = &range;
-        blk.k_range_count = 1;
-        blk.a = Operand{packed.data(), k, nullptr, nullptr, nullptr};
-        blk.b = Operand{nullptr, 0, src.data(), b_cols.data(), inner.data(), int64_t(src.size())};
-        std::vector<float> c(size_t(m * n), NAN);
-        blk.c = c.data();
-        blk.c_row_off = c_rows.data();
-        blk.c_col_off = c_cols.data();
-        gemm_block(blk, *kt, pack.data());
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = 0; j < n; ++j) {
-            double want = 0;
-            for (int64_t kk = 0; kk < k; ++kk) want += double(a[size_t(i * k + kk)]) * double(src[size_t(inner[size_t(kk)] + j)]);
-            INFO(kt->gemm_name << " m=" << m << " n=" << n << " tail=" << tail << " i=" << i << " j=" << j);
-            REQUIRE(std::fabs(c[size_t(i * n + j)] - want) <= 1e-5 * double(k));
-          }
+        INFO("tail=" << tail);
+        check_single_range(*kt, m, n, k, Operand{packed.data(), k, nullptr, nullptr, nullptr},
+                           Operand{nullptr, 0, src.data(), b_cols.data(), inner.data(), int64_t(src.size())},
+                           [&](int64_t i, int64_t j) {
+                             double want = 0;
+                             for (int64_t kk = 0; kk < k; ++kk)
+                               want += double(a[size_t(i * k + kk)]) * double(src[size_t(inner[size_t(kk)] + j)]);
+                             return want;
+                           });
       }
     }
   }
@@ -232,29 +247,15 @@ TEST_CASE("A read in place: NHWC-like pixel rows along runs of contiguous k, B p
           for (int64_t kk = 0; kk < k; ++kk) src[size_t(rows[size_t(i)] + inner[size_t(kk)])] = d(rng);
         const auto b = test::random_tensor(size_t(k * n), rng);
         const auto b_rows = strided_offsets(k, n), b_cols = strided_offsets(n, 1);
-        AlignedBuffer packed(size_t(round_up(n, kt->nr) * k)), pack(gemm_pack_floats(*kt));
+        AlignedBuffer packed(size_t(round_up(n, kt->nr) * k));
         kt->pack(b.data(), b_cols.data(), n, b_rows.data(), k, kt->nr, packed.data());
-        const auto c_rows = strided_offsets(m, n), c_cols = strided_offsets(n, 1);
-        const KRange range{0, k};
-        GemmBlock blk;
-        blk.m_count = m;
-        blk.n_count = n;
-        blk.k_ranges = &range;
-        blk.k_range_count = 1;
-        blk.a = Operand{nullptr, 0, src.data(), rows.data(), inner.data()};
-        blk.b = Operand{packed.data(), k, nullptr, nullptr, nullptr};
-        std::vector<float> c(size_t(m * n), NAN);
-        blk.c = c.data();
-        blk.c_row_off = c_rows.data();
-        blk.c_col_off = c_cols.data();
-        gemm_block(blk, *kt, pack.data());
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = 0; j < n; ++j) {
-            double want = 0;
-            for (int64_t kk = 0; kk < k; ++kk) want += double(src[size_t(rows[size_t(i)] + inner[size_t(kk)])]) * double(b[size_t(kk * n + j)]);
-            INFO(kt->gemm_name << " m=" << m << " n=" << n << " i=" << i << " j=" << j);
-            REQUIRE(std::fabs(c[size_t(i * n + j)] - want) <= 1e-5 * double(k));
-          }
+        check_single_range(*kt, m, n, k, Operand{nullptr, 0, src.data(), rows.data(), inner.data()},
+                           Operand{packed.data(), k, nullptr, nullptr, nullptr}, [&](int64_t i, int64_t j) {
+                             double want = 0;
+                             for (int64_t kk = 0; kk < k; ++kk)
+                               want += double(src[size_t(rows[size_t(i)] + inner[size_t(kk)])]) * double(b[size_t(kk * n + j)]);
+                             return want;
+                           });
       }
   }
 }
