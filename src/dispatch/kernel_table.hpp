@@ -5,8 +5,8 @@
 //                    then, if finish: + bias, activation
 // A_s is a packed micro-panel a_seg[s][k*MR + i] (k < kc[s], i < MR), B_s one packed micro-panel
 // b_seg[s][k*NR + j]. All of K accumulates in registers, so C is read (when accumulating) and
-// written exactly once. Rows >= mr / columns >= nr of the panels are zero padding that the kernel
-// reads but never stores. C element (i, j) lives at c + row_off[i] + col_off[j]; the kernel
+// written exactly once. The kernel computes exactly mr rows (a body per row count) and never
+// reads A rows >= mr; columns >= nr of the panels are zero padding it reads but never stores. C element (i, j) lives at c + row_off[i] + col_off[j]; the kernel
 // writes exactly the mr x nr elements named that way and reads them only when accumulating.
 // Every b_seg[s] is 64-byte aligned; kc[s] >= 0; 1 <= mr <= MR; 1 <= nr <= NR.
 #pragma once
@@ -44,13 +44,13 @@ using GemmUkernel = void (*)(int64_t segments, const int64_t* kc, const float* c
                              const float* const* b_seg, const int64_t* b_step, int64_t mr,
                              int64_t nr, const TileStore& store);
 
-// The tile with A in place: row i of segment s is a_rows[s * MR + i][0 .. kc[s]) (rows >= mr may
-// repeat a valid row; they are computed, never stored); B micro-panels packed NR wide.
+// The tile with A in place: row i < mr of segment s is a_rows[s * MR + i][0 .. kc[s]); B
+// micro-panels packed NR wide.
 using GemmDirectAUkernel = void (*)(int64_t segments, const int64_t* kc, const float* const* a_rows,
                                     const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& store);
 
 // The narrow tile (2*MR x narrow_nr): A rows of two consecutive MR-row micro-panels, the second
-// at a_seg[s] + a_panel_stride (0: the same panel, when mr <= MR); B micro-panels packed
+// at a_seg[s] + a_panel_stride (read only when mr > MR; 0 otherwise); B micro-panels packed
 // narrow_nr wide. For pixel panels too narrow for the wide tile.
 using GemmNarrowUkernel = void (*)(int64_t segments, const int64_t* kc, const float* const* a_seg,
                                    int64_t a_panel_stride, const float* const* b_seg,

@@ -131,10 +131,9 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
     for (int64_t ir = 0; ir < mc; ir += tile_mr) {
       const int64_t m = blk.m0 + ic + ir, mr = std::min(tile_mr, mc - ir);
       if (mode == TileMode::a_in_place) {
-        // Rows past mr repeat the last valid one: computed, never stored.
         for (int64_t q = 0; q < run_count; ++q) {
           const int64_t inner = blk.a.inner_off[runs[q].k];
-          for (int64_t i = 0; i < MR; ++i) a_run[q * MR + i] = blk.a.src + blk.a.outer_off[m + std::min(i, mr - 1)] + inner;
+          for (int64_t i = 0; i < mr; ++i) a_run[q * MR + i] = blk.a.src + blk.a.outer_off[m + i] + inner;
         }
       } else {
         panel_pointers(blk.a, pack_a, blk.a.packed ? m / MR : ir / MR, pass, MR, a_ptr);

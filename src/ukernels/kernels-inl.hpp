@@ -6,9 +6,11 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include <array>
 #include <climits>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 #include "dispatch/kernel_table.hpp"
 #include "epilogue/epilogue.hpp"
@@ -22,16 +24,25 @@ namespace tconv::detail::TCONV_ISA_NAMESPACE {
 template <class Arch>
 using vf = xsimd::batch<float, Arch>;
 
+// tanh and sigmoid expand to long polynomials: kept out of line so the many tile bodies that
+// store through activate() still inline it (its cheap cases are a compare and a select).
 template <class Arch>
-inline vf<Arch> activate(vf<Arch> v, const Epilogue& e) {
+__attribute__((noinline)) vf<Arch> activate_transcendental(vf<Arch> v, const Epilogue& e) {
+  using V = vf<Arch>;
+  if (e.activation == Activation::tanh) return xsimd::tanh(v);
+  return V(1.0f) / (V(1.0f) + xsimd::exp(-v));
+}
+
+template <class Arch>
+__attribute__((always_inline)) inline vf<Arch> activate(vf<Arch> v, const Epilogue& e) {
   using V = vf<Arch>;
   switch (e.activation) {
     case Activation::none: return v;
     case Activation::relu: return xsimd::max(v, V(0.0f));
     case Activation::leaky_relu: return xsimd::select(v < V(0.0f), v * V(e.alpha), v);
     case Activation::clamp: return xsimd::min(xsimd::max(v, V(e.min)), V(e.max));
-    case Activation::tanh: return xsimd::tanh(v);
-    case Activation::sigmoid: return V(1.0f) / (V(1.0f) + xsimd::exp(-v));
+    case Activation::tanh:
+    case Activation::sigmoid: return activate_transcendental<Arch>(v, e);
   }
   return v;
 }
@@ -250,16 +261,18 @@ inline void store_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t mr, i
   }
 }
 
-// The MR x (NV * simd width) GEMM micro-kernel (contract in dispatch/kernel_table.hpp): the
-// whole K, as `segments` pieces, accumulates in registers; C is touched once.
-template <class Arch, int MR, int NV>
-void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg,
-                  const float* const* b_seg, const int64_t* b_step, int64_t mr, int64_t nr, const TileStore& s) {
+// The GEMM micro-kernels (contracts in dispatch/kernel_table.hpp). Each body computes ROWS rows
+// of a tile whose A micro-panels are PANEL rows wide; the table's entry points call the body of
+// exactly mr rows, so a partial tile (a region of 16 pixels on 14-row tiles: 14 + 2) costs its
+// rows, not a whole tile's FMAs. Every row count is instantiated: the rows' FMAs unroll fully.
+template <class Arch, int ROWS, int PANEL, int NV>
+void gemm_tile(int64_t segments, const int64_t* kc, const float* const* a_seg, const float* const* b_seg,
+               const int64_t* b_step, int64_t mr, int64_t nr, const TileStore& s) {
   using V = vf<Arch>;
   constexpr int W = int(V::size);
-  V acc[MR][NV];
+  V acc[ROWS][NV];
 #pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i)
+  for (int i = 0; i < ROWS; ++i)
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[i][v] = V(0.0f);
   for (int64_t seg = 0; seg < segments; ++seg) {
@@ -271,33 +284,32 @@ void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) bv[v] = V::load_unaligned(b + v * W);
 #pragma GCC unroll 32
-      for (int i = 0; i < MR; ++i) {
+      for (int i = 0; i < ROWS; ++i) {
         const V ai(a[i]);
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) acc[i][v] = fmadd<Arch>(ai, bv[v], acc[i][v]);
       }
-      a += MR;
+      a += PANEL;
       b += step;
     }
   }
-  store_tile<Arch, MR, NV>(acc, mr, nr, s);
+  store_tile<Arch, ROWS, NV>(acc, mr, nr, s);
 }
 
-// The same tile with A read in place (contract in dispatch/kernel_table.hpp, GemmDirectAUkernel):
-// row i of segment s runs along a_rows[s * MR + i], one float per k, so pixels whose channels
-// are contiguous (NHWC) need no packing when each is used by few B panels.
-template <class Arch, int MR, int NV>
-void gemm_ukernel_direct_a(int64_t segments, const int64_t* kc, const float* const* a_rows,
-                           const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& s) {
+// A read in place: row i of segment s runs along a_rows[s * PANEL + i], one float per k, so
+// pixels whose channels are contiguous (NHWC) need no packing when each is used by few B panels.
+template <class Arch, int ROWS, int PANEL, int NV>
+void gemm_tile_direct_a(int64_t segments, const int64_t* kc, const float* const* a_rows, const float* const* b_seg,
+                        int64_t mr, int64_t nr, const TileStore& s) {
   using V = vf<Arch>;
   constexpr int W = int(V::size);
-  V acc[MR][NV];
+  V acc[ROWS][NV];
 #pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i)
+  for (int i = 0; i < ROWS; ++i)
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[i][v] = V(0.0f);
   for (int64_t seg = 0; seg < segments; ++seg) {
-    const float* const* rows = a_rows + seg * MR;
+    const float* const* rows = a_rows + seg * PANEL;
     const float* b = b_seg[seg];
     const int64_t n = kc[seg];
     for (int64_t k = 0; k < n; ++k) {
@@ -305,7 +317,7 @@ void gemm_ukernel_direct_a(int64_t segments, const int64_t* kc, const float* con
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) bv[v] = V::load_aligned(b + v * W);
 #pragma GCC unroll 32
-      for (int i = 0; i < MR; ++i) {
+      for (int i = 0; i < ROWS; ++i) {
         const V ai(rows[i][k]);
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) acc[i][v] = fmadd<Arch>(ai, bv[v], acc[i][v]);
@@ -313,20 +325,20 @@ void gemm_ukernel_direct_a(int64_t segments, const int64_t* kc, const float* con
       b += NV * W;
     }
   }
-  store_tile<Arch, MR, NV>(acc, mr, nr, s);
+  store_tile<Arch, ROWS, NV>(acc, mr, nr, s);
 }
 
-// The narrow variant for pixel panels of at most one vector (small regions in NCHW): 2*MR rows
-// x W columns, the A rows from two consecutive MR-row panels (the second at a + a_panel_stride;
-// a_panel_stride 0 when mr <= MR), B packed W wide. Same register budget as the wide tile.
-template <class Arch, int MR>
-void gemm_ukernel_narrow(int64_t segments, const int64_t* kc, const float* const* a_seg, int64_t a_panel_stride,
-                         const float* const* b_seg, const int64_t* b_step, int64_t mr, int64_t nr,
-                         const TileStore& s) {
+// The narrow tile for pixel panels of at most one vector (small regions in NCHW): up to 2*PANEL
+// rows x W columns, rows from two consecutive PANEL-row micro-panels (the second at
+// a + a_panel_stride), B packed W wide. Same register budget as the wide tile.
+template <class Arch, int ROWS, int PANEL>
+void gemm_tile_narrow(int64_t segments, const int64_t* kc, const float* const* a_seg, int64_t a_panel_stride,
+                      const float* const* b_seg, const int64_t* b_step, int64_t mr, int64_t nr, const TileStore& s) {
   using V = vf<Arch>;
-  V acc[2 * MR][1];
+  constexpr int FIRST = ROWS < PANEL ? ROWS : PANEL;
+  V acc[ROWS][1];
 #pragma GCC unroll 64
-  for (int i = 0; i < 2 * MR; ++i) acc[i][0] = V(0.0f);
+  for (int i = 0; i < ROWS; ++i) acc[i][0] = V(0.0f);
   for (int64_t seg = 0; seg < segments; ++seg) {
     const float* a0 = a_seg[seg];
     const float* a1 = a0 + a_panel_stride;
@@ -335,15 +347,49 @@ void gemm_ukernel_narrow(int64_t segments, const int64_t* kc, const float* const
     for (int64_t k = kc[seg]; k > 0; --k) {
       const V bv = V::load_unaligned(b);
 #pragma GCC unroll 32
-      for (int i = 0; i < MR; ++i) acc[i][0] = fmadd<Arch>(V(a0[i]), bv, acc[i][0]);
+      for (int i = 0; i < FIRST; ++i) acc[i][0] = fmadd<Arch>(V(a0[i]), bv, acc[i][0]);
 #pragma GCC unroll 32
-      for (int i = 0; i < MR; ++i) acc[MR + i][0] = fmadd<Arch>(V(a1[i]), bv, acc[MR + i][0]);
-      a0 += MR;
-      a1 += MR;
+      for (int i = FIRST; i < ROWS; ++i) acc[i][0] = fmadd<Arch>(V(a1[i - PANEL]), bv, acc[i][0]);
+      a0 += PANEL;
+      a1 += PANEL;
       b += step;
     }
   }
-  store_tile<Arch, 2 * MR, 1>(acc, mr, nr, s);
+  store_tile<Arch, ROWS, 1>(acc, mr, nr, s);
+}
+
+// The bodies of every row count 1..N, indexed by rows - 1.
+template <class Fn, int... R, class Make>
+constexpr std::array<Fn, sizeof...(R)> by_rows(std::integer_sequence<int, R...>, Make make) {
+  return {make(std::integral_constant<int, R + 1>{})...};
+}
+
+template <class Arch, int MR, int NV>
+void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg, const float* const* b_seg,
+                  const int64_t* b_step, int64_t mr, int64_t nr, const TileStore& s) {
+  static constexpr auto bodies = by_rows<GemmUkernel>(std::make_integer_sequence<int, MR>{}, [](auto rows) {
+    return GemmUkernel(&gemm_tile<Arch, decltype(rows)::value, MR, NV>);
+  });
+  bodies[size_t(mr - 1)](segments, kc, a_seg, b_seg, b_step, mr, nr, s);
+}
+
+template <class Arch, int MR, int NV>
+void gemm_ukernel_direct_a(int64_t segments, const int64_t* kc, const float* const* a_rows,
+                           const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& s) {
+  static constexpr auto bodies = by_rows<GemmDirectAUkernel>(std::make_integer_sequence<int, MR>{}, [](auto rows) {
+    return GemmDirectAUkernel(&gemm_tile_direct_a<Arch, decltype(rows)::value, MR, NV>);
+  });
+  bodies[size_t(mr - 1)](segments, kc, a_rows, b_seg, mr, nr, s);
+}
+
+template <class Arch, int MR>
+void gemm_ukernel_narrow(int64_t segments, const int64_t* kc, const float* const* a_seg, int64_t a_panel_stride,
+                         const float* const* b_seg, const int64_t* b_step, int64_t mr, int64_t nr,
+                         const TileStore& s) {
+  static constexpr auto bodies = by_rows<GemmNarrowUkernel>(std::make_integer_sequence<int, 2 * MR>{}, [](auto rows) {
+    return GemmNarrowUkernel(&gemm_tile_narrow<Arch, decltype(rows)::value, MR>);
+  });
+  bodies[size_t(mr - 1)](segments, kc, a_seg, a_panel_stride, b_seg, b_step, mr, nr, s);
 }
 
 // How many of the first `limit` offsets continue off[0] one by one.

@@ -117,6 +117,11 @@ TEST_CASE("GEMM micro-kernels and driver on every ISA and tile", "[gemm]") {
             check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 1, rng);
             if (k != KC + 5) check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 0, rng, /*paired=*/true);
           }
+    // Every row count has its own tile body (1..MR wide, 1..2*MR narrow: pixel panels of at most
+    // one vector run on the narrow tile).
+    for (int64_t m = 1; m <= 2 * MR + 1; ++m)
+      for (int64_t n : {int64_t(kt->narrow_nr) - 1, NR + 3})
+        for (bool prepack : {false, true}) check_gemm(*kt, m, n, 9, prepack, m % 2 == 1, rng);
     // Beyond the M and N blocks the packing budget allows at a large K.
     const int64_t big_k = KC / 2 + 3;
     check_gemm(*kt, kt->pack_a_floats / big_k + MR + 1, 3 * NR + 3, big_k, false, false, rng);
@@ -235,7 +240,7 @@ TEST_CASE("A read in place: NHWC-like pixel rows along runs of contiguous k, B p
   std::mt19937 rng(13);
   for (const KernelTable* kt : test::gemm_tile_tables()) {
     for (int64_t n : {int64_t(1), int64_t(kt->nr), 2 * int64_t(kt->nr) - 3})
-      for (int64_t m : {int64_t(1), int64_t(kt->mr) - 1, 3 * int64_t(kt->mr) + 2}) {
+      for (int64_t m = 1; m <= 3 * int64_t(kt->mr) + 2; m += m < kt->mr + 1 ? 1 : int64_t(kt->mr)) {
         const int64_t channels = 11, taps = 3, pixel_step = channels + 2, tap_step = 5 * pixel_step, k = channels * taps;
         std::vector<float> src(size_t((m - 1) * pixel_step + (taps - 1) * tap_step + channels), NAN);
         std::vector<int64_t> inner(static_cast<size_t>(k));
