@@ -58,6 +58,13 @@ def direct_stages(f):
     return fits and useful_w > 0 and w_pairs <= 1.25 * useful_w
 
 
+def direct_dot_products(f, vector_floats=16):
+    """direct_scatter.cpp's direct_uses_dot_products (AVX-512: 16 floats per vector)."""
+    vectors = lambda n: -(-n // vector_floats)
+    return (f["layout"] == "nhwc" and not (f["cig"] == 1 and f["cog"] == 1)
+            and 2 * f["cog"] * vectors(f["cig"]) <= f["cig"] * vectors(f["cog"]))
+
+
 def features(params):
     kv = dict(tok.split("=", 1) for tok in params.split())
     f = {k: (int(v) if v.lstrip("-").isdigit() else v) for k, v in kv.items()}
@@ -74,6 +81,7 @@ def features(params):
     f["gemm_channels"] = f["cog"] * mh * mw    # subpixel's channel dimension after align_phases
     f["input_pixels"] = f["N"] * f["H"] * f["W"]
     f["stages"] = f["layout"] == "nchw" and direct_stages(f)
+    f["dot"] = direct_dot_products(f)
     vh = valid_pairs(f["H"], f["sh"], f["kh"], f["dh"], f["ct"], f["oh"])
     vw = valid_pairs(f["W"], f["sw"], f["kw"], f["dw"], f["cl"], f["ow"])
     elements = f["N"] * (f["Cin"] * f["H"] * f["W"] + f["Cout"] * f["oh"] * f["ow"])
@@ -127,6 +135,9 @@ def rules_measured(f, P=THRESHOLDS):
     if f["cig"] == 1 and f["cog"] == 1:
         return "direct_scatter"
     if nchw and f["cog"] <= P["small_cout"] and f["stages"]:
+        return "direct_scatter"
+    # Session 7, with the NHWC dot-product kernel (data: tune_thin_nhwc.json).
+    if not nchw and f["cog"] <= 4 and f["dot"]:
         return "direct_scatter"
     paired_stores = f["sw"] == 2 and f["kw"] % 2 == 0
     if nchw and f["reduction"] <= P["short_reduction"] and not paired_stores:

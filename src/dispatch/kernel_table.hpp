@@ -76,6 +76,15 @@ using VecMatKernel = void (*)(float* acc, const float* x, int64_t cin, const flo
 using ChanFmaKernel = void (*)(float* out, int64_t n, const float* x, const int64_t* x_off, const float* w,
                                const int64_t* w_off, int64_t taps, const float* bias, const Epilogue& epilogue);
 
+// Few-channel dot products over a run of output pixels that see the same taps: for p < pixels,
+// c < cout (1..4),
+//   out[p*out_step + c] = sum_t sum_i x[p*x_step + x_off[t] + i] * w[w_off[t] + c*cin + i], i < cin:
+// NHWC output pixels with few output channels as dot products along the input channels
+// (contiguous in NHWC), every tap in one call. Overwrites only the named outputs.
+using DotTapsKernel = void (*)(float* out, int64_t out_step, int64_t pixels, int64_t cout, const float* x,
+                               int64_t x_step, const int64_t* x_off, const float* w, const int64_t* w_off,
+                               int64_t taps, int64_t cin);
+
 // Micro-panel packing: contract in gemm/gemm.hpp ("Packing").
 using PackKernel = void (*)(const float* src, const int64_t* outer_off, int64_t outer_count,
                             const int64_t* inner_off, int64_t k, int64_t r, float* dst);
@@ -117,6 +126,7 @@ struct KernelTable {
   RowFmaKernel row_fma;
   VecMatKernel vec_mat;
   ChanFmaKernel chan_fma;
+  DotTapsKernel dot_taps;
   EpilogueKernel epilogue;
   ZipStoreKernel zip_store;
   PadRowsKernel pad_rows;

@@ -32,7 +32,7 @@ PhaseShape phase_shape(int64_t k, int64_t s, int64_t d) {
 
 }  // namespace
 
-Choice choose_strategy(const Params& p, const KernelTable&) {
+Choice choose_strategy(const Params& p, const KernelTable& kt) {
   const int64_t cig = p.in_channels / p.groups, cog = p.out_channels / p.groups;
   const bool nchw = p.layout == Layout::nchw;
   const auto n = [](double v) { return std::to_string(int64_t(v)); };
@@ -56,6 +56,16 @@ Choice choose_strategy(const Params& p, const KernelTable&) {
     // dcgan_g5, tfgan_4: a GEMM tile over output channels would be mostly padding; direct's
     // row kernel runs up to 8 output rows x 4 channels per input load on a staged image.
     return {"direct_scatter", "NCHW with at most 4 output channels per group on a small image: direct row kernels on the staged input"};
+  }
+  if (!nchw && cog <= 4 && direct_uses_dot_products(p, kt)) {
+    // dcgan_g5, tfgan_4: a GEMM tile over output channels would be mostly padding; direct
+    // runs each output channel as dot products along the contiguous input channels, several
+    // pixels per weight load. Measured on 20 random NHWC layers with 1-8 output channels
+    // (bench/data/tune_thin_nhwc.json): with at most 4, direct was fastest on all 16 at 1
+    // thread and 15 at 2 (e.g. 128 -> 4 channels, 56x56, 3x3 s1: 0.88 ms against
+    // gemm_col2im's 1.73); with 6-8, subpixel won all 4.
+    return {"direct_scatter", "NHWC with at most 4 output channels per group (" + n(double(cog)) +
+                                  "): direct dot products along the input channels"};
   }
   if (nchw && reduction <= 32 && !paired_stores) {
     // A GEMM tile would do a few multiply-adds per element it stores, and NCHW phase outputs

@@ -43,6 +43,18 @@ constexpr double kMaxStagedWaste = 1.25;
 
 bool single_channel(const Params& p) { return p.in_channels == 1 && p.out_channels == 1; }
 
+// NHWC output channels per dot_taps call.
+constexpr int64_t kDotChannels = 4;
+
+// NHWC, per (pixel, tap): vec_mat runs Cin/g FMAs of ceil(Cout/g / W) vectors (W floats per
+// vector), mostly empty lanes when Cout/g is small; dot_taps runs Cout/g FMAs per vector of
+// input channels plus a horizontal sum per channel. Dot when that is at most half the vectors
+// (tfgan_4, 64 -> 1 channels: 4 vectors instead of 64).
+bool dot_beats_vec_mat(int64_t cig, int64_t cog, int64_t vector_floats) {
+  const auto vectors = [&](int64_t n) { return (n + vector_floats - 1) / vector_floats; };
+  return 2 * cog * vectors(cig) <= cig * vectors(cog);
+}
+
 // (Output, tap) pairs along one dimension: all of them (`all`, what the staged form multiplies)
 // and the valid ones. The other dimension's pairs, batch and channels are common factors.
 struct Pairs {
@@ -125,13 +137,21 @@ class DirectScatter final : public Strategy {
       for (const auto& ph : phases_h_) h_taps = std::max(h_taps, ph.taps.size());
       for (const auto& pw : phases_w_) w_taps = std::max(w_taps, pw.taps.size());
       pixel_taps_ = int64_t(h_taps * w_taps);
-      // Tap matrices [th][tw][g][ci][co] (vec_mat), or [th][tw][c] for depthwise (chan_fma).
+      dot_ = direct_uses_dot_products(p, kt_);
+      if (dot_)
+        for (int64_t ow = 0; ow < p.output.w; ++ow) row_bias_.insert(row_bias_.end(), pr.bias.begin(), pr.bias.end());
+      // Tap matrices [th][tw][g][ci][co] (vec_mat), or [th][tw][g][co][ci] for dot_taps and
+      // depthwise chan_fma (where it is [th][tw][c]).
       const int64_t KH = p.kernel.h, KW = p.kernel.w;
       taps_.resize(size_t(KH * KW * p.in_channels * pr.cog));
       for (int64_t t = 0; t < KH * KW; ++t)
-        for (int64_t cin = 0; cin < p.in_channels; ++cin)
-          for (int64_t co = 0; co < pr.cog; ++co)
-            taps_[size_t((t * p.in_channels + cin) * pr.cog + co)] = pr.w(cin, co, t / KW, t % KW);
+        for (int64_t g = 0; g < p.groups; ++g)
+          for (int64_t ci = 0; ci < pr.cig; ++ci)
+            for (int64_t co = 0; co < pr.cog; ++co) {
+              const int64_t at = depthwise_ || dot_ ? ((t * p.groups + g) * pr.cog + co) * pr.cig + ci
+                                                    : (t * p.in_channels + g * pr.cig + ci) * pr.cog + co;
+              taps_[size_t(at)] = pr.w(g * pr.cig + ci, co, t / KW, t % KW);
+            }
     } else {
       use_staging();
       prebuild_lists();
@@ -160,7 +180,7 @@ class DirectScatter final : public Strategy {
   }
 
   std::string implementation() const override {
-    return std::string(nchw_ ? "direct_rows_" : (depthwise_ ? "direct_chanwise_" : "direct_vecmat_")) +
+    return std::string(nchw_ ? "direct_rows_" : depthwise_ ? "direct_chanwise_" : dot_ ? "direct_dot_" : "direct_vecmat_") +
            "f32__" + kt_.isa_name;
   }
   uint64_t executed_macs() const override { return st_.staged ? st_.macs : pr_.params.useful_macs(); }
@@ -195,7 +215,7 @@ class DirectScatter final : public Strategy {
     // NCHW: kChannelBlock phase-split rows, tap offsets (int64: 2 floats each), tap weights.
     // NHWC: the channel accumulator, or (depthwise) a pixel's input and weight offsets.
     // Staged: the staged image first.
-    if (!nchw_) return cache_line_floats(size_t(depthwise_ ? 4 * pixel_taps_ : p.out_channels));
+    if (!nchw_) return cache_line_floats(size_t(depthwise_ || dot_ ? 4 * pixel_taps_ : p.out_channels));
     return cache_line_floats(size_t(staged_floats()) + kRowBlock * kChannelBlock * cache_line_floats(size_t(p.output.w)) +
                              size_t((2 + kChannelBlock) * max_row_taps() + 2 * 4 * w_segments()));
   }
@@ -373,6 +393,7 @@ class DirectScatter final : public Strategy {
   }
 
   void row_nhwc(const float* x, float* y, int64_t oh, float* ws) const {
+    if (dot_) return row_nhwc_dot(x, y + oh * ys_.h, oh, ws);
     const Params& p = pr_.params;
     const int64_t C = p.out_channels, KW = p.kernel.w;
     float* acc = ws;
@@ -415,9 +436,43 @@ class DirectScatter final : public Strategy {
     }
   }
 
+  // NHWC output row oh with few output channels per group: the outputs of one W-phase segment
+  // see the same taps, so one dot_taps call runs them all (each weight vector loaded once for
+  // several pixels). Then bias and activation over the whole row, while it is in cache.
+  void row_nhwc_dot(const float* x, float* row, int64_t oh, float* ws) const {
+    const Params& p = pr_.params;
+    const int64_t C = p.out_channels, KW = p.kernel.w;
+    const TapRun rh = tap_run_at(phases_h_, oh, p.crop.h, p.stride.h);
+    int64_t* x_off = reinterpret_cast<int64_t*>(ws);
+    int64_t* w_off = x_off + pixel_taps_;
+    for (const Phase1D& fw : phases_w_) {
+      for (const auto& seg : fw.segments) {
+        int64_t taps = 0;
+        for (int64_t jh = rh.begin; jh < rh.end; ++jh) {
+          const auto& th = rh.phase->taps[size_t(jh)];
+          for (int64_t jw = seg.tap_begin; jw < seg.tap_end; ++jw, ++taps) {
+            const auto& tw = fw.taps[size_t(jw)];
+            x_off[taps] = (th.base + rh.q) * xs_.h + (tw.base + seg.q0) * xs_.w;
+            w_off[taps] = (th.k * KW + tw.k) * C * pr_.cig;
+          }
+        }
+        float* out = row + (fw.first + seg.q0 * p.stride.w) * ys_.w;
+        for (int64_t g = 0; g < p.groups; ++g)
+          for (int64_t co = 0; co < pr_.cog; co += kDotChannels) {
+            const int64_t c = g * pr_.cog + co;
+            kt_.dot_taps(out + c, p.stride.w * ys_.w, seg.q1 - seg.q0, std::min(kDotChannels, pr_.cog - co),
+                         x + g * pr_.cig, xs_.w, x_off, taps_.data() + c * pr_.cig, w_off, taps, pr_.cig);
+          }
+      }
+    }
+    kt_.epilogue(row, p.output.w * C, row_bias_.data(), 1, p.epilogue);
+  }
+
   const Problem& pr_;
   const KernelTable& kt_;
   bool nchw_ = true, depthwise_ = false;
+  bool dot_ = false;  // NHWC: dot products along input channels (dot_taps) instead of vec_mat
+  std::vector<float> row_bias_;  // dot: the bias of every element of an output row
   // NCHW staging (see the top of the file), and the steps between input rows and channel rows of
   // what the tap lists address.
   Staging st_;
@@ -446,6 +501,12 @@ bool direct_stages_nchw_input(const Params& p) {
   return plan_staging(p, decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h),
                       decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w))
       .staged;
+}
+
+bool direct_uses_dot_products(const Params& p, const KernelTable& kt) {
+  const int64_t cig = p.in_channels / p.groups, cog = p.out_channels / p.groups;
+  return p.layout == Layout::nhwc && !single_channel(p) && !(cig == 1 && cog == 1) &&
+         dot_beats_vec_mat(cig, cog, kt.narrow_nr);
 }
 
 StrategyInfo direct_scatter_strategy() {

@@ -76,6 +76,9 @@ StrategyInfo subpixel_via_nhwc_strategy();
 // also for NHWC tensors of a single channel, which are the same bytes); auto's rules ask the
 // strategy rather than repeat its limits.
 bool direct_stages_nchw_input(const Params& params);
+// Whether direct_scatter runs an NHWC layer as dot products along the input channels (few
+// output channels per group against many input channels).
+bool direct_uses_dot_products(const Params& params, const KernelTable& kernels);
 
 // An NCHW plan that runs `create`'s NHWC plan on NHWC copies of chunks of images
 // (nhwc_bridge.cpp); its workspace adds those copies.

@@ -718,6 +718,78 @@ void chan_fma(float* out, int64_t n, const float* x, const int64_t* x_off, const
 }
 
 // v[i] = activation(v[i] + bias[i * bias_step]), i < n (contract in dispatch/kernel_table.hpp).
+// Sum of the lanes. (xsimd 8.1's AVX-512 hadd uses an AVX512DQ instruction, which the AVX-512F
+// translation unit may not.)
+template <class Arch>
+inline float horizontal_sum(vf<Arch> v) {
+#ifdef __AVX512F__
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) return _mm512_reduce_add_ps(v);
+#endif
+  return xsimd::hadd(v);
+}
+
+// dot_taps for P pixels x C output channels: vectors along the input channels; each weight
+// vector loaded once for the P pixels, each input vector once for the C channels; one
+// horizontal sum per output at the end.
+template <class Arch, int C, int P>
+void dot_taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, const int64_t* x_off,
+                    const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
+  using V = vf<Arch>;
+  constexpr int64_t W = int64_t(V::size);
+  V acc[P][C];
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) acc[p][c] = V(0.0f);
+  for (int64_t t = 0; t < taps; ++t) {
+    const float* xt = x + x_off[t];
+    const float* wt = w + w_off[t];
+    for (int64_t i = 0; i < cin; i += W) {
+      const int64_t len = cin - i < W ? cin - i : W;
+      V wv[C];
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) wv[c] = load_n<Arch>(wt + c * cin + i, len);
+#pragma GCC unroll 8
+      for (int p = 0; p < P; ++p) {
+        const V xv = load_n<Arch>(xt + p * x_step + i, len);
+#pragma GCC unroll 4
+        for (int c = 0; c < C; ++c) acc[p][c] = fmadd<Arch>(xv, wv[c], acc[p][c]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) out[p * out_step + c] = horizontal_sum<Arch>(acc[p][c]);
+}
+
+// Pixels in blocks of as many as the registers hold (P x C sums, C weight vectors, one input).
+template <class Arch, int C>
+void dot_taps_pixels(float* out, int64_t out_step, int64_t pixels, const float* x, int64_t x_step,
+                     const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
+  constexpr int kBlock = C == 1 ? 8 : C == 2 ? 6 : 4;
+  using Block = void (*)(float*, int64_t, const float*, int64_t, const int64_t*, const float*, const int64_t*,
+                         int64_t, int64_t);
+  static constexpr auto blocks = by_rows<Block>(std::make_integer_sequence<int, kBlock>{}, [](auto p) {
+    return Block(&dot_taps_block<Arch, C, decltype(p)::value>);
+  });
+  for (int64_t p = 0; p < pixels; p += kBlock) {
+    const int64_t n = pixels - p < kBlock ? pixels - p : kBlock;
+    blocks[size_t(n - 1)](out + p * out_step, out_step, x + p * x_step, x_step, x_off, w, w_off, taps, cin);
+  }
+}
+
+template <class Arch>
+void dot_taps(float* out, int64_t out_step, int64_t pixels, int64_t cout, const float* x, int64_t x_step,
+              const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
+  switch (cout) {
+    case 1: return dot_taps_pixels<Arch, 1>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+    case 2: return dot_taps_pixels<Arch, 2>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+    case 3: return dot_taps_pixels<Arch, 3>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+    default: return dot_taps_pixels<Arch, 4>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+  }
+}
+
 template <class Arch>
 void epilogue_run(float* v, int64_t n, const float* bias, int64_t bias_step, const Epilogue& e) {
   using V = vf<Arch>;
@@ -874,6 +946,7 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      &row_fma<Arch>,
                      &vec_mat<Arch>,
                      &chan_fma<Arch>,
+                     &dot_taps<Arch>,
                      &epilogue_run<Arch>,
                      &zip_store<Arch>,
                      &pad_rows<Arch>,
