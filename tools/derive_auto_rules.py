@@ -6,13 +6,17 @@ thread count). bench/data/ holds the ones the current rules were read from:
     tconv tune --layers bench/layers.csv --wisdom /tmp/w --json bench/data/tune_layers.json
     tconv tune --layers bench/data/random_layers.csv --wisdom /tmp/w --json bench/data/tune_random.json
     tconv tune --layers bench/data/random_layers_holdout.csv --wisdom /tmp/w --json bench/data/tune_holdout.json
+    tconv tune --layers bench/data/thin_layers_nhwc.csv --layout nhwc --wisdom /tmp/w --json bench/data/tune_thin_nhwc.json
 (random_layers.csv: tools/random_layers.py 40 7; random_layers_holdout.csv: tools/random_layers.py 24 11.)
 Run: tools/derive_auto_rules.py [--search] [files]   (default: all three files)
 `--search` tries every threshold combination of GRID (a few minutes) and prints the best.
-The thresholds in use were chosen by a grid search over all 328 measurements (the held-out set of
+The thresholds in use were chosen by a grid search over all the measurements (328 then) (the held-out set of
 session 2 included: with the kernels changed, every set was re-measured and none is held out).
 Session 4 re-measured the NCHW records (`--layout nchw`) after direct_scatter's row kernel
-changed; the search returned the same thresholds.
+changed; the search returned the same thresholds. Session 7 re-measured the NHWC records
+(`--layout nhwc`) after the tile bodies per row count and direct's NHWC dot-product kernel, and
+added tune_thin_nhwc.json (bench/data/thin_layers_nhwc.csv: 20 random NHWC layers with 1-8
+output channels) for the new dot_channels_nhwc rule.
 For each candidate it prints how often its pick is within 5% of the measured winner, the
 geometric-mean and worst slowdown against the winner, and the worst cases. RULES_IN_USE must
 mirror src/strategies/auto_select.cpp.
@@ -119,9 +123,9 @@ def rules_session2(f):
 
 
 # The thresholds of src/strategies/auto_select.cpp, and the grid `--search` tries for each.
-THRESHOLDS = dict(small_cout=4, short_reduction=32, col2im_channels_nchw=16, col2im_cin_nchw=32,
+THRESHOLDS = dict(small_cout=4, dot_channels_nhwc=16, short_reduction=32, col2im_channels_nchw=16, col2im_cin_nchw=32,
                   col2im_channels_nhwc=4, col2im_cin_nhwc=64, small_image_reduction=64, small_image_pixels=16384)
-GRID = dict(small_cout=[0, 2, 4, 8], short_reduction=[16, 32, 48, 64], col2im_channels_nchw=[0, 4, 8, 16, 32, 64],
+GRID = dict(small_cout=[0, 2, 4, 8], dot_channels_nhwc=[0, 4, 8, 16, 32], short_reduction=[16, 32, 48, 64], col2im_channels_nchw=[0, 4, 8, 16, 32, 64],
             col2im_cin_nchw=[8, 16, 32, 64, 128], col2im_channels_nhwc=[0, 4, 8, 16, 32],
             col2im_cin_nhwc=[8, 16, 32, 64, 128], small_image_reduction=[0, 64, 128],
             small_image_pixels=[4096, 16384])
@@ -137,7 +141,7 @@ def rules_measured(f, P=THRESHOLDS):
     if nchw and f["cog"] <= P["small_cout"] and f["stages"]:
         return "direct_scatter"
     # Session 7, with the NHWC dot-product kernel (data: tune_thin_nhwc.json).
-    if not nchw and f["cog"] <= 4 and f["dot"]:
+    if not nchw and f["gemm_channels"] <= P["dot_channels_nhwc"] and f["dot"]:
         return "direct_scatter"
     paired_stores = f["sw"] == 2 and f["kw"] % 2 == 0
     if nchw and f["reduction"] <= P["short_reduction"] and not paired_stores:
@@ -155,7 +159,8 @@ def rules_measured(f, P=THRESHOLDS):
     return "subpixel"
 
 
-DEFAULT_DATA = ["bench/data/tune_layers.json", "bench/data/tune_random.json", "bench/data/tune_holdout.json"]
+DEFAULT_DATA = ["bench/data/tune_layers.json", "bench/data/tune_random.json", "bench/data/tune_holdout.json",
+                "bench/data/tune_thin_nhwc.json"]
 RULES_IN_USE = rules_measured
 CANDIDATES = {"previous": rules_previous, "session 2": rules_session2, "in use": rules_measured}
 

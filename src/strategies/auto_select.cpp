@@ -1,7 +1,8 @@
 // The heuristic behind strategy "auto": rules over the parameters alone. The thresholds were
 // chosen by a grid search over measured timings of every strategy on the built-in suite and 64
-// random layers, both layouts, 1 and 2 threads (bench/data/tune_{layers,random,holdout}.json,
-// written by `tconv tune --json`; 328 measurements). tools/derive_auto_rules.py scores rule sets
+// random layers, both layouts, 1 and 2 threads, and 20 random few-channel NHWC layers
+// (bench/data/tune_{layers,random,holdout,thin_nhwc}.json, written by `tconv tune --json`; 368
+// measurements). tools/derive_auto_rules.py scores rule sets
 // against the data and mirrors these rules.
 #include <algorithm>
 #include <map>
@@ -57,15 +58,17 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     // row kernel runs up to 8 output rows x 4 channels per input load on a staged image.
     return {"direct_scatter", "NCHW with at most 4 output channels per group on a small image: direct row kernels on the staged input"};
   }
-  if (!nchw && cog <= 4 && direct_uses_dot_products(p, kt)) {
-    // dcgan_g5, tfgan_4: a GEMM tile over output channels would be mostly padding; direct
+  if (!nchw && gemm_channels <= 16 && direct_uses_dot_products(p, kt)) {
+    // dcgan_g5, tfgan_4: a GEMM tile over (few) output channels would be mostly padding; direct
     // runs each output channel as dot products along the contiguous input channels, several
     // pixels per weight load. Measured on 20 random NHWC layers with 1-8 output channels
-    // (bench/data/tune_thin_nhwc.json): with at most 4, direct was fastest on all 16 at 1
-    // thread and 15 at 2 (e.g. 128 -> 4 channels, 56x56, 3x3 s1: 0.88 ms against
-    // gemm_col2im's 1.73); with 6-8, subpixel won all 4.
-    return {"direct_scatter", "NHWC with at most 4 output channels per group (" + n(double(cog)) +
-                                  "): direct dot products along the input channels"};
+    // (bench/data/tune_thin_nhwc.json): direct was fastest on all 16 with at most 16 GEMM
+    // channels at 1 thread (14 at 2; e.g. 128 -> 4 channels, 56x56, 3x3 s1: 1.14 ms against
+    // gemm_col2im's 2.77), subpixel on the 4 with 24-32 (k = s layers, stacked phases fill its
+    // tiles). Threshold 16 from tools/derive_auto_rules.py over all the data (4: 299 of 354
+    // picks within 5%, 16: 317, 32: 307).
+    return {"direct_scatter", "NHWC with " + n(double(gemm_channels)) +
+                                  " <= 16 GEMM channels: direct dot products along the input channels"};
   }
   if (nchw && reduction <= 32 && !paired_stores) {
     // A GEMM tile would do a few multiply-adds per element it stores, and NCHW phase outputs

@@ -260,31 +260,45 @@ class Subpixel final : public Strategy {
     int64_t channels = pr_.cog;
     for (const auto& ph : phases_) channels = std::max(channels, pr_.cog * members_of(ph));
     const int64_t cc = channel_chunk(channels);
-    // Enough tasks that every thread stays busy to the end (layers with few, uneven bands, e.g.
-    // small images): halve the row chunk while it still holds two pixel tiles of the widest region.
-    const int64_t pixel_tile = nchw_ ? kt_.nr : kt_.mr;
-    const int64_t wanted = kTasksPerThread * std::max(1, pr_.max_threads);
-    int64_t rows_chunk = rows_per_task();
-    while (rows_chunk > 1 && count_tasks(rows_chunk, cc, channels) < wanted &&
-           (rows_chunk / 2) * max_width_ >= 2 * pixel_tile) {
-      rows_chunk /= 2;
-    }
-    rows_chunk_ = rows_chunk;
-    std::vector<std::pair<double, Task>> costed;
+    // Multiply-adds per band row and channel (at least one per output: bias-only regions).
+    std::vector<double> per_row(bands_.size());
+    double total = 0;
     for (size_t b = 0; b < bands_.size(); ++b) {
-      const int64_t rows = pr_.params.batch * (bands_[b].q1h - bands_[b].q0h);
-      double macs_per_row = 0;  // per output channel
       for (int64_t r : bands_[b].regions) {
         const Region& rg = regions_[size_t(r)];
         int64_t k = 0;
         for (const auto& kr : rg.k_ranges) k += kr.end - kr.begin;
-        macs_per_row += double(rg.q1w - rg.q0w) * double(std::max<int64_t>(k, 1));
+        per_row[b] += double(rg.q1w - rg.q0w) * double(std::max<int64_t>(k, 1));
       }
+      total += per_row[b] * double(band_rows(b)) * double(channels) * double(pr_.params.groups);
+    }
+    // Every thread busy to the end: halve the row chunk while the largest task holds more than
+    // 1/kTasksPerThread of a thread's share (small layers with one tall band and thin border
+    // bands: stride1_full at 2 threads had 3 tasks of 17 rows and 5 of one) and still holds two
+    // pixel tiles of the widest region.
+    const int64_t pixel_tile = nchw_ ? kt_.nr : kt_.mr;
+    const double wanted = double(kTasksPerThread * std::max(1, pr_.max_threads));
+    auto largest = [&](int64_t rows_chunk) {
+      double most = 0;
+      for (size_t b = 0; b < bands_.size(); ++b)
+        most = std::max(most, per_row[b] * double(std::min(rows_chunk, band_rows(b))) * double(std::min(cc, channels)));
+      return most;
+    };
+    int64_t rows_chunk = rows_per_task();
+    while (rows_chunk > 1 && largest(rows_chunk) * wanted > total && (rows_chunk / 2) * max_width_ >= 2 * pixel_tile) {
+      rows_chunk /= 2;
+    }
+    std::vector<std::pair<double, Task>> costed;
+    for (size_t b = 0; b < bands_.size(); ++b) {
+      // The band's rows in equal chunks of at most rows_chunk: no small remainder task.
+      const int64_t rows = band_rows(b), chunks = (rows + rows_chunk - 1) / rows_chunk;
+      const int64_t chunk = (rows + chunks - 1) / chunks;
+      rows_chunk_ = std::max(rows_chunk_, chunk);
       for (int64_t g = 0; g < pr_.params.groups; ++g)
-        for (int64_t r0 = 0; r0 < rows; r0 += rows_chunk)
+        for (int64_t r0 = 0; r0 < rows; r0 += chunk)
           for (int64_t c0 = 0; c0 < channels; c0 += cc) {
-            const Task t{int64_t(b), g, r0, std::min(rows, r0 + rows_chunk), c0, std::min(cc, channels - c0)};
-            costed.push_back({macs_per_row * double(t.r1 - t.r0) * double(t.c_count), t});
+            const Task t{int64_t(b), g, r0, std::min(rows, r0 + chunk), c0, std::min(cc, channels - c0)};
+            costed.push_back({per_row[b] * double(t.r1 - t.r0) * double(t.c_count), t});
           }
     }
     // Largest first: the dynamic schedule then ends with small tasks that even out the threads.
@@ -292,14 +306,7 @@ class Subpixel final : public Strategy {
     for (const auto& c : costed) tasks_.push_back(c.second);
   }
 
-  int64_t count_tasks(int64_t rows_chunk, int64_t cc, int64_t channels) const {
-    int64_t n = 0;
-    for (const auto& band : bands_) {
-      const int64_t rows = pr_.params.batch * (band.q1h - band.q0h);
-      n += (rows + rows_chunk - 1) / rows_chunk * ((channels + cc - 1) / cc) * pr_.params.groups;
-    }
-    return n;
-  }
+  int64_t band_rows(size_t b) const { return pr_.params.batch * (bands_[b].q1h - bands_[b].q0h); }
 
   // Outputs of phases no tap reaches (k < s, or dilation sharing a factor with the stride) are
   // act(bias): written by a plain fill rather than as K = 0 GEMM rows, whose per-phase channel

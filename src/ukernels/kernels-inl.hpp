@@ -358,16 +358,16 @@ void gemm_tile_narrow(int64_t segments, const int64_t* kc, const float* const* a
   store_tile<Arch, ROWS, 1>(acc, mr, nr, s);
 }
 
-// The bodies of every row count 1..N, indexed by rows - 1.
+// Instantiations for every count 1..N (rows of a tile, pixels of a dot block), indexed by count - 1.
 template <class Fn, int... R, class Make>
-constexpr std::array<Fn, sizeof...(R)> by_rows(std::integer_sequence<int, R...>, Make make) {
+constexpr std::array<Fn, sizeof...(R)> by_count(std::integer_sequence<int, R...>, Make make) {
   return {make(std::integral_constant<int, R + 1>{})...};
 }
 
 template <class Arch, int MR, int NV>
 void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg, const float* const* b_seg,
                   const int64_t* b_step, int64_t mr, int64_t nr, const TileStore& s) {
-  static constexpr auto bodies = by_rows<GemmUkernel>(std::make_integer_sequence<int, MR>{}, [](auto rows) {
+  static constexpr auto bodies = by_count<GemmUkernel>(std::make_integer_sequence<int, MR>{}, [](auto rows) {
     return GemmUkernel(&gemm_tile<Arch, decltype(rows)::value, MR, NV>);
   });
   bodies[size_t(mr - 1)](segments, kc, a_seg, b_seg, b_step, mr, nr, s);
@@ -376,7 +376,7 @@ void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg
 template <class Arch, int MR, int NV>
 void gemm_ukernel_direct_a(int64_t segments, const int64_t* kc, const float* const* a_rows,
                            const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& s) {
-  static constexpr auto bodies = by_rows<GemmDirectAUkernel>(std::make_integer_sequence<int, MR>{}, [](auto rows) {
+  static constexpr auto bodies = by_count<GemmDirectAUkernel>(std::make_integer_sequence<int, MR>{}, [](auto rows) {
     return GemmDirectAUkernel(&gemm_tile_direct_a<Arch, decltype(rows)::value, MR, NV>);
   });
   bodies[size_t(mr - 1)](segments, kc, a_rows, b_seg, mr, nr, s);
@@ -386,7 +386,7 @@ template <class Arch, int MR>
 void gemm_ukernel_narrow(int64_t segments, const int64_t* kc, const float* const* a_seg, int64_t a_panel_stride,
                          const float* const* b_seg, const int64_t* b_step, int64_t mr, int64_t nr,
                          const TileStore& s) {
-  static constexpr auto bodies = by_rows<GemmNarrowUkernel>(std::make_integer_sequence<int, 2 * MR>{}, [](auto rows) {
+  static constexpr auto bodies = by_count<GemmNarrowUkernel>(std::make_integer_sequence<int, 2 * MR>{}, [](auto rows) {
     return GemmNarrowUkernel(&gemm_tile_narrow<Arch, decltype(rows)::value, MR>);
   });
   bodies[size_t(mr - 1)](segments, kc, a_seg, a_panel_stride, b_seg, b_step, mr, nr, s);
@@ -770,7 +770,7 @@ void dot_taps_pixels(float* out, int64_t out_step, int64_t pixels, const float* 
   constexpr int kBlock = C == 1 ? 8 : C == 2 ? 6 : 4;
   using Block = void (*)(float*, int64_t, const float*, int64_t, const int64_t*, const float*, const int64_t*,
                          int64_t, int64_t);
-  static constexpr auto blocks = by_rows<Block>(std::make_integer_sequence<int, kBlock>{}, [](auto p) {
+  static constexpr auto blocks = by_count<Block>(std::make_integer_sequence<int, kBlock>{}, [](auto p) {
     return Block(&dot_taps_block<Arch, C, decltype(p)::value>);
   });
   for (int64_t p = 0; p < pixels; p += kBlock) {
