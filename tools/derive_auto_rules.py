@@ -16,7 +16,9 @@ Session 4 re-measured the NCHW records (`--layout nchw`) after direct_scatter's 
 changed; the search returned the same thresholds. Session 7 re-measured the NHWC records
 (`--layout nhwc`) after the tile bodies per row count and direct's NHWC dot-product kernel, and
 added tune_thin_nhwc.json (bench/data/thin_layers_nhwc.csv: 20 random NHWC layers with 1-8
-output channels) for the new dot_channels_nhwc rule.
+output channels) for the new dot_channels_nhwc rule; it then re-measured the NCHW records with
+direct_scatter, gemm_col2im, subpixel and subpixel_via_nhwc (`--layout nchw --strategies ...`;
+im2col_gemm keeps its older timing) and fitted the via_* thresholds.
 For each candidate it prints how often its pick is within 5% of the measured winner, the
 geometric-mean and worst slowdown against the winner, and the worst cases. RULES_IN_USE must
 mirror src/strategies/auto_select.cpp.
@@ -123,9 +125,11 @@ def rules_session2(f):
 
 
 # The thresholds of src/strategies/auto_select.cpp, and the grid `--search` tries for each.
-THRESHOLDS = dict(small_cout=4, dot_channels_nhwc=16, short_reduction=32, col2im_channels_nchw=16, col2im_cin_nchw=32,
+THRESHOLDS = dict(small_cout=4, dot_channels_nhwc=16, via_channels=256, via_cog=16, via_macs_per_element=192,
+                  via_width=8, short_reduction=32, col2im_channels_nchw=16, col2im_cin_nchw=32,
                   col2im_channels_nhwc=4, col2im_cin_nhwc=64, small_image_reduction=64, small_image_pixels=16384)
-GRID = dict(small_cout=[0, 2, 4, 8], dot_channels_nhwc=[0, 4, 8, 16, 32], short_reduction=[16, 32, 48, 64], col2im_channels_nchw=[0, 4, 8, 16, 32, 64],
+GRID = dict(small_cout=[0, 2, 4, 8], dot_channels_nhwc=[0, 4, 8, 16, 32], via_channels=[256, 1 << 30],
+            via_cog=[8, 16], via_macs_per_element=[128, 192, 256, 384], via_width=[0, 4, 8, 12, 16], short_reduction=[16, 32, 48, 64], col2im_channels_nchw=[0, 4, 8, 16, 32, 64],
             col2im_cin_nchw=[8, 16, 32, 64, 128], col2im_channels_nhwc=[0, 4, 8, 16, 32],
             col2im_cin_nhwc=[8, 16, 32, 64, 128], small_image_reduction=[0, 64, 128],
             small_image_pixels=[4096, 16384])
@@ -152,9 +156,11 @@ def rules_measured(f, P=THRESHOLDS):
         return "gemm_col2im"
     if nchw and f["reduction"] <= P["small_image_reduction"] and f["input_pixels"] <= P["small_image_pixels"]:
         return "direct_scatter"
-    # Session 6, from a benchmark run of the suite (not in these data, which predate the
-    # strategy): NCHW layers with few GEMM rows and enough work per element run via NHWC copies.
-    if nchw and f["gemm_channels"] <= 256 and f["cog"] >= 16 and f["macs_per_element"] >= 256:
+    # Session 6 (from a benchmark run), re-fitted in session 7 on the NCHW records re-measured
+    # with the strategy: NCHW layers with few GEMM rows and enough work per element, or very
+    # short input rows, run via NHWC copies.
+    if nchw and ((f["gemm_channels"] <= P["via_channels"] and f["cog"] >= P["via_cog"]
+                  and f["macs_per_element"] >= P["via_macs_per_element"]) or f["W"] <= P["via_width"]):
         return "subpixel_via_nhwc"
     return "subpixel"
 

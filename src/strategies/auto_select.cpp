@@ -88,18 +88,22 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
                                   " <= 64): direct row kernels beat packing small GEMM panels"};
   }
   const double macs_per_element = double(p.useful_macs()) / double(p.input_elements() + p.output_elements());
-  if (nchw && gemm_channels <= 256 && cog >= 16 && macs_per_element >= 256) {
-    // NCHW subpixel gathers pixel panels across rows and images of small regions and stores
-    // them in stride-phase pieces, amortised over few GEMM rows; NHWC packs (or reads in place)
-    // whole channel vectors and stores them whole, which outweighs two transposes where the
-    // layer does enough multiply-adds per tensor element. Measured, subpixel -> this, 1 / 2
-    // threads (medians of one interleaved run): tfgan_3 5.65 -> 4.15 / 2.59 -> 1.87 ms,
-    // dcgan_g4 13.8 -> 11.8 / 8.4 -> 7.6, stride1_full 3.42 -> 3.19 / 1.69 -> 1.56, and the
-    // held-out rand07 11.4 -> 9.3 / 6.2 -> 5.2. Not with many GEMM rows (dcgan_g2, 1024 rows:
-    // 10.1 -> 11.2; unet_up1, 2048: 30.2 -> 36.4) nor few multiply-adds per element (grouped_up,
-    // 107: 9.6 -> 14.7; unet_up4, 85: 37.8 -> 49.2), where the copies cost more than they save.
-    return {"subpixel_via_nhwc", "NCHW with few GEMM channels (" + n(double(gemm_channels)) + " <= 256) and " +
-                                     n(macs_per_element) + " multiply-adds per tensor element: subpixel on NHWC copies"};
+  // NCHW subpixel gathers pixel panels across rows and images of small regions and stores them
+  // in stride-phase pieces, amortised over few GEMM rows; NHWC packs (or reads in place) whole
+  // channel vectors and stores them whole, which outweighs two transposes where the layer does
+  // enough multiply-adds per tensor element, or where input rows are so short (at most 8
+  // pixels, a quarter of a pixel panel) that every NCHW panel spans several rows or images.
+  // Thresholds from tools/derive_auto_rules.py over bench/data (NCHW records re-measured with
+  // this strategy in session 7; 326 of 368 picks within 5% of the winner, 319 without the width
+  // term). Measured there, subpixel -> this, 1 / 2 threads: dcgan_g1 (1x1 input) 0.82 -> 0.57
+  // ms at 1 thread, tfgan_3 5.71 -> 5.31 / 3.42 -> 2.29, rand19 1.44 -> 0.61 / 1.07 -> 0.66;
+  // not with few multiply-adds per element on wide rows (grouped_up, 99 per element, 32 wide:
+  // 1.45x / 1.72x slower; unet_up4, 85, 196 wide: 1.26x / 1.37x), where the copies cost more
+  // than they save.
+  if (nchw && ((gemm_channels <= 256 && cog >= 16 && macs_per_element >= 192) || p.input.w <= 8)) {
+    return {"subpixel_via_nhwc", "NCHW with " + n(double(gemm_channels)) + " GEMM channels, " + n(macs_per_element) +
+                                     " multiply-adds per tensor element and input rows " + n(double(p.input.w)) +
+                                     " wide: subpixel on NHWC copies"};
   }
   return {"subpixel", "zero-free stride-phase GEMM on the packed micro-kernel"};
 }
