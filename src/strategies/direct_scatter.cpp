@@ -14,7 +14,9 @@
 // row once for every output row of a block it feeds (tap groups of h_taps H taps).
 // NHWC (vectors along channels): each output pixel's channel vector gathers every valid
 // (input pixel, tap) pair's channel vector times the tap matrix (vec_mat), or the tap vector
-// for depthwise layers (chan_fma).
+// for depthwise layers (chan_fma). With few output channels per group, vec_mat's vectors would
+// be mostly empty lanes: each output channel is then a dot product along the input channels
+// (contiguous in NHWC), for a run of output pixels that see the same taps (dot_taps).
 //
 // Memory-bound layers (depthwise, very few channels) are where this wins: it reads the input
 // and weights in place and writes each output element once.
@@ -43,8 +45,8 @@ constexpr double kMaxStagedWaste = 1.25;
 
 bool single_channel(const Params& p) { return p.in_channels == 1 && p.out_channels == 1; }
 
-// NHWC output channels per dot_taps call.
-constexpr int64_t kDotChannels = 4;
+// NHWC output channels per dot_taps call, and output pixels per epilogue call after them.
+constexpr int64_t kDotChannels = 4, kDotBiasPixels = 64;
 
 // NHWC, per (pixel, tap): vec_mat runs Cin/g FMAs of ceil(Cout/g / W) vectors (W floats per
 // vector), mostly empty lanes when Cout/g is small; dot_taps runs Cout/g FMAs per vector of
@@ -139,7 +141,8 @@ class DirectScatter final : public Strategy {
       pixel_taps_ = int64_t(h_taps * w_taps);
       dot_ = direct_uses_dot_products(p, kt_);
       if (dot_)
-        for (int64_t ow = 0; ow < p.output.w; ++ow) row_bias_.insert(row_bias_.end(), pr.bias.begin(), pr.bias.end());
+        for (int64_t ow = 0; ow < std::min(p.output.w, kDotBiasPixels); ++ow)
+          row_bias_.insert(row_bias_.end(), pr.bias.begin(), pr.bias.end());
       // Tap matrices [th][tw][g][ci][co] (vec_mat), or [th][tw][g][co][ci] for dot_taps and
       // depthwise chan_fma (where it is [th][tw][c]).
       const int64_t KH = p.kernel.h, KW = p.kernel.w;
@@ -213,7 +216,7 @@ class DirectScatter final : public Strategy {
   size_t per_thread_floats() const {
     const Params& p = pr_.params;
     // NCHW: kChannelBlock phase-split rows, tap offsets (int64: 2 floats each), tap weights.
-    // NHWC: the channel accumulator, or (depthwise) a pixel's input and weight offsets.
+    // NHWC: the channel accumulator, or (depthwise, dot) a pixel's input and weight offsets.
     // Staged: the staged image first.
     if (!nchw_) return cache_line_floats(size_t(depthwise_ || dot_ ? 4 * pixel_taps_ : p.out_channels));
     return cache_line_floats(size_t(staged_floats()) + kRowBlock * kChannelBlock * cache_line_floats(size_t(p.output.w)) +
@@ -465,14 +468,15 @@ class DirectScatter final : public Strategy {
           }
       }
     }
-    kt_.epilogue(row, p.output.w * C, row_bias_.data(), 1, p.epilogue);
+    for (int64_t ow = 0; ow < p.output.w; ow += kDotBiasPixels)
+      kt_.epilogue(row + ow * C, std::min(kDotBiasPixels, p.output.w - ow) * C, row_bias_.data(), 1, p.epilogue);
   }
 
   const Problem& pr_;
   const KernelTable& kt_;
   bool nchw_ = true, depthwise_ = false;
   bool dot_ = false;  // NHWC: dot products along input channels (dot_taps) instead of vec_mat
-  std::vector<float> row_bias_;  // dot: the bias of every element of an output row
+  std::vector<float> row_bias_;  // dot: the bias of every element of kDotBiasPixels output pixels
   // NCHW staging (see the top of the file), and the steps between input rows and channel rows of
   // what the tap lists address.
   Staging st_;

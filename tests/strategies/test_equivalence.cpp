@@ -118,6 +118,7 @@ TEST_CASE("Layer-like shapes: larger channels exercise full tiles and K blocking
       "N=1 Cin=37 Cout=3 H=9 W=23 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=18 ow=46 layout=nhwc bias=1",
       "N=1 Cin=48 Cout=10 H=5 W=7 kh=3 kw=3 sh=3 sw=2 dh=2 dw=1 g=2 ct=0 cl=1 oh=17 ow=14 layout=nhwc bias=1 act=tanh",
       "N=1 Cin=20 Cout=2 H=4 W=5 kh=2 kw=2 sh=3 sw=3 dh=1 dw=1 g=1 ct=0 cl=0 oh=12 ow=15 layout=nhwc bias=1",
+      "N=1 Cin=40 Cout=2 H=3 W=70 kh=3 kw=3 sh=1 sw=2 dh=1 dw=1 g=1 ct=0 cl=1 oh=5 ow=139 layout=nhwc bias=1 act=relu",
       // Subpixel regions 31 and 62 pixels wide (central pieces of k = 4, s = 2, pad = 1): NCHW
       // runs them row by row; also depthwise rows and a 3-wide tail past a full 2-tap row.
       "N=2 Cin=8 Cout=6 H=9 W=32 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=2 ct=1 cl=1 oh=18 ow=64 layout=nchw bias=1 act=relu",
