@@ -47,6 +47,9 @@ bool single_channel(const Params& p) { return p.in_channels == 1 && p.out_channe
 
 // NHWC output channels per dot_taps call, and output pixels per epilogue call after them.
 constexpr int64_t kDotChannels = 4, kDotBiasPixels = 64;
+// NHWC tasks: output floats a task writes at least (unless that leaves fewer than
+// kNhwcTasksPerThread tasks per thread).
+constexpr int64_t kNhwcTaskFloats = 2048, kNhwcTasksPerThread = 4;
 
 // NHWC, per (pixel, tap): vec_mat runs Cin/g FMAs of ceil(Cout/g / W) vectors (W floats per
 // vector), mostly empty lanes when Cout/g is small; dot_taps runs Cout/g FMAs per vector of
@@ -175,9 +178,16 @@ class DirectScatter final : public Strategy {
                    ws + size_t(tid) * per_thread_floats());
       });
     } else {
-      parallel_for(threads, p.batch * p.output.h, [&](int64_t t, int tid) {
-        const int64_t n = t / p.output.h, oh = t % p.output.h;
-        row_nhwc(x + n * xs_.n, y + n * ys_.n, oh, ws + size_t(tid) * per_thread_floats());
+      // Tasks of consecutive output rows (over batch x height) writing at least kNhwcTaskFloats:
+      // short rows of few channels would otherwise share cache lines between threads.
+      const int64_t rows = p.batch * p.output.h;
+      const int64_t per_task = std::clamp<int64_t>(kNhwcTaskFloats / std::max<int64_t>(1, p.output.w * p.out_channels), 1,
+                                                   std::max<int64_t>(1, rows / (kNhwcTasksPerThread * threads)));
+      parallel_for(threads, (rows + per_task - 1) / per_task, [&](int64_t t, int tid) {
+        for (int64_t r = t * per_task; r < std::min(rows, (t + 1) * per_task); ++r) {
+          const int64_t n = r / p.output.h, oh = r % p.output.h;
+          row_nhwc(x + n * xs_.n, y + n * ys_.n, oh, ws + size_t(tid) * per_thread_floats());
+        }
       });
     }
   }
