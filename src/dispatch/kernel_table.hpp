@@ -71,10 +71,12 @@ using RowFmaKernel = void (*)(float* acc, int64_t ld, int64_t channels, int64_t 
 using VecMatKernel = void (*)(float* acc, const float* x, int64_t cin, const float* w,
                               int64_t ldw, int64_t cout);
 
-// Channel-wise kernel: out[c] = activation(bias[c] + sum_t x[x_off[t] + c] * w[w_off[t] + c])
-// for c < n: the depthwise taps of one output pixel, channels contiguous, and its epilogue.
-using ChanFmaKernel = void (*)(float* out, int64_t n, const float* x, const int64_t* x_off, const float* w,
-                               const int64_t* w_off, int64_t taps, const float* bias, const Epilogue& epilogue);
+// Channel-wise kernel over a run of output pixels that see the same taps: for p < pixels and
+// c < n, out[p*out_step + c] = activation(bias[c] + sum_t x[p*x_step + x_off[t] + c] *
+// w[w_off[t] + c]): depthwise taps, channels contiguous, and the epilogue.
+using ChanFmaKernel = void (*)(float* out, int64_t out_step, int64_t pixels, int64_t n, const float* x,
+                               int64_t x_step, const int64_t* x_off, const float* w, const int64_t* w_off,
+                               int64_t taps, const float* bias, const Epilogue& epilogue);
 
 // Few-channel dot products over a run of output pixels that see the same taps: for p < pixels,
 // c < cout (1..4),

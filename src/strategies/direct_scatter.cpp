@@ -13,10 +13,11 @@
 // Consecutive H taps of a phase read consecutive input rows, so the row kernel loads each input
 // row once for every output row of a block it feeds (tap groups of h_taps H taps).
 // NHWC (vectors along channels): each output pixel's channel vector gathers every valid
-// (input pixel, tap) pair's channel vector times the tap matrix (vec_mat), or the tap vector
-// for depthwise layers (chan_fma). With few output channels per group, vec_mat's vectors would
-// be mostly empty lanes: each output channel is then a dot product along the input channels
-// (contiguous in NHWC), for a run of output pixels that see the same taps (dot_taps).
+// (input pixel, tap) pair's channel vector times the tap matrix (vec_mat). Depthwise layers
+// multiply by the tap vector instead (chan_fma), one call per run of output pixels that see the
+// same taps. With few output channels per group, vec_mat's vectors would be mostly empty lanes:
+// each output channel is then a dot product along the input channels (contiguous in NHWC),
+// again per run of output pixels with the same taps (dot_taps).
 //
 // Memory-bound layers (depthwise, very few channels) are where this wins: it reads the input
 // and weights in place and writes each output element once.
@@ -137,12 +138,13 @@ class DirectScatter final : public Strategy {
     phases_h_ = decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h);
     phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
     if (!nchw_) {
-      for (int64_t ow = 0; ow < p.output.w; ++ow) runs_w_.push_back(tap_run_at(phases_w_, ow, p.crop.w, p.stride.w));
       size_t h_taps = 0, w_taps = 0;
       for (const auto& ph : phases_h_) h_taps = std::max(h_taps, ph.taps.size());
       for (const auto& pw : phases_w_) w_taps = std::max(w_taps, pw.taps.size());
       pixel_taps_ = int64_t(h_taps * w_taps);
       dot_ = direct_uses_dot_products(p, kt_);
+      if (!dot_ && !depthwise_)
+        for (int64_t ow = 0; ow < p.output.w; ++ow) runs_w_.push_back(tap_run_at(phases_w_, ow, p.crop.w, p.stride.w));
       if (dot_)
         for (int64_t ow = 0; ow < std::min(p.output.w, kDotBiasPixels); ++ow)
           row_bias_.insert(row_bias_.end(), pr.bias.begin(), pr.bias.end());
@@ -406,31 +408,13 @@ class DirectScatter final : public Strategy {
   }
 
   void row_nhwc(const float* x, float* y, int64_t oh, float* ws) const {
-    if (dot_) return row_nhwc_dot(x, y + oh * ys_.h, oh, ws);
+    if (dot_ || depthwise_) return row_nhwc_segments(x, y + oh * ys_.h, oh, ws);
     const Params& p = pr_.params;
     const int64_t C = p.out_channels, KW = p.kernel.w;
     float* acc = ws;
     const TapRun rh = tap_run_at(phases_h_, oh, p.crop.h, p.stride.h);
     for (int64_t ow = 0; ow < p.output.w; ++ow) {
       const TapRun& rw = runs_w_[size_t(ow)];
-      float* out = y + oh * ys_.h + ow * ys_.w;
-      if (depthwise_) {
-        // Depthwise: one tap's weights are a channel vector; taps in ascending (th, tw) order,
-        // all of the pixel's in one kernel call that writes the output pixel.
-        int64_t* x_off = reinterpret_cast<int64_t*>(ws);
-        int64_t* w_off = x_off + pixel_taps_;
-        int64_t taps = 0;
-        for (int64_t jh = rh.begin; jh < rh.end; ++jh) {
-          const auto& th = rh.phase->taps[size_t(jh)];
-          for (int64_t jw = rw.begin; jw < rw.end; ++jw, ++taps) {
-            const auto& tw = rw.phase->taps[size_t(jw)];
-            x_off[taps] = (th.base + rh.q) * xs_.h + (tw.base + rw.q) * xs_.w;
-            w_off[taps] = (th.k * KW + tw.k) * C;
-          }
-        }
-        kt_.chan_fma(out, C, x, x_off, taps_.data(), w_off, taps, pr_.bias.data(), p.epilogue);
-        continue;
-      }
       std::fill(acc, acc + C, 0.0f);
       for (int64_t jh = rh.begin; jh < rh.end; ++jh) {
         const auto& th = rh.phase->taps[size_t(jh)];
@@ -445,14 +429,15 @@ class DirectScatter final : public Strategy {
         }
       }
       kt_.epilogue(acc, C, pr_.bias.data(), 1, p.epilogue);
-      std::copy(acc, acc + C, out);
+      std::copy(acc, acc + C, y + oh * ys_.h + ow * ys_.w);
     }
   }
 
-  // NHWC output row oh with few output channels per group: the outputs of one W-phase segment
-  // see the same taps, so one dot_taps call runs them all (each weight vector loaded once for
-  // several pixels). Then bias and activation over the whole row, while it is in cache.
-  void row_nhwc_dot(const float* x, float* row, int64_t oh, float* ws) const {
+  // NHWC output row oh, one kernel call per W-phase segment, whose output pixels see the same
+  // taps: depthwise channel vectors (chan_fma, with the epilogue), or, with few output channels
+  // per group, dot products along the input channels (dot_taps: each weight vector loaded once
+  // for several pixels), then bias and activation over the whole row while it is in cache.
+  void row_nhwc_segments(const float* x, float* row, int64_t oh, float* ws) const {
     const Params& p = pr_.params;
     const int64_t C = p.out_channels, KW = p.kernel.w;
     const TapRun rh = tap_run_at(phases_h_, oh, p.crop.h, p.stride.h);
@@ -470,14 +455,21 @@ class DirectScatter final : public Strategy {
           }
         }
         float* out = row + (fw.first + seg.q0 * p.stride.w) * ys_.w;
+        const int64_t pixels = seg.q1 - seg.q0, out_step = p.stride.w * ys_.w;
+        if (depthwise_) {
+          kt_.chan_fma(out, out_step, pixels, C, x, xs_.w, x_off, taps_.data(), w_off, taps, pr_.bias.data(),
+                       p.epilogue);
+          continue;
+        }
         for (int64_t g = 0; g < p.groups; ++g)
           for (int64_t co = 0; co < pr_.cog; co += kDotChannels) {
             const int64_t c = g * pr_.cog + co;
-            kt_.dot_taps(out + c, p.stride.w * ys_.w, seg.q1 - seg.q0, std::min(kDotChannels, pr_.cog - co),
-                         x + g * pr_.cig, xs_.w, x_off, taps_.data() + c * pr_.cig, w_off, taps, pr_.cig);
+            kt_.dot_taps(out + c, out_step, pixels, std::min(kDotChannels, pr_.cog - co), x + g * pr_.cig, xs_.w,
+                         x_off, taps_.data() + c * pr_.cig, w_off, taps, pr_.cig);
           }
       }
     }
+    if (depthwise_) return;
     for (int64_t ow = 0; ow < p.output.w; ow += kDotBiasPixels)
       kt_.epilogue(row + ow * C, std::min(kDotBiasPixels, p.output.w - ow) * C, row_bias_.data(), 1, p.epilogue);
   }
@@ -491,12 +483,12 @@ class DirectScatter final : public Strategy {
   // what the tap lists address.
   Staging st_;
   int64_t row_step_ = 0, chan_step_ = 0;
-  int64_t pixel_taps_ = 0;  // NHWC depthwise: taps of one output pixel, at most
+  int64_t pixel_taps_ = 0;  // NHWC: taps of one output pixel, at most
   std::unique_ptr<PhaseRowWriter> row_writer_;  // NCHW
   TensorStrides xs_{}, ys_{};
   std::vector<Phase1D> phases_h_, phases_w_;
   std::vector<float> taps_;
-  std::vector<TapRun> runs_w_;  // NHWC: the valid taps of each output column
+  std::vector<TapRun> runs_w_;  // NHWC vec_mat: the valid taps of each output column
   // Prebuilt NCHW tap lists (empty when they would exceed kPrebuiltFloats).
   struct HsegLists {
     int64_t first_group, first_weight, first_list, lists;

@@ -689,31 +689,35 @@ void vec_mat(float* acc, const float* x, int64_t cin, const float* w, int64_t ld
   }
 }
 
-// out[c] = act(bias[c] + sum_t x[x_off[t] + c] * w[w_off[t] + c]), c < n: depthwise taps,
-// vectors along channels, four channel vectors at a time so their sums overlap.
+// Depthwise taps for a run of pixels (contract in dispatch/kernel_table.hpp): vectors along
+// channels, four channel vectors at a time so their sums overlap.
 template <class Arch>
-void chan_fma(float* out, int64_t n, const float* x, const int64_t* x_off, const float* w, const int64_t* w_off,
-              int64_t taps, const float* bias, const Epilogue& e) {
+void chan_fma(float* out, int64_t out_step, int64_t pixels, int64_t n, const float* x, int64_t x_step,
+              const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, const float* bias,
+              const Epilogue& e) {
   using V = vf<Arch>;
   constexpr int64_t W = int64_t(V::size);
-  int64_t c = 0;
-  for (; c + 4 * W <= n; c += 4 * W) {
-    V a[4] = {V(0.0f), V(0.0f), V(0.0f), V(0.0f)};
-    for (int64_t t = 0; t < taps; ++t) {
-      const float* xt = x + x_off[t] + c;
-      const float* wt = w + w_off[t] + c;
+  for (int64_t p = 0; p < pixels; ++p, out += out_step, x += x_step) {
+    int64_t c = 0;
+    for (; c + 4 * W <= n; c += 4 * W) {
+      V a[4] = {V(0.0f), V(0.0f), V(0.0f), V(0.0f)};
+      for (int64_t t = 0; t < taps; ++t) {
+        const float* xt = x + x_off[t] + c;
+        const float* wt = w + w_off[t] + c;
 #pragma GCC unroll 4
-      for (int v = 0; v < 4; ++v) a[v] = fmadd<Arch>(V::load_unaligned(xt + v * W), V::load_unaligned(wt + v * W), a[v]);
+        for (int v = 0; v < 4; ++v) a[v] = fmadd<Arch>(V::load_unaligned(xt + v * W), V::load_unaligned(wt + v * W), a[v]);
+      }
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v)
+        activate<Arch>(a[v] + V::load_unaligned(bias + c + v * W), e).store_unaligned(out + c + v * W);
     }
-#pragma GCC unroll 4
-    for (int v = 0; v < 4; ++v) activate<Arch>(a[v] + V::load_unaligned(bias + c + v * W), e).store_unaligned(out + c + v * W);
-  }
-  for (; c < n; c += W) {
-    const int64_t len = n - c < W ? n - c : W;
-    V a0(0.0f);
-    for (int64_t t = 0; t < taps; ++t)
-      a0 = fmadd<Arch>(load_n<Arch>(x + x_off[t] + c, len), load_n<Arch>(w + w_off[t] + c, len), a0);
-    store_n<Arch>(out + c, activate<Arch>(a0 + load_n<Arch>(bias + c, len), e), len);
+    for (; c < n; c += W) {
+      const int64_t len = n - c < W ? n - c : W;
+      V a0(0.0f);
+      for (int64_t t = 0; t < taps; ++t)
+        a0 = fmadd<Arch>(load_n<Arch>(x + x_off[t] + c, len), load_n<Arch>(w + w_off[t] + c, len), a0);
+      store_n<Arch>(out + c, activate<Arch>(a0 + load_n<Arch>(bias + c, len), e), len);
+    }
   }
 }
 

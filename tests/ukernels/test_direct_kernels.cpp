@@ -1,6 +1,6 @@
 // The direct strategy's kernels on every ISA, against plain loops: row_fma (tap groups of
 // consecutive H taps, every channel count and row block, widths below, at and above a vector),
-// chan_fma (depthwise pixels with the fused epilogue), dot_taps (few-channel NHWC pixels as dot
+// chan_fma (runs of depthwise pixels with the fused epilogue), dot_taps (few-channel NHWC pixels as dot
 // products along the input channels), pad_rows (writes exactly each row) and
 // transpose (the NCHW <-> NHWC layout change).
 #include <catch2/catch.hpp>
@@ -62,35 +62,49 @@ TEST_CASE("row_fma: tap groups of consecutive H taps, every ISA", "[kernels]") {
   }
 }
 
-TEST_CASE("chan_fma: depthwise pixel with bias and activation, every ISA", "[kernels]") {
+TEST_CASE("chan_fma: runs of depthwise pixels with bias and activation, every ISA", "[kernels]") {
+  // Inputs are NaN except the named elements (pixel p's channels at p * x_step + x_off[t]), and
+  // outputs other than the named ones must keep their value.
   std::mt19937 rng(11);
   Epilogue relu;
   relu.activation = Activation::relu;
   for (const KernelTable* kt : test::kernel_tables()) {
     INFO(kt->isa_name);
     for (int64_t n : {1, 7, 16, 31, 64, 65, 100})
-      for (int64_t taps : {0, 1, 4, 9}) {
-        const auto x = test::random_tensor(size_t(10 * n), rng);
-        const auto w = test::random_tensor(size_t(10 * n), rng);
-        const auto bias = test::random_tensor(size_t(n), rng);
-        std::vector<int64_t> x_off, w_off;
-        for (int64_t t = 0; t < taps; ++t) {
-          x_off.push_back(int64_t(rng() % 10) * n);
-          w_off.push_back(int64_t(rng() % 10) * n);
-        }
-        std::vector<float> out(size_t(n + 5), -3.0f);
-        kt->chan_fma(out.data(), n, x.data(), x_off.data(), w.data(), w_off.data(), taps, bias.data(), relu);
-        bool ok = true;
-        for (int64_t c = 0; c < n; ++c) {
-          double want = bias[size_t(c)];
+      for (int64_t pixels : {1, 2, 5})
+        for (int64_t taps : {0, 1, 4, 9}) {
+          const int64_t x_step = n + 3, out_step = 2 * n + 1, tap_step = pixels * x_step;
+          std::vector<float> x(size_t(std::max<int64_t>(taps, 1) * tap_step + 2), NAN);
+          std::vector<int64_t> x_off, w_off;
+          for (int64_t t = 0; t < taps; ++t) {
+            x_off.push_back(t * tap_step + int64_t(rng() % 3));
+            w_off.push_back(int64_t(rng() % 10) * n);
+          }
+          std::uniform_real_distribution<float> d(-1, 1);
           for (int64_t t = 0; t < taps; ++t)
-            want += double(x[size_t(x_off[size_t(t)] + c)]) * double(w[size_t(w_off[size_t(t)] + c)]);
-          ok = ok && close(out[size_t(c)], std::max(want, 0.0));
+            for (int64_t p = 0; p < pixels; ++p)
+              for (int64_t c = 0; c < n; ++c) x[size_t(p * x_step + x_off[size_t(t)] + c)] = d(rng);
+          const auto w = test::random_tensor(size_t(10 * n), rng);
+          const auto bias = test::random_tensor(size_t(n), rng);
+          std::vector<float> out(size_t(pixels * out_step), -3.0f);
+          kt->chan_fma(out.data(), out_step, pixels, n, x.data(), x_step, x_off.data(), w.data(), w_off.data(), taps,
+                       bias.data(), relu);
+          bool ok = true;
+          for (int64_t p = 0; p < pixels; ++p)
+            for (int64_t c = 0; c < out_step; ++c) {
+              const float got = out[size_t(p * out_step + c)];
+              if (c >= n) {
+                ok = ok && got == -3.0f;
+                continue;
+              }
+              double want = bias[size_t(c)];
+              for (int64_t t = 0; t < taps; ++t)
+                want += double(x[size_t(p * x_step + x_off[size_t(t)] + c)]) * double(w[size_t(w_off[size_t(t)] + c)]);
+              ok = ok && close(got, std::max(want, 0.0));
+            }
+          INFO("n " << n << " pixels " << pixels << " taps " << taps);
+          CHECK(ok);
         }
-        for (int64_t c = n; c < n + 5; ++c) ok = ok && out[size_t(c)] == -3.0f;
-        INFO("n " << n << " taps " << taps);
-        CHECK(ok);
-      }
   }
 }
 
