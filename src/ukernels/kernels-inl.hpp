@@ -132,6 +132,109 @@ inline void store_n(float* p, vf<Arch> v, int64_t n) {
 // Writes an accumulator tile of ROWS x (NV * simd width) (mr x nr of it valid) to C as TileStore
 // describes: vector stores along contiguous rows, interleaved row pairs, or a gather/scatter
 // through a small buffer. Adds bias and applies the activation when s.finish.
+#ifdef __AVX512F__
+// In-register transpose of 16 rows of 16 floats (unpack, then 64-bit, 128-bit and 256-bit
+// lane shuffles).
+inline void transpose16x16(__m512 (&r)[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int h = 0; h < 16; h += 8) {
+    for (int i = 0; i < 4; ++i) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + 4 + i], 0x88);
+      t[h + 4 + i] = _mm512_shuffle_f32x4(r[h + i], r[h + 4 + i], 0xDD);
+    }
+  }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  }
+}
+
+// store_tile for tiles whose rows fall in a few runs of consecutive outputs (NCHW, W phases of
+// a stride above 2 stacked on the rows: row i + 1 writes the output right of row i's) and whose
+// columns are scattered: the tile is transposed in registers and each column's part of a run
+// written with one masked store, instead of one scalar store per element. False (nothing
+// written) when the runs are too short to pay.
+template <int ROWS, int NV>
+bool store_tile_by_columns(xsimd::batch<float, xsimd::avx512f> (&acc)[ROWS][NV], int64_t mr, int64_t nr,
+                           const TileStore& s) {
+  constexpr int W = 16;
+  constexpr int kMinRowsPerRun = 6;
+  if (mr < kMinRowsPerRun) return false;
+  // Runs of rows whose outputs are consecutive: [run_begin[q], run_begin[q + 1]).
+  int run_begin[ROWS + 1];
+  int runs = 0;
+  for (int i = 0; i < mr; ++i)
+    if (i == 0 || s.row_off[i] != s.row_off[i - 1] + 1) run_begin[runs++] = i;
+  run_begin[runs] = int(mr);
+  if (runs * kMinRowsPerRun > mr) return false;
+  const Epilogue& e = *s.epilogue;
+  const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 2
+  for (int rb = 0; rb < ROWS; rb += W) {
+    if (rb >= mr) break;
+    const int64_t rows = mr - rb < W ? mr - rb : W;
+    const __mmask16 row_mask = __mmask16(rows == W ? 0xFFFFu : (1u << rows) - 1u);
+    const __m512 bias_rows = s.finish && s.bias_row ? _mm512_maskz_loadu_ps(row_mask, s.bias_row + rb) : zero;
+    // Lanes of each run inside this block of 16 rows.
+    __mmask16 lanes[ROWS];
+    int first_run = runs, last_run = 0;
+    for (int q = 0; q < runs; ++q) {
+      const int lo = run_begin[q] > rb ? run_begin[q] : rb, hi = run_begin[q + 1] < rb + W ? run_begin[q + 1] : rb + W;
+      lanes[q] = lo < hi ? __mmask16(((1u << (hi - rb)) - 1u) & ~((1u << (lo - rb)) - 1u)) : __mmask16(0);
+      if (lo < hi) {
+        first_run = q < first_run ? q : first_run;
+        last_run = q + 1;
+      }
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      const int64_t cols = nr - v * W < W ? nr - v * W : W;
+      if (cols <= 0) break;
+      __m512 t[W];
+#pragma GCC unroll 16
+      for (int i = 0; i < W; ++i) t[i] = rb + i < ROWS ? __m512(acc[rb + i < ROWS ? rb + i : 0][v]) : zero;
+      transpose16x16(t);
+      for (int64_t j = 0; j < cols; ++j) {
+        const int64_t col = s.col_off[v * W + j];
+        __m512 x = t[j];
+        if (s.accumulate) {
+          __m512 held = zero;
+          for (int q = first_run; q < last_run; ++q) {
+            const int start = run_begin[q] > rb ? run_begin[q] : rb;
+            const int n = __builtin_popcount(lanes[q]);
+            held = _mm512_mask_expand_ps(held, lanes[q],
+                                         _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), s.c + s.row_off[start] + col));
+          }
+          x = _mm512_add_ps(x, held);
+        }
+        if (s.finish) {
+          x = _mm512_add_ps(x, bias_rows);
+          if (s.bias_col) x = _mm512_add_ps(x, _mm512_set1_ps(s.bias_col[v * W + j]));
+          x = activate<xsimd::avx512f>(xsimd::batch<float, xsimd::avx512f>(x), e);
+        }
+        for (int q = first_run; q < last_run; ++q) {
+          const int start = run_begin[q] > rb ? run_begin[q] : rb;
+          const int n = __builtin_popcount(lanes[q]);
+          _mm512_mask_storeu_ps(s.c + s.row_off[start] + col, __mmask16((1u << n) - 1u),
+                                _mm512_maskz_compress_ps(lanes[q], x));
+        }
+      }
+    }
+  }
+  return true;
+}
+#endif
+
 template <class Arch, int ROWS, int NV>
 inline void store_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t mr, int64_t nr, const TileStore& s) {
   using V = vf<Arch>;
@@ -191,6 +294,7 @@ inline void store_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t mr, i
   }
 #ifdef __AVX512F__
   if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+    if (!s.col_stride2 && store_tile_by_columns<ROWS, NV>(acc, mr, nr, s)) return;
     if (s.col_stride2) {
       // Every other output: compact the even lanes of two vectors to read, spread a vector over
       // the even lanes of two to write; masks keep the odd lanes (another phase's) untouched.
@@ -400,32 +504,6 @@ inline int64_t contiguous_run_length(const int64_t* off, int64_t limit) {
 }
 
 #ifdef __AVX512F__
-// In-register transpose of 16 rows of 16 floats (unpack, then 64-bit, 128-bit and 256-bit
-// lane shuffles).
-inline void transpose16x16(__m512 (&r)[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  for (int h = 0; h < 16; h += 8) {
-    for (int i = 0; i < 4; ++i) {
-      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + 4 + i], 0x88);
-      t[h + 4 + i] = _mm512_shuffle_f32x4(r[h + i], r[h + 4 + i], 0xDD);
-    }
-  }
-  for (int i = 0; i < 8; ++i) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
-  }
-}
-
 // dst[j][i] = s[oo[i] + j] for j < n <= 16, i < cnt (zero for cnt <= i < r), r <= 16. Reads
 // only those n floats of each row.
 inline void pack_transposed16(const float* s, const int64_t* oo, int64_t cnt, int64_t r, int64_t n, float* dst) {

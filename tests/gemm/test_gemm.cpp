@@ -19,11 +19,13 @@ namespace {
 
 // C (ldc, row-major, m x n) (+)= A (m x k, lda) * B (k x n, ldb) via gemm_block, with a gathered A
 // or a prepacked one, then bias per row and an activation.
-// paired: C rows are two interleaved output phases (row i at physical row i/2, columns
-// 2j + i%2), the NCHW stride-2 layout the micro-kernel stores as interleaved row pairs.
+// phases > 1: C rows are that many interleaved output phases (row i at physical row i/phases,
+// columns phases*j + i%phases), the NCHW layout of stacked W phases: with 2, the micro-kernel
+// stores them as interleaved row pairs; with more, runs of consecutive rows go out column by
+// column (long runs) or element by element.
 void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool prepack_a, bool accumulate,
-                std::mt19937& rng, bool paired = false) {
-  const int64_t lda = k + 3, ldb = n + 5, ldc = paired ? 2 * n + 7 : n + 7, c_rows_physical = paired ? (m + 1) / 2 : m;
+                std::mt19937& rng, int64_t phases = 1) {
+  const int64_t lda = k + 3, ldb = n + 5, ldc = phases * n + 7, c_rows_physical = (m + phases - 1) / phases;
   const auto a = test::random_tensor(size_t(m * lda), rng);
   const auto b = test::random_tensor(size_t(k * ldb), rng);
   const auto bias = test::random_tensor(size_t(m), rng);
@@ -32,9 +34,9 @@ void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool pre
   const auto a_rows = strided_offsets(m, lda), a_cols = strided_offsets(k, 1);
   const auto b_cols = strided_offsets(n, 1), b_rows = strided_offsets(k, ldb);
   auto c_rows = strided_offsets(m, ldc), c_cols = strided_offsets(n, 1);
-  if (paired) {
-    for (int64_t i = 0; i < m; ++i) c_rows[size_t(i)] = i / 2 * ldc + i % 2;
-    c_cols = strided_offsets(n, 2);
+  if (phases > 1) {
+    for (int64_t i = 0; i < m; ++i) c_rows[size_t(i)] = i / phases * ldc + i % phases;
+    c_cols = strided_offsets(n, phases);
   }
   AlignedBuffer packed(size_t(round_up(m, kt.mr) * k));
   if (prepack_a) kt.pack(a.data(), a_rows.data(), m, a_cols.data(), k, kt.mr, packed.data());
@@ -115,13 +117,19 @@ TEST_CASE("GEMM micro-kernels and driver on every ISA and tile", "[gemm]") {
         for (int64_t k : {int64_t(1), int64_t(2), int64_t(7), KC, KC + 5})
           for (bool prepack : {false, true}) {
             check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 1, rng);
-            if (k != KC + 5) check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 0, rng, /*paired=*/true);
+            if (k != KC + 5) check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 0, rng, /*phases=*/2);
           }
     // Every row count has its own tile body (1..MR wide, 1..2*MR narrow: pixel panels of at most
     // one vector run on the narrow tile).
     for (int64_t m = 1; m <= 2 * MR + 1; ++m)
       for (int64_t n : {int64_t(kt->narrow_nr) - 1, NR + 3})
         for (bool prepack : {false, true}) check_gemm(*kt, m, n, 9, prepack, m % 2 == 1, rng);
+    // Stacked W phases of larger strides: runs of consecutive rows, some tiles cut between two
+    // runs, runs shorter and longer than the store's column path takes, narrow and wide tiles.
+    for (int64_t phases : {3, 5, 6, 8, 32})
+      for (int64_t m : {MR, 2 * MR + 3, 4 * MR + 1})
+        for (int64_t n : {int64_t(kt->narrow_nr) - 1, NR + 3})
+          for (bool prepack : {false, true}) check_gemm(*kt, m, n, 7, prepack, (m + n + phases) % 2 == 1, rng, phases);
     // Beyond the M and N blocks the packing budget allows at a large K.
     const int64_t big_k = KC / 2 + 3;
     check_gemm(*kt, kt->pack_a_floats / big_k + MR + 1, 3 * NR + 3, big_k, false, false, rng);
