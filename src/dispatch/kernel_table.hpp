@@ -87,6 +87,13 @@ using DotTapsKernel = void (*)(float* out, int64_t out_step, int64_t pixels, int
                                int64_t x_step, const int64_t* x_off, const float* w, const int64_t* w_off,
                                int64_t taps, int64_t cin);
 
+// The same over lanes of images (L = the vector width in floats, one image per lane): for
+// p < pixels, c < cout (1..4), l < L,
+//   out[p*out_step + c*L + l] = sum_t sum_i x[p*x_step + x_off[t] + i*L + l] * w[w_off[t] + c*cin + i]:
+// thin layers of a batch of at least L images, input staged as [pixel][channel][image]
+// (direct_scatter's batch lanes). Overwrites only the named outputs.
+using LaneTapsKernel = DotTapsKernel;
+
 // Micro-panel packing: contract in gemm/gemm.hpp ("Packing").
 using PackKernel = void (*)(const float* src, const int64_t* outer_off, int64_t outer_count,
                             const int64_t* inner_off, int64_t k, int64_t r, float* dst);
@@ -129,6 +136,7 @@ struct KernelTable {
   VecMatKernel vec_mat;
   ChanFmaKernel chan_fma;
   DotTapsKernel dot_taps;
+  LaneTapsKernel lane_taps;
   EpilogueKernel epilogue;
   ZipStoreKernel zip_store;
   PadRowsKernel pad_rows;

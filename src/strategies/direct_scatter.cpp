@@ -19,6 +19,13 @@
 // each output channel is then a dot product along the input channels (contiguous in NHWC),
 // again per run of output pixels with the same taps (dot_taps).
 //
+// Batch lanes (NCHW, few output channels per group, a batch of at least one vector of images):
+// vectors across images instead. The input of a block of L images (L = the vector width) is
+// staged once as [ih][iw][ci][image], every tap is then one broadcast weight times one full
+// vector per input channel (lane_taps, the dot_taps loop without the horizontal sums), and each
+// output row comes back through a transpose with bias and activation. Rows of a thin layer's
+// phases are short (tfgan_4: 14 pixels), so vectors along them are partly empty; lanes are not.
+//
 // Memory-bound layers (depthwise, very few channels) are where this wins: it reads the input
 // and weights in place and writes each output element once.
 #include <algorithm>
@@ -51,6 +58,13 @@ constexpr int64_t kDotChannels = 4, kDotBiasPixels = 64;
 // NHWC tasks: output floats a task writes at least (unless that leaves fewer than
 // kNhwcTasksPerThread tasks per thread).
 constexpr int64_t kNhwcTaskFloats = 2048, kNhwcTasksPerThread = 4;
+// Batch lanes: at most this many output channels per group (lane_taps' channel blocks of
+// kDotChannels reload the input for each block), images padded to whole vectors adding at most
+// a quarter of the multiply-adds, and a staged input of at most kMaxLaneStagedFloats.
+constexpr int64_t kLaneMaxChannels = 4;
+constexpr int64_t kMaxLaneStagedFloats = int64_t{1} << 21;
+
+int64_t lane_blocks(const Params& p, int64_t lanes) { return (p.batch + lanes - 1) / lanes; }
 
 // NHWC, per (pixel, tap): vec_mat runs Cin/g FMAs of ceil(Cout/g / W) vectors (W floats per
 // vector), mostly empty lanes when Cout/g is small; dot_taps runs Cout/g FMAs per vector of
@@ -137,26 +151,27 @@ class DirectScatter final : public Strategy {
     ys_ = strides_of(layout, p.out_channels, p.output.h, p.output.w);
     phases_h_ = decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h);
     phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
-    if (!nchw_) {
+    lanes_ = direct_uses_batch_lanes(p, kt_);
+    if (!nchw_ || lanes_) {
       size_t h_taps = 0, w_taps = 0;
       for (const auto& ph : phases_h_) h_taps = std::max(h_taps, ph.taps.size());
       for (const auto& pw : phases_w_) w_taps = std::max(w_taps, pw.taps.size());
       pixel_taps_ = int64_t(h_taps * w_taps);
-      dot_ = direct_uses_dot_products(p, kt_);
-      if (!dot_ && !depthwise_)
+      dot_ = !lanes_ && direct_uses_dot_products(p, kt_);
+      if (!dot_ && !depthwise_ && !lanes_)
         for (int64_t ow = 0; ow < p.output.w; ++ow) runs_w_.push_back(tap_run_at(phases_w_, ow, p.crop.w, p.stride.w));
       if (dot_)
         for (int64_t ow = 0; ow < std::min(p.output.w, kDotBiasPixels); ++ow)
           row_bias_.insert(row_bias_.end(), pr.bias.begin(), pr.bias.end());
       // Tap matrices [th][tw][g][ci][co] (vec_mat), or [th][tw][g][co][ci] for dot_taps and
-      // depthwise chan_fma (where it is [th][tw][c]).
+      // depthwise chan_fma (where it is [th][tw][c]) and lane_taps.
       const int64_t KH = p.kernel.h, KW = p.kernel.w;
       taps_.resize(size_t(KH * KW * p.in_channels * pr.cog));
       for (int64_t t = 0; t < KH * KW; ++t)
         for (int64_t g = 0; g < p.groups; ++g)
           for (int64_t ci = 0; ci < pr.cig; ++ci)
             for (int64_t co = 0; co < pr.cog; ++co) {
-              const int64_t at = depthwise_ || dot_ ? ((t * p.groups + g) * pr.cog + co) * pr.cig + ci
+              const int64_t at = depthwise_ || dot_ || lanes_ ? ((t * p.groups + g) * pr.cog + co) * pr.cig + ci
                                                     : (t * p.in_channels + g * pr.cig + ci) * pr.cog + co;
               taps_[size_t(at)] = pr.w(g * pr.cig + ci, co, t / KW, t % KW);
             }
@@ -167,10 +182,13 @@ class DirectScatter final : public Strategy {
     }
   }
 
-  size_t workspace_floats(int threads) const override { return size_t(threads) * per_thread_floats(); }
+  size_t workspace_floats(int threads) const override {
+    return (lanes_ ? size_t(staged_floats()) : 0) + size_t(threads) * per_thread_floats();
+  }
 
   void execute(const float* x, float* y, float* ws, int threads) const override {
     const Params& p = pr_.params;
+    if (lanes_) return execute_lanes(x, y, ws, threads);
     if (nchw_) {
       const int64_t blocks = (pr_.cog + kChannelBlock - 1) / kChannelBlock;
       parallel_for(threads, p.batch * p.groups * blocks, [&](int64_t t, int tid) {
@@ -195,10 +213,14 @@ class DirectScatter final : public Strategy {
   }
 
   std::string implementation() const override {
-    return std::string(nchw_ ? "direct_rows_" : depthwise_ ? "direct_chanwise_" : dot_ ? "direct_dot_" : "direct_vecmat_") +
+    return std::string(lanes_ ? "direct_lanes_" : nchw_ ? "direct_rows_" : depthwise_ ? "direct_chanwise_" : dot_ ? "direct_dot_" : "direct_vecmat_") +
            "f32__" + kt_.isa_name;
   }
-  uint64_t executed_macs() const override { return st_.staged ? st_.macs : pr_.params.useful_macs(); }
+  uint64_t executed_macs() const override {
+    const Params& p = pr_.params;
+    if (lanes_) return p.useful_macs() / uint64_t(p.batch) * uint64_t(lane_blocks(p, kt_.narrow_nr) * kt_.narrow_nr);
+    return st_.staged ? st_.macs : p.useful_macs();
+  }
 
  private:
   // Taps of every W-phase segment of one output row, for the H segment with the most taps.
@@ -223,6 +245,7 @@ class DirectScatter final : public Strategy {
     chan_step_ = st_.staged ? st_.width : xs_.c;
   }
   int64_t staged_floats() const {
+    if (lanes_) return int64_t(cache_line_floats(size_t(pr_.params.input_elements() / pr_.params.batch * kt_.narrow_nr)));
     return st_.staged ? int64_t(cache_line_floats(size_t(st_.height * row_step_))) : 0;
   }
   size_t per_thread_floats() const {
@@ -230,6 +253,8 @@ class DirectScatter final : public Strategy {
     // NCHW: kChannelBlock phase-split rows, tap offsets (int64: 2 floats each), tap weights.
     // NHWC: the channel accumulator, or (depthwise, dot) a pixel's input and weight offsets.
     // Staged: the staged image first.
+    // Lanes: one output row of a group [ow][co][image], then a pixel's input and weight offsets.
+    if (lanes_) return cache_line_floats(size_t(p.output.w * pr_.cog * kt_.narrow_nr)) + cache_line_floats(size_t(4 * pixel_taps_));
     if (!nchw_) return cache_line_floats(size_t(depthwise_ || dot_ ? 4 * pixel_taps_ : p.out_channels));
     return cache_line_floats(size_t(staged_floats()) + kRowBlock * kChannelBlock * cache_line_floats(size_t(p.output.w)) +
                              size_t((2 + kChannelBlock) * max_row_taps() + 2 * 4 * w_segments()));
@@ -437,23 +462,91 @@ class DirectScatter final : public Strategy {
   // taps: depthwise channel vectors (chan_fma, with the epilogue), or, with few output channels
   // per group, dot products along the input channels (dot_taps: each weight vector loaded once
   // for several pixels), then bias and activation over the whole row while it is in cache.
+  // The taps output row rh.q of an H phase and W-phase segment seg share: for each, the input
+  // offset of the segment's first pixel (input rows row_step, pixels pixel_step apart) and the
+  // offset of its tap matrix in taps_ ([th][tw][g][co][ci] layout). Returns their number.
+  int64_t segment_taps(const TapRun& rh, const Phase1D& fw, const Phase1D::Segment& seg, int64_t row_step,
+                       int64_t pixel_step, int64_t* x_off, int64_t* w_off) const {
+    const Params& p = pr_.params;
+    int64_t taps = 0;
+    for (int64_t jh = rh.begin; jh < rh.end; ++jh) {
+      const auto& th = rh.phase->taps[size_t(jh)];
+      for (int64_t jw = seg.tap_begin; jw < seg.tap_end; ++jw, ++taps) {
+        const auto& tw = fw.taps[size_t(jw)];
+        x_off[taps] = (th.base + rh.q) * row_step + (tw.base + seg.q0) * pixel_step;
+        w_off[taps] = (th.k * p.kernel.w + tw.k) * p.out_channels * pr_.cig;
+      }
+    }
+    return taps;
+  }
+
+  // Batch lanes, block by block of L images: the block's input staged (tasks over pixel bands,
+  // so threads write separate cache lines), then its output rows (tasks over bands of rows of a
+  // group writing at least kNhwcTaskFloats per image, for the same reason).
+  void execute_lanes(const float* x, float* y, float* ws, int threads) const {
+    const Params& p = pr_.params;
+    const int64_t L = kt_.narrow_nr, C = p.in_channels, pixels = p.input.h * p.input.w;
+    const int64_t band = std::max<int64_t>(64, pixels / (kNhwcTasksPerThread * threads));
+    const int64_t rows = p.output.h;
+    const int64_t per_task = std::clamp<int64_t>(kNhwcTaskFloats / std::max<int64_t>(1, p.output.w), 1,
+                                                 std::max<int64_t>(1, p.groups * rows / (kNhwcTasksPerThread * threads)));
+    const int64_t row_tasks = (rows + per_task - 1) / per_task;
+    float* staged = ws;
+    ws += staged_floats();
+    for (int64_t n0 = 0; n0 < p.batch; n0 += L) {
+      const int64_t images = std::min(L, p.batch - n0);
+      // [pixel][ci][image] from the block's NCHW planes. Lanes past the batch only feed outputs
+      // never stored; zeroed anyway, as workspace garbage may hold slow denormals.
+      parallel_for(threads, (pixels + band - 1) / band, [&](int64_t t, int) {
+        const int64_t j0 = t * band, j1 = std::min(pixels, j0 + band);
+        float* dst = staged + j0 * C * L;
+        if (images < L) std::fill(dst, dst + (j1 - j0) * C * L, 0.0f);
+        for (int64_t ci = 0; ci < C; ++ci)
+          kt_.transpose(x + n0 * xs_.n + ci * xs_.c + j0, xs_.n, images, j1 - j0, dst + ci * L, C * L);
+      });
+      parallel_for(threads, p.groups * row_tasks, [&](int64_t t, int tid) {
+        const int64_t g = t / row_tasks, r0 = t % row_tasks * per_task;
+        for (int64_t oh = r0; oh < std::min(rows, r0 + per_task); ++oh)
+          lane_row(staged, y + n0 * ys_.n, images, g, oh, ws + size_t(tid) * per_thread_floats());
+      });
+    }
+  }
+
+  // Output row oh of group g for a block of `images` images: lane_taps per W-phase segment into
+  // [ow][co][image], then per channel a transpose into the images' NCHW rows, bias, activation.
+  void lane_row(const float* staged, float* y, int64_t images, int64_t g, int64_t oh, float* ws) const {
+    const Params& p = pr_.params;
+    const int64_t L = kt_.narrow_nr, cog = pr_.cog, pixel_step = p.in_channels * L, row_step = p.input.w * pixel_step;
+    float* acc = ws;
+    int64_t* x_off = reinterpret_cast<int64_t*>(ws + cache_line_floats(size_t(p.output.w * cog * L)));
+    int64_t* w_off = x_off + pixel_taps_;
+    const TapRun rh = tap_run_at(phases_h_, oh, p.crop.h, p.stride.h);
+    const float* xg = staged + g * pr_.cig * L;
+    for (const Phase1D& fw : phases_w_)
+      for (const auto& seg : fw.segments) {
+        const int64_t taps = segment_taps(rh, fw, seg, row_step, pixel_step, x_off, w_off);
+        float* out = acc + (fw.first + seg.q0 * p.stride.w) * cog * L;
+        for (int64_t co = 0; co < cog; co += kDotChannels)
+          kt_.lane_taps(out + co * L, p.stride.w * cog * L, seg.q1 - seg.q0, std::min(kDotChannels, cog - co), xg,
+                        pixel_step, x_off, taps_.data() + (g * cog + co) * pr_.cig, w_off, taps, pr_.cig);
+      }
+    for (int64_t co = 0; co < cog; ++co) {
+      const int64_t c = g * cog + co;
+      float* dst = y + c * ys_.c + oh * ys_.h;
+      kt_.transpose(acc + co * L, cog * L, p.output.w, images, dst, ys_.n);
+      for (int64_t n = 0; n < images; ++n) kt_.epilogue(dst + n * ys_.n, p.output.w, pr_.bias.data() + c, 0, p.epilogue);
+    }
+  }
+
   void row_nhwc_segments(const float* x, float* row, int64_t oh, float* ws) const {
     const Params& p = pr_.params;
-    const int64_t C = p.out_channels, KW = p.kernel.w;
+    const int64_t C = p.out_channels;
     const TapRun rh = tap_run_at(phases_h_, oh, p.crop.h, p.stride.h);
     int64_t* x_off = reinterpret_cast<int64_t*>(ws);
     int64_t* w_off = x_off + pixel_taps_;
     for (const Phase1D& fw : phases_w_) {
       for (const auto& seg : fw.segments) {
-        int64_t taps = 0;
-        for (int64_t jh = rh.begin; jh < rh.end; ++jh) {
-          const auto& th = rh.phase->taps[size_t(jh)];
-          for (int64_t jw = seg.tap_begin; jw < seg.tap_end; ++jw, ++taps) {
-            const auto& tw = fw.taps[size_t(jw)];
-            x_off[taps] = (th.base + rh.q) * xs_.h + (tw.base + seg.q0) * xs_.w;
-            w_off[taps] = (th.k * KW + tw.k) * C * pr_.cig;
-          }
-        }
+        const int64_t taps = segment_taps(rh, fw, seg, xs_.h, xs_.w, x_off, w_off);
         float* out = row + (fw.first + seg.q0 * p.stride.w) * ys_.w;
         const int64_t pixels = seg.q1 - seg.q0, out_step = p.stride.w * ys_.w;
         if (depthwise_) {
@@ -477,6 +570,7 @@ class DirectScatter final : public Strategy {
   const Problem& pr_;
   const KernelTable& kt_;
   bool nchw_ = true, depthwise_ = false;
+  bool lanes_ = false;  // batch lanes (see the top of the file)
   bool dot_ = false;  // NHWC: dot products along input channels (dot_taps) instead of vec_mat
   std::vector<float> row_bias_;  // dot: the bias of every element of kDotBiasPixels output pixels
   // NCHW staging (see the top of the file), and the steps between input rows and channel rows of
@@ -507,6 +601,13 @@ bool direct_stages_nchw_input(const Params& p) {
   return plan_staging(p, decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h),
                       decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w))
       .staged;
+}
+
+bool direct_uses_batch_lanes(const Params& p, const KernelTable& kt) {
+  const int64_t lanes = kt.narrow_nr, cog = p.out_channels / p.groups;
+  return (p.layout == Layout::nchw || single_channel(p)) && cog <= kLaneMaxChannels && p.batch >= lanes &&
+         4 * lane_blocks(p, lanes) * lanes <= 5 * p.batch && p.stride.h * p.stride.w <= (int64_t{1} << 16) &&
+         p.input_elements() / p.batch * lanes <= kMaxLaneStagedFloats;
 }
 
 bool direct_uses_dot_products(const Params& p, const KernelTable& kt) {

@@ -810,12 +810,14 @@ inline float horizontal_sum(vf<Arch> v) {
   return xsimd::hadd(v);
 }
 
-// dot_taps for P pixels x C output channels: vectors along the input channels; each weight
-// vector loaded once for the P pixels, each input vector once for the C channels; one
-// horizontal sum per output at the end.
-template <class Arch, int C, int P>
-void dot_taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, const int64_t* x_off,
-                    const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
+// dot_taps and lane_taps for P pixels x C output channels; each weight loaded once for the P
+// pixels, each input vector once for the C channels.
+// dot (LANES false): vectors along the input channels, one horizontal sum per output at the end.
+// lanes (LANES true): vectors across the lanes (images) of one input channel, each weight
+// broadcast; no sums, every lane is an output.
+template <class Arch, bool LANES, int C, int P>
+void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, const int64_t* x_off, const float* w,
+                const int64_t* w_off, int64_t taps, int64_t cin) {
   using V = vf<Arch>;
   constexpr int64_t W = int64_t(V::size);
   V acc[P][C];
@@ -826,34 +828,51 @@ void dot_taps_block(float* out, int64_t out_step, const float* x, int64_t x_step
   for (int64_t t = 0; t < taps; ++t) {
     const float* xt = x + x_off[t];
     const float* wt = w + w_off[t];
-    for (int64_t i = 0; i < cin; i += W) {
-      const int64_t len = cin - i < W ? cin - i : W;
-      V wv[C];
+    if constexpr (LANES) {
+      for (int64_t i = 0; i < cin; ++i, xt += W) {
+        V wv[C];
 #pragma GCC unroll 4
-      for (int c = 0; c < C; ++c) wv[c] = load_n<Arch>(wt + c * cin + i, len);
+        for (int c = 0; c < C; ++c) wv[c] = V(wt[c * cin + i]);
 #pragma GCC unroll 8
-      for (int p = 0; p < P; ++p) {
-        const V xv = load_n<Arch>(xt + p * x_step + i, len);
+        for (int p = 0; p < P; ++p) {
+          const V xv = V::load_unaligned(xt + p * x_step);
 #pragma GCC unroll 4
-        for (int c = 0; c < C; ++c) acc[p][c] = fmadd<Arch>(xv, wv[c], acc[p][c]);
+          for (int c = 0; c < C; ++c) acc[p][c] = fmadd<Arch>(xv, wv[c], acc[p][c]);
+        }
+      }
+    } else {
+      for (int64_t i = 0; i < cin; i += W) {
+        const int64_t len = cin - i < W ? cin - i : W;
+        V wv[C];
+#pragma GCC unroll 4
+        for (int c = 0; c < C; ++c) wv[c] = load_n<Arch>(wt + c * cin + i, len);
+#pragma GCC unroll 8
+        for (int p = 0; p < P; ++p) {
+          const V xv = load_n<Arch>(xt + p * x_step + i, len);
+#pragma GCC unroll 4
+          for (int c = 0; c < C; ++c) acc[p][c] = fmadd<Arch>(xv, wv[c], acc[p][c]);
+        }
       }
     }
   }
 #pragma GCC unroll 8
   for (int p = 0; p < P; ++p)
 #pragma GCC unroll 4
-    for (int c = 0; c < C; ++c) out[p * out_step + c] = horizontal_sum<Arch>(acc[p][c]);
+    for (int c = 0; c < C; ++c) {
+      if constexpr (LANES) acc[p][c].store_unaligned(out + p * out_step + c * W);
+      else out[p * out_step + c] = horizontal_sum<Arch>(acc[p][c]);
+    }
 }
 
 // Pixels in blocks of as many as the registers hold (P x C sums, C weight vectors, one input).
-template <class Arch, int C>
-void dot_taps_pixels(float* out, int64_t out_step, int64_t pixels, const float* x, int64_t x_step,
-                     const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
+template <class Arch, bool LANES, int C>
+void taps_pixels(float* out, int64_t out_step, int64_t pixels, const float* x, int64_t x_step, const int64_t* x_off,
+                 const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
   constexpr int kBlock = C == 1 ? 8 : C == 2 ? 6 : 4;
   using Block = void (*)(float*, int64_t, const float*, int64_t, const int64_t*, const float*, const int64_t*,
                          int64_t, int64_t);
   static constexpr auto blocks = by_count<Block>(std::make_integer_sequence<int, kBlock>{}, [](auto p) {
-    return Block(&dot_taps_block<Arch, C, decltype(p)::value>);
+    return Block(&taps_block<Arch, LANES, C, decltype(p)::value>);
   });
   for (int64_t p = 0; p < pixels; p += kBlock) {
     const int64_t n = pixels - p < kBlock ? pixels - p : kBlock;
@@ -861,14 +880,14 @@ void dot_taps_pixels(float* out, int64_t out_step, int64_t pixels, const float* 
   }
 }
 
-template <class Arch>
-void dot_taps(float* out, int64_t out_step, int64_t pixels, int64_t cout, const float* x, int64_t x_step,
-              const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
+template <class Arch, bool LANES>
+void taps_channels(float* out, int64_t out_step, int64_t pixels, int64_t cout, const float* x, int64_t x_step,
+                   const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
   switch (cout) {
-    case 1: return dot_taps_pixels<Arch, 1>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
-    case 2: return dot_taps_pixels<Arch, 2>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
-    case 3: return dot_taps_pixels<Arch, 3>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
-    default: return dot_taps_pixels<Arch, 4>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+    case 1: return taps_pixels<Arch, LANES, 1>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+    case 2: return taps_pixels<Arch, LANES, 2>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+    case 3: return taps_pixels<Arch, LANES, 3>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+    default: return taps_pixels<Arch, LANES, 4>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
   }
 }
 
@@ -1028,7 +1047,8 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      &row_fma<Arch>,
                      &vec_mat<Arch>,
                      &chan_fma<Arch>,
-                     &dot_taps<Arch>,
+                     &taps_channels<Arch, false>,
+                     &taps_channels<Arch, true>,
                      &epilogue_run<Arch>,
                      &zip_store<Arch>,
                      &pad_rows<Arch>,

@@ -1,7 +1,7 @@
 // The direct strategy's kernels on every ISA, against plain loops: row_fma (tap groups of
 // consecutive H taps, every channel count and row block, widths below, at and above a vector),
 // chan_fma (runs of depthwise pixels with the fused epilogue), dot_taps (few-channel NHWC pixels as dot
-// products along the input channels), pad_rows (writes exactly each row) and
+// products along the input channels), lane_taps (the same with vectors across images), pad_rows (writes exactly each row) and
 // transpose (the NCHW <-> NHWC layout change).
 #include <catch2/catch.hpp>
 
@@ -147,6 +147,54 @@ TEST_CASE("dot_taps: runs of pixels x 1-4 channels, dot products along the input
                   for (int64_t i = 0; i < cin; ++i)
                     want += double(x[size_t(p * x_step + x_off[size_t(t)] + i)]) *
                             double(w[size_t(w_off[size_t(t)] + j * cin + i)]);
+                ok = ok && close(got, want);
+              }
+            INFO("cout " << cout << " cin " << cin << " pixels " << pixels << " taps " << taps);
+            CHECK(ok);
+          }
+  }
+}
+
+TEST_CASE("lane_taps: runs of pixels x 1-4 channels, vectors across images, every ISA", "[kernels]") {
+  // Inputs are NaN except the named elements (input channel i of pixel p at p * x_step + x_off[t]
+  // + i * L, L lanes each), and outputs other than the named ones must keep their value.
+  std::mt19937 rng(19);
+  for (const KernelTable* kt : test::kernel_tables()) {
+    INFO(kt->isa_name);
+    const int64_t L = kt->narrow_nr;
+    for (int64_t cout = 1; cout <= 4; ++cout)
+      for (int64_t cin : {1, 3, 8, 17})
+        for (int64_t pixels : {1, 2, 3, 5, 6, 7, 8, 9, 13, 17})
+          for (int64_t taps : {0, 1, 3}) {
+            const int64_t x_step = (cin + 1) * L + 3, out_step = (cout + 1) * L + 1, tap_step = pixels * x_step;
+            std::vector<float> x(size_t(taps * tap_step + 4), NAN);
+            std::vector<int64_t> x_off, w_off;
+            for (int64_t t = 0; t < taps; ++t) {
+              x_off.push_back(t * tap_step + int64_t(rng() % 3));
+              w_off.push_back(t * cout * cin);
+            }
+            std::uniform_real_distribution<float> d(-1, 1);
+            for (int64_t t = 0; t < taps; ++t)
+              for (int64_t p = 0; p < pixels; ++p)
+                for (int64_t i = 0; i < cin * L; ++i) x[size_t(p * x_step + x_off[size_t(t)] + i)] = d(rng);
+            const auto w = test::random_tensor(size_t(std::max<int64_t>(taps, 1) * cout * cin), rng);
+            std::vector<float> out(size_t(pixels * out_step), -3.0f);
+            kt->lane_taps(out.data(), out_step, pixels, cout, x.data(), x_step, x_off.data(), w.data(), w_off.data(),
+                          taps, cin);
+            bool ok = true;
+            for (int64_t p = 0; p < pixels; ++p)
+              for (int64_t j = 0; j < out_step; ++j) {
+                const float got = out[size_t(p * out_step + j)];
+                const int64_t c = j / L, l = j % L;
+                if (c >= cout) {
+                  ok = ok && got == -3.0f;
+                  continue;
+                }
+                double want = 0;
+                for (int64_t t = 0; t < taps; ++t)
+                  for (int64_t i = 0; i < cin; ++i)
+                    want += double(x[size_t(p * x_step + x_off[size_t(t)] + i * L + l)]) *
+                            double(w[size_t(w_off[size_t(t)] + c * cin + i)]);
                 ok = ok && close(got, want);
               }
             INFO("cout " << cout << " cin " << cin << " pixels " << pixels << " taps " << taps);
