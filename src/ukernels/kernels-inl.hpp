@@ -820,16 +820,37 @@ void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, co
                 const int64_t* w_off, int64_t taps, int64_t cin) {
   using V = vf<Arch>;
   constexpr int64_t W = int64_t(V::size);
-  V acc[P][C];
+  constexpr int U = LANES ? (8 + P * C - 1) / (P * C) : 1;
+  V part[U][P][C];
+  auto& acc = part[0];
 #pragma GCC unroll 8
-  for (int p = 0; p < P; ++p)
+  for (int u = 0; u < U; ++u)
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p)
 #pragma GCC unroll 4
-    for (int c = 0; c < C; ++c) acc[p][c] = V(0.0f);
+      for (int c = 0; c < C; ++c) part[u][p][c] = V(0.0f);
   for (int64_t t = 0; t < taps; ++t) {
     const float* xt = x + x_off[t];
     const float* wt = w + w_off[t];
     if constexpr (LANES) {
-      for (int64_t i = 0; i < cin; ++i, xt += W) {
+      // U input channels at a time into U sets of sums, so that small blocks (border pixels of
+      // a phase row run alone) still keep about 8 independent FMA chains in flight.
+      int64_t i = 0;
+      for (; i + U <= cin; i += U, xt += U * W) {
+#pragma GCC unroll 8
+        for (int u = 0; u < U; ++u) {
+          V wv[C];
+#pragma GCC unroll 4
+          for (int c = 0; c < C; ++c) wv[c] = V(wt[c * cin + i + u]);
+#pragma GCC unroll 8
+          for (int p = 0; p < P; ++p) {
+            const V xv = V::load_unaligned(xt + p * x_step + u * W);
+#pragma GCC unroll 4
+            for (int c = 0; c < C; ++c) part[u][p][c] = fmadd<Arch>(xv, wv[c], part[u][p][c]);
+          }
+        }
+      }
+      for (; i < cin; ++i, xt += W) {
         V wv[C];
 #pragma GCC unroll 4
         for (int c = 0; c < C; ++c) wv[c] = V(wt[c * cin + i]);
@@ -837,7 +858,7 @@ void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, co
         for (int p = 0; p < P; ++p) {
           const V xv = V::load_unaligned(xt + p * x_step);
 #pragma GCC unroll 4
-          for (int c = 0; c < C; ++c) acc[p][c] = fmadd<Arch>(xv, wv[c], acc[p][c]);
+          for (int c = 0; c < C; ++c) part[0][p][c] = fmadd<Arch>(xv, wv[c], part[0][p][c]);
         }
       }
     } else {
@@ -855,6 +876,12 @@ void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, co
       }
     }
   }
+#pragma GCC unroll 8
+  for (int u = 1; u < U; ++u)
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) acc[p][c] += part[u][p][c];
 #pragma GCC unroll 8
   for (int p = 0; p < P; ++p)
 #pragma GCC unroll 4
