@@ -19,12 +19,13 @@
 // each output channel is then a dot product along the input channels (contiguous in NHWC),
 // again per run of output pixels with the same taps (dot_taps).
 //
-// Batch lanes (NCHW, few output channels per group, a batch of at least one vector of images):
-// vectors across images instead. The input of a block of L images (L = the vector width) is
-// staged once as [ih][iw][ci][image], every tap is then one broadcast weight times one full
-// vector per input channel (lane_taps, the dot_taps loop without the horizontal sums), and each
-// output row comes back through a transpose with bias and activation. Rows of a thin layer's
-// phases are short (tfgan_4: 14 pixels), so vectors along them are partly empty; lanes are not.
+// Batch lanes (either layout, few output channels per group, a batch of at least one vector of
+// images): vectors across images instead. The input of a block of L images (L = the vector
+// width) is staged once as [ih][iw][ci][image], every tap is then one broadcast weight times one
+// full vector per input channel (lane_taps, the dot_taps loop without the horizontal sums), and
+// each output row comes back through a transpose with bias and activation. Rows of a thin
+// layer's phases are short (tfgan_4: 14 pixels), so vectors along them are partly empty, and
+// dot products need a horizontal sum per output; lanes need neither.
 //
 // Memory-bound layers (depthwise, very few channels) are where this wins: it reads the input
 // and weights in place and writes each output element once.
@@ -68,6 +69,8 @@ constexpr int64_t kNhwcTaskFloats = 2048, kNhwcTasksPerThread = 4;
 // rows' partial vectors, so depthwise stays on rows.
 constexpr int64_t kLaneMaxChannels = 4;
 constexpr int64_t kMaxLaneStagedFloats = int64_t{1} << 21;
+// NHWC batch lanes compute a whole output row, every group, per task: at most this many floats.
+constexpr int64_t kMaxLaneRowFloats = int64_t{1} << 18;
 
 int64_t lane_blocks(const Params& p, int64_t lanes) { return (p.batch + lanes - 1) / lanes; }
 
@@ -165,7 +168,7 @@ class DirectScatter final : public Strategy {
       dot_ = !lanes_ && direct_uses_dot_products(p, kt_);
       if (!dot_ && !depthwise_ && !lanes_)
         for (int64_t ow = 0; ow < p.output.w; ++ow) runs_w_.push_back(tap_run_at(phases_w_, ow, p.crop.w, p.stride.w));
-      if (dot_)
+      if (dot_ || (lanes_ && !nchw_))
         for (int64_t ow = 0; ow < std::min(p.output.w, kDotBiasPixels); ++ow)
           row_bias_.insert(row_bias_.end(), pr.bias.begin(), pr.bias.end());
       // Tap matrices [th][tw][g][ci][co] (vec_mat), or [th][tw][g][co][ci] for dot_taps and
@@ -264,9 +267,11 @@ class DirectScatter final : public Strategy {
     // NCHW: kChannelBlock phase-split rows, tap offsets (int64: 2 floats each), tap weights.
     // NHWC: the channel accumulator, or (depthwise, dot) a pixel's input and weight offsets.
     // Staged: the staged image first.
-    // Lanes: one output row of a group [ow][co][image], then a pixel's input and weight offsets.
+    // Lanes: one output row [ow][channel][image] (NCHW: of one group), then a pixel's input and
+    // weight offsets.
     if (lanes_)
-      return cache_line_floats(size_t(p.output.w * pr_.cog * kt_.narrow_nr)) + cache_line_floats(size_t(4 * pixel_taps_));
+      return cache_line_floats(size_t(p.output.w * (nchw_ ? pr_.cog : p.out_channels) * kt_.narrow_nr)) +
+             cache_line_floats(size_t(4 * pixel_taps_));
     if (!nchw_) return cache_line_floats(size_t(depthwise_ || dot_ ? 4 * pixel_taps_ : p.out_channels));
     return cache_line_floats(size_t(staged_floats()) + kRowBlock * kChannelBlock * cache_line_floats(size_t(p.output.w)) +
                              size_t((2 + kChannelBlock) * max_row_taps() + 2 * 4 * w_segments()));
@@ -498,10 +503,12 @@ class DirectScatter final : public Strategy {
   void execute_lanes(const float* x, float* y, float* ws, int threads) const {
     const Params& p = pr_.params;
     const int64_t L = kt_.narrow_nr, C = p.in_channels, pixels = p.input.h * p.input.w;
+    const int64_t Cout = p.out_channels;
     const int64_t band = std::max<int64_t>(64, pixels / (kNhwcTasksPerThread * threads));
-    const int64_t rows = p.output.h;
-    const int64_t most = std::max<int64_t>(1, p.groups * rows / (kNhwcTasksPerThread * threads));
-    const int64_t per_task = std::clamp<int64_t>(kNhwcTaskFloats / std::max<int64_t>(1, p.output.w), 1, most);
+    // NCHW rows are per group (each channel's row is its own), NHWC rows hold every group.
+    const int64_t rows = p.output.h, row_groups = nchw_ ? p.groups : 1, row_floats = nchw_ ? p.output.w : p.output.w * Cout;
+    const int64_t most = std::max<int64_t>(1, row_groups * rows / (kNhwcTasksPerThread * threads));
+    const int64_t per_task = std::clamp<int64_t>(kNhwcTaskFloats / std::max<int64_t>(1, row_floats), 1, most);
     const int64_t row_tasks = (rows + per_task - 1) / per_task;
     float* staged = ws;
     ws += staged_floats();
@@ -513,41 +520,56 @@ class DirectScatter final : public Strategy {
         const int64_t j0 = t * band, j1 = std::min(pixels, j0 + band);
         float* dst = staged + j0 * C * L;
         if (images < L) std::fill(dst, dst + (j1 - j0) * C * L, 0.0f);
-        for (int64_t ci = 0; ci < C; ++ci)
-          kt_.transpose(x + n0 * xs_.n + ci * xs_.c + j0, xs_.n, images, j1 - j0, dst + ci * L, C * L);
+        if (!nchw_)  // the block's pixels' channel vectors are contiguous rows, one per image
+          kt_.transpose(x + n0 * xs_.n + j0 * C, xs_.n, images, (j1 - j0) * C, dst, L);
+        else
+          for (int64_t ci = 0; ci < C; ++ci)
+            kt_.transpose(x + n0 * xs_.n + ci * xs_.c + j0, xs_.n, images, j1 - j0, dst + ci * L, C * L);
       });
-      parallel_for(threads, p.groups * row_tasks, [&](int64_t t, int tid) {
+      parallel_for(threads, row_groups * row_tasks, [&](int64_t t, int tid) {
         const int64_t g = t / row_tasks, r0 = t % row_tasks * per_task;
+        const int64_t g0 = nchw_ ? g : 0, g1 = nchw_ ? g + 1 : p.groups;
         for (int64_t oh = r0; oh < std::min(rows, r0 + per_task); ++oh)
-          lane_row(staged, y + n0 * ys_.n, images, g, oh, ws + size_t(tid) * per_thread_floats());
+          lane_row(staged, y + n0 * ys_.n, images, g0, g1, oh, ws + size_t(tid) * per_thread_floats());
       });
     }
   }
 
-  // Output row oh of group g for a block of `images` images: lane_taps per W-phase segment into
-  // [ow][co][image], then per channel a transpose into the images' NCHW rows, bias, activation.
-  void lane_row(const float* staged, float* y, int64_t images, int64_t g, int64_t oh, float* ws) const {
+  // Output row oh of groups [g0, g1) for a block of `images` images: lane_taps per W-phase
+  // segment into [ow][channel][image], then a transpose into the images' rows (NCHW: per channel;
+  // NHWC: the whole row, every group, at once), bias and activation.
+  void lane_row(const float* staged, float* y, int64_t images, int64_t g0, int64_t g1, int64_t oh, float* ws) const {
     const Params& p = pr_.params;
     const int64_t L = kt_.narrow_nr, cog = pr_.cog, pixel_step = p.in_channels * L, row_step = p.input.w * pixel_step;
+    const int64_t channels = (g1 - g0) * cog, c0 = g0 * cog, ow = p.output.w;
     float* acc = ws;
-    int64_t* x_off = reinterpret_cast<int64_t*>(ws + cache_line_floats(size_t(p.output.w * cog * L)));
+    int64_t* x_off = reinterpret_cast<int64_t*>(ws + cache_line_floats(size_t(ow * channels * L)));
     int64_t* w_off = x_off + pixel_taps_;
     const TapRun rh = tap_run_at(phases_h_, oh, p.crop.h, p.stride.h);
-    const float* xg = staged + g * pr_.cig * L;
     for (const Phase1D& fw : phases_w_)
       for (const auto& seg : fw.segments) {
         const int64_t taps = segment_taps(rh, fw, seg, row_step, pixel_step, x_off, w_off);
-        float* out = acc + (fw.first + seg.q0 * p.stride.w) * cog * L;
-        for (int64_t co = 0; co < cog; co += kDotChannels)
-          kt_.lane_taps(out + co * L, p.stride.w * cog * L, seg.q1 - seg.q0, std::min(kDotChannels, cog - co), xg,
-                        pixel_step, x_off, taps_.data() + (g * cog + co) * pr_.cig, w_off, taps, pr_.cig);
+        float* out = acc + (fw.first + seg.q0 * p.stride.w) * channels * L;
+        for (int64_t g = g0; g < g1; ++g)
+          for (int64_t co = 0; co < cog; co += kDotChannels) {
+            const int64_t c = g * cog + co;
+            kt_.lane_taps(out + (c - c0) * L, p.stride.w * channels * L, seg.q1 - seg.q0, std::min(kDotChannels, cog - co),
+                          staged + g * pr_.cig * L, pixel_step, x_off, taps_.data() + c * pr_.cig, w_off, taps, pr_.cig);
+          }
       }
-    for (int64_t co = 0; co < cog; ++co) {
-      const int64_t c = g * cog + co;
-      float* dst = y + c * ys_.c + oh * ys_.h;
-      kt_.transpose(acc + co * L, cog * L, p.output.w, images, dst, ys_.n);
+    if (!nchw_) {
+      float* row = y + oh * ys_.h;
+      kt_.transpose(acc, L, ow * channels, images, row, ys_.n);
       for (int64_t n = 0; n < images; ++n)
-        kt_.epilogue(dst + n * ys_.n, p.output.w, pr_.bias.data() + c, 0, p.epilogue);
+        for (int64_t q = 0; q < ow; q += kDotBiasPixels)
+          kt_.epilogue(row + n * ys_.n + q * channels, std::min(kDotBiasPixels, ow - q) * channels, row_bias_.data(), 1,
+                       p.epilogue);
+      return;
+    }
+    for (int64_t c = c0; c < c0 + channels; ++c) {
+      float* dst = y + c * ys_.c + oh * ys_.h;
+      kt_.transpose(acc + (c - c0) * L, channels * L, ow, images, dst, ys_.n);
+      for (int64_t n = 0; n < images; ++n) kt_.epilogue(dst + n * ys_.n, ow, pr_.bias.data() + c, 0, p.epilogue);
     }
   }
 
@@ -618,9 +640,9 @@ bool direct_stages_nchw_input(const Params& p) {
 
 bool direct_uses_batch_lanes(const Params& p, const KernelTable& kt) {
   const int64_t lanes = kt.narrow_nr, cig = p.in_channels / p.groups, cog = p.out_channels / p.groups;
-  return p.layout == Layout::nchw && cog <= kLaneMaxChannels && cig > 1 && p.batch >= lanes &&
-         2 * lane_blocks(p, lanes) * lanes <= 3 * p.batch && p.stride.h * p.stride.w <= (int64_t{1} << 16) &&
-         p.input_elements() / p.batch * lanes <= kMaxLaneStagedFloats;
+  return cog <= kLaneMaxChannels && cig > 1 && p.batch >= lanes && 2 * lane_blocks(p, lanes) * lanes <= 3 * p.batch &&
+         p.stride.h * p.stride.w <= (int64_t{1} << 16) && p.input_elements() / p.batch * lanes <= kMaxLaneStagedFloats &&
+         (p.layout == Layout::nchw || p.output.w * p.out_channels * lanes <= kMaxLaneRowFloats);
 }
 
 bool direct_uses_dot_products(const Params& p, const KernelTable& kt) {

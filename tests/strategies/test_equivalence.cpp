@@ -158,7 +158,7 @@ TEST_CASE("Short GEMM tile: picked where it pads the channel rows less, and exac
   }
 }
 
-TEST_CASE("Direct batch lanes: thin NCHW layers of a batch of images, exact on every ISA", "[sweep][lanes]") {
+TEST_CASE("Direct batch lanes: thin layers of a batch of images, exact on every ISA and layout", "[sweep][lanes]") {
   std::mt19937 rng(9);
   // Batches of whole vectors of images on every ISA (4, 8, 16 lanes), a partial last block (15
   // images), dilation with k < s (phases no tap reaches), groups of 2 and 3 channels, and a
@@ -173,26 +173,29 @@ TEST_CASE("Direct batch lanes: thin NCHW layers of a batch of images, exact on e
       {"N=16 Cin=5 Cout=2 H=4 W=6 kh=2 kw=3 sh=3 sw=4 dh=3 dw=2 g=1 ct=0 cl=1 oh=12 ow=26 layout=nchw bias=1", true},
       {"N=9 Cin=4 Cout=4 H=5 W=5 kh=3 kw=3 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=9 ow=9 layout=nchw bias=1 act=sigmoid", false},
   };
-  for (const Shape& shape : shapes) {
-    INFO(shape.params);
-    const Params p = Params::parse(shape.params);
-    const auto w = test::random_tensor(size_t(p.weight_elements()), rng);
-    const auto b = test::random_tensor(size_t(p.out_channels), rng);
-    for (const auto& isa : supported_isas()) {
-      test::ForceIsa force(isa);
-      PlanOptions o;
-      o.strategy = "direct_scatter";
-      Plan plan(p, w.data(), p.has_bias ? b.data() : nullptr, o);
-      INFO(isa << ": " << plan.implementation());
-      const bool lanes = plan.implementation().find("direct_lanes") != std::string::npos;
-      if (isa == "sse2") CHECK(lanes);
-      if (isa == "avx2") CHECK(lanes == shape.lanes_on_avx2);
-      // Padded lanes are multiplied and counted.
-      const int64_t L = isa == "avx512f" ? 16 : isa == "avx2" ? 8 : 4;
-      if (lanes) CHECK(plan.executed_macs() == plan.useful_macs() / uint64_t(p.batch) * uint64_t((p.batch + L - 1) / L * L));
+  for (const Shape& shape : shapes)
+    for (const char* layout : {"nchw", "nhwc"}) {
+      std::string text(shape.params);
+      text.replace(text.find("nchw"), 4, layout);
+      INFO(text);
+      const Params p = Params::parse(text);
+      const auto w = test::random_tensor(size_t(p.weight_elements()), rng);
+      const auto b = test::random_tensor(size_t(p.out_channels), rng);
+      for (const auto& isa : supported_isas()) {
+        test::ForceIsa force(isa);
+        PlanOptions o;
+        o.strategy = "direct_scatter";
+        Plan plan(p, w.data(), p.has_bias ? b.data() : nullptr, o);
+        INFO(isa << ": " << plan.implementation());
+        const bool lanes = plan.implementation().find("direct_lanes") != std::string::npos;
+        if (isa == "sse2") CHECK(lanes);
+        if (isa == "avx2") CHECK(lanes == shape.lanes_on_avx2);
+        // Padded lanes are multiplied and counted.
+        const int64_t L = isa == "avx512f" ? 16 : isa == "avx2" ? 8 : 4;
+        if (lanes) CHECK(plan.executed_macs() == plan.useful_macs() / uint64_t(p.batch) * uint64_t((p.batch + L - 1) / L * L));
+      }
+      check_all(p, rng);
     }
-    check_all(p, rng);
-  }
 }
 
 TEST_CASE("PyTorch golden values", "[golden]") {
