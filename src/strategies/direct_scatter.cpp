@@ -20,8 +20,8 @@
 // again per run of output pixels with the same taps (dot_taps).
 //
 // Batch lanes (either layout, few output channels per group, a batch of at least one vector of
-// images): vectors across images instead. The input of a block of L images (L = the vector
-// width) is staged once as [ih][iw][ci][image], every tap is then one broadcast weight times one
+// images): vectors across images instead. For a band of output rows, the input rows it reads of
+// a block of L images (L = the vector width) are staged as [ih][iw][ci][image], every tap is then one broadcast weight times one
 // full vector per input channel (lane_taps, the dot_taps loop without the horizontal sums), and
 // each output row comes back through a transpose with bias and activation. Rows of a thin
 // layer's phases are short (tfgan_4: 14 pixels), so vectors along them are partly empty, and
@@ -30,6 +30,8 @@
 // Memory-bound layers (depthwise, very few channels) are where this wins: it reads the input
 // and weights in place and writes each output element once.
 #include <algorithm>
+#include <deque>
+#include <limits>
 #include <memory>
 
 #include "epilogue/phase_row.hpp"
@@ -61,14 +63,16 @@ constexpr int64_t kDotChannels = 4, kDotBiasPixels = 64;
 constexpr int64_t kNhwcTaskFloats = 2048, kNhwcTasksPerThread = 4;
 // Batch lanes: at most this many output channels per group (lane_taps' channel blocks of
 // kDotChannels reload the input for each block), images padded to whole vectors adding at most
-// half of the multiply-adds, a staged input of at most kMaxLaneStagedFloats, and not depthwise.
+// half of the multiply-adds, the input rows one output row reads at most kMaxLaneStagedFloats
+// staged, and not depthwise. A task stages the input rows of a band of output rows, as many
+// rows as kLaneBandFloats holds (within L2), so the workspace does not grow with the image.
 // Measured on AVX2 (tconv bench --strategies direct_scatter, 1 / 2 threads, ms, rows -> lanes):
 // 64 -> 1 channels, 14x14, k5 s2 with 12 images (16 lanes) 2.3 -> 0.86 at 1 thread; 32 -> 3,
 // 64x64, k4 s2 11.3 -> 9.8 / 7.2 -> 6.7; but depthwise, 16 images of 32 channels 32x32, k4 s2
 // 3.9 -> 5.0 / 3.7 -> 3.5: with one channel per group the two transposes cost more than the
 // rows' partial vectors, so depthwise stays on rows.
 constexpr int64_t kLaneMaxChannels = 4;
-constexpr int64_t kMaxLaneStagedFloats = int64_t{1} << 21;
+constexpr int64_t kMaxLaneStagedFloats = int64_t{1} << 21, kLaneBandFloats = int64_t{1} << 18;
 // NHWC batch lanes compute a whole output row, every group, per task: at most this many floats.
 constexpr int64_t kMaxLaneRowFloats = int64_t{1} << 18;
 
@@ -183,6 +187,7 @@ class DirectScatter final : public Strategy {
                                                     : (t * p.in_channels + g * pr.cig + ci) * pr.cog + co;
               taps_[size_t(at)] = pr.w(g * pr.cig + ci, co, t / KW, t % KW);
             }
+      if (lanes_) plan_lane_bands();
     } else {
       use_staging();
       prebuild_lists();
@@ -191,7 +196,7 @@ class DirectScatter final : public Strategy {
   }
 
   size_t workspace_floats(int threads) const override {
-    return (lanes_ ? size_t(staged_floats()) : 0) + size_t(threads) * per_thread_floats();
+    return size_t(threads) * per_thread_floats();
   }
 
   void execute(const float* x, float* y, float* ws, int threads) const override {
@@ -258,8 +263,6 @@ class DirectScatter final : public Strategy {
     chan_step_ = st_.staged ? st_.width : xs_.c;
   }
   int64_t staged_floats() const {
-    const Params& p = pr_.params;
-    if (lanes_) return int64_t(cache_line_floats(size_t(p.input_elements() / p.batch * kt_.narrow_nr)));
     return st_.staged ? int64_t(cache_line_floats(size_t(st_.height * row_step_))) : 0;
   }
   size_t per_thread_floats() const {
@@ -267,11 +270,9 @@ class DirectScatter final : public Strategy {
     // NCHW: kChannelBlock phase-split rows, tap offsets (int64: 2 floats each), tap weights.
     // NHWC: the channel accumulator, or (depthwise, dot) a pixel's input and weight offsets.
     // Staged: the staged image first.
-    // Lanes: one output row [ow][channel][image] (NCHW: of one group), then a pixel's input and
-    // weight offsets.
-    if (lanes_)
-      return cache_line_floats(size_t(p.output.w * (nchw_ ? pr_.cog : p.out_channels) * kt_.narrow_nr)) +
-             cache_line_floats(size_t(4 * pixel_taps_));
+    // Lanes: the staged input rows of a band, one output row [ow][channel][image] (NCHW: of one
+    // group), then a pixel's input and weight offsets.
+    if (lanes_) return lane_band_floats() + lane_row_floats() + cache_line_floats(size_t(4 * pixel_taps_));
     if (!nchw_) return cache_line_floats(size_t(depthwise_ || dot_ ? 4 * pixel_taps_ : p.out_channels));
     return cache_line_floats(size_t(staged_floats()) + kRowBlock * kChannelBlock * cache_line_floats(size_t(p.output.w)) +
                              size_t((2 + kChannelBlock) * max_row_taps() + 2 * 4 * w_segments()));
@@ -475,80 +476,139 @@ class DirectScatter final : public Strategy {
     }
   }
 
-  // NHWC output row oh, one kernel call per W-phase segment, whose output pixels see the same
-  // taps: depthwise channel vectors (chan_fma, with the epilogue), or, with few output channels
-  // per group, dot products along the input channels (dot_taps: each weight vector loaded once
-  // for several pixels), then bias and activation over the whole row while it is in cache.
   // The taps output row rh.q of an H phase and W-phase segment seg share: for each, the input
-  // offset of the segment's first pixel (input rows row_step, pixels pixel_step apart) and the
-  // offset of its tap matrix in taps_ ([th][tw][g][co][ci] layout). Returns their number.
-  int64_t segment_taps(const TapRun& rh, const Phase1D& fw, const Phase1D::Segment& seg, int64_t row_step,
-                       int64_t pixel_step, int64_t* x_off, int64_t* w_off) const {
+  // offset of the segment's first pixel (input rows row_step, pixels pixel_step apart, the input
+  // starting at row row0) and the offset of its tap matrix in taps_ ([th][tw][g][co][ci] layout).
+  // Returns their number.
+  int64_t segment_taps(const TapRun& rh, int64_t row0, const Phase1D& fw, const Phase1D::Segment& seg,
+                       int64_t row_step, int64_t pixel_step, int64_t* x_off, int64_t* w_off) const {
     const Params& p = pr_.params;
     int64_t taps = 0;
     for (int64_t jh = rh.begin; jh < rh.end; ++jh) {
       const auto& th = rh.phase->taps[size_t(jh)];
       for (int64_t jw = seg.tap_begin; jw < seg.tap_end; ++jw, ++taps) {
         const auto& tw = fw.taps[size_t(jw)];
-        x_off[taps] = (th.base + rh.q) * row_step + (tw.base + seg.q0) * pixel_step;
+        x_off[taps] = (th.base + rh.q - row0) * row_step + (tw.base + seg.q0) * pixel_step;
         w_off[taps] = (th.k * p.kernel.w + tw.k) * p.out_channels * pr_.cig;
       }
     }
     return taps;
   }
 
-  // Batch lanes, block by block of L images: the block's input staged (tasks over pixel bands,
-  // so threads write separate cache lines), then its output rows (tasks over bands of rows of a
-  // group writing at least kNhwcTaskFloats per image, for the same reason).
+  size_t lane_band_floats() const {
+    const Params& p = pr_.params;
+    return cache_line_floats(size_t(lane_band_span_ * p.input.w * p.in_channels * kt_.narrow_nr));
+  }
+  size_t lane_row_floats() const {
+    const Params& p = pr_.params;
+    return cache_line_floats(size_t(p.output.w * (nchw_ ? pr_.cog : p.out_channels) * kt_.narrow_nr));
+  }
+
+  // Input rows [lo, hi) that output rows [oh0, oh1) read (lo == hi when none).
+  std::pair<int64_t, int64_t> lane_input_rows(int64_t oh0, int64_t oh1) const {
+    int64_t lo = std::numeric_limits<int64_t>::max(), hi = 0;
+    for (int64_t oh = oh0; oh < oh1; ++oh)
+      if (lane_in_lo_[size_t(oh)] < lane_in_hi_[size_t(oh)]) {
+        lo = std::min(lo, lane_in_lo_[size_t(oh)]);
+        hi = std::max(hi, lane_in_hi_[size_t(oh)]);
+      }
+    return lo < hi ? std::make_pair(lo, hi) : std::make_pair(int64_t{0}, int64_t{0});
+  }
+
+  // The input rows each output row reads, and the most output rows per band whose input rows fit
+  // kLaneBandFloats (at least one), with the most input rows any such band reads: every band of
+  // at most lane_band_rows_ rows, wherever it starts, stages at most lane_band_span_ rows.
+  void plan_lane_bands() {
+    const Params& p = pr_.params;
+    const int64_t OH = p.output.h;
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const TapRun rh = tap_run_at(phases_h_, oh, p.crop.h, p.stride.h);
+      int64_t lo = 0, hi = 0;
+      if (rh.begin < rh.end) {  // taps in ascending k: descending input rows
+        lo = rh.phase->taps[size_t(rh.end - 1)].base + rh.q;
+        hi = rh.phase->taps[size_t(rh.begin)].base + rh.q + 1;
+      }
+      lane_in_lo_.push_back(lo);
+      lane_in_hi_.push_back(hi);
+    }
+    const int64_t budget = std::max<int64_t>(1, kLaneBandFloats / (p.input.w * p.in_channels * kt_.narrow_nr));
+    // The most input rows a window of `rows` output rows reads: sliding minimum of lo and
+    // maximum of hi (monotonic queues of row indices), rows without taps left out.
+    const auto widest = [&](int64_t rows) {
+      std::deque<int64_t> lows, highs;
+      int64_t most = 0;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        if (lane_in_lo_[size_t(oh)] < lane_in_hi_[size_t(oh)]) {
+          while (!lows.empty() && lane_in_lo_[size_t(lows.back())] >= lane_in_lo_[size_t(oh)]) lows.pop_back();
+          while (!highs.empty() && lane_in_hi_[size_t(highs.back())] <= lane_in_hi_[size_t(oh)]) highs.pop_back();
+          lows.push_back(oh);
+          highs.push_back(oh);
+        }
+        while (!lows.empty() && lows.front() <= oh - rows) lows.pop_front();
+        while (!highs.empty() && highs.front() <= oh - rows) highs.pop_front();
+        if (!lows.empty()) most = std::max(most, lane_in_hi_[size_t(highs.front())] - lane_in_lo_[size_t(lows.front())]);
+      }
+      return most;
+    };
+    // Rows per band: the largest count whose bands fit the budget (binary search: a band's rows
+    // only grow with its height), at least one.
+    int64_t fits = 1, over = std::min(OH, (budget + 1) * p.stride.h + 1) + 1;
+    while (over - fits > 1) {
+      const int64_t mid = (fits + over) / 2;
+      (widest(mid) <= budget ? fits : over) = mid;
+    }
+    lane_band_rows_ = fits;
+    lane_band_span_ = widest(fits);
+  }
+
+  // Batch lanes: tasks of (block of L images, band of output rows), each staging the input rows
+  // its band reads and then computing the band's rows. Bands are as tall as kLaneBandFloats
+  // allows, or shorter so that every thread gets two tasks; a band's rows are computed the same
+  // way whatever its height, so the result does not depend on the thread count.
   void execute_lanes(const float* x, float* y, float* ws, int threads) const {
     const Params& p = pr_.params;
-    const int64_t L = kt_.narrow_nr, C = p.in_channels, pixels = p.input.h * p.input.w;
-    const int64_t Cout = p.out_channels;
-    const int64_t band = std::max<int64_t>(64, pixels / (kNhwcTasksPerThread * threads));
-    // NCHW rows are per group (each channel's row is its own), NHWC rows hold every group.
-    const int64_t rows = p.output.h, row_groups = nchw_ ? p.groups : 1, row_floats = nchw_ ? p.output.w : p.output.w * Cout;
-    const int64_t most = std::max<int64_t>(1, row_groups * rows / (kNhwcTasksPerThread * threads));
-    const int64_t per_task = std::clamp<int64_t>(kNhwcTaskFloats / std::max<int64_t>(1, row_floats), 1, most);
-    const int64_t row_tasks = (rows + per_task - 1) / per_task;
-    float* staged = ws;
-    ws += staged_floats();
-    for (int64_t n0 = 0; n0 < p.batch; n0 += L) {
-      const int64_t images = std::min(L, p.batch - n0);
-      // [pixel][ci][image] from the block's NCHW planes. Lanes past the batch only feed outputs
-      // never stored; zeroed anyway, as workspace garbage may hold slow denormals.
-      parallel_for(threads, (pixels + band - 1) / band, [&](int64_t t, int) {
-        const int64_t j0 = t * band, j1 = std::min(pixels, j0 + band);
-        float* dst = staged + j0 * C * L;
-        if (images < L) std::fill(dst, dst + (j1 - j0) * C * L, 0.0f);
-        if (!nchw_)  // the block's pixels' channel vectors are contiguous rows, one per image
-          kt_.transpose(x + n0 * xs_.n + j0 * C, xs_.n, images, (j1 - j0) * C, dst, L);
-        else
-          for (int64_t ci = 0; ci < C; ++ci)
-            kt_.transpose(x + n0 * xs_.n + ci * xs_.c + j0, xs_.n, images, j1 - j0, dst + ci * L, C * L);
-      });
-      parallel_for(threads, row_groups * row_tasks, [&](int64_t t, int tid) {
-        const int64_t g = t / row_tasks, r0 = t % row_tasks * per_task;
-        const int64_t g0 = nchw_ ? g : 0, g1 = nchw_ ? g + 1 : p.groups;
-        for (int64_t oh = r0; oh < std::min(rows, r0 + per_task); ++oh)
-          lane_row(staged, y + n0 * ys_.n, images, g0, g1, oh, ws + size_t(tid) * per_thread_floats());
-      });
-    }
+    const int64_t L = kt_.narrow_nr, C = p.in_channels, W = p.input.w, OH = p.output.h;
+    const int64_t blocks = lane_blocks(p, L);
+    const int64_t bands_wanted = (2 * threads + blocks - 1) / blocks;
+    const int64_t rows = std::min(lane_band_rows_, std::max<int64_t>(1, (OH + bands_wanted - 1) / bands_wanted));
+    const int64_t bands = (OH + rows - 1) / rows;
+    parallel_for(threads, blocks * bands, [&](int64_t t, int tid) {
+      float* staged = ws + size_t(tid) * per_thread_floats();
+      float* row_ws = staged + lane_band_floats();
+      const int64_t n0 = t / bands * L, images = std::min(L, p.batch - n0);
+      const int64_t oh0 = t % bands * rows, oh1 = std::min(OH, oh0 + rows);
+      const auto in = lane_input_rows(oh0, oh1);
+      const int64_t pixels = (in.second - in.first) * W;
+      // [pixel][ci][image] from the block's images. Lanes past the batch only feed outputs never
+      // stored; zeroed anyway, as workspace garbage may hold slow denormals.
+      if (images < L) std::fill(staged, staged + pixels * C * L, 0.0f);
+      if (!nchw_)  // the band's channel vectors are contiguous rows, one per image
+        kt_.transpose(x + n0 * xs_.n + in.first * xs_.h, xs_.n, images, pixels * C, staged, L);
+      else
+        for (int64_t ci = 0; ci < C; ++ci)
+          kt_.transpose(x + n0 * xs_.n + ci * xs_.c + in.first * xs_.h, xs_.n, images, pixels, staged + ci * L, C * L);
+      for (int64_t oh = oh0; oh < oh1; ++oh)
+        for (int64_t g = 0; g < (nchw_ ? p.groups : 1); ++g)
+          lane_row(staged, in.first, y + n0 * ys_.n, images, nchw_ ? g : 0, nchw_ ? g + 1 : p.groups, oh, row_ws);
+    });
   }
 
   // Output row oh of groups [g0, g1) for a block of `images` images: lane_taps per W-phase
   // segment into [ow][channel][image], then a transpose into the images' rows (NCHW: per channel;
   // NHWC: the whole row, every group, at once), bias and activation.
-  void lane_row(const float* staged, float* y, int64_t images, int64_t g0, int64_t g1, int64_t oh, float* ws) const {
+  // `staged` holds input rows from row0 on.
+  void lane_row(const float* staged, int64_t row0, float* y, int64_t images, int64_t g0, int64_t g1, int64_t oh,
+                float* ws) const {
     const Params& p = pr_.params;
     const int64_t L = kt_.narrow_nr, cog = pr_.cog, pixel_step = p.in_channels * L, row_step = p.input.w * pixel_step;
     const int64_t channels = (g1 - g0) * cog, c0 = g0 * cog, ow = p.output.w;
     float* acc = ws;
-    int64_t* x_off = reinterpret_cast<int64_t*>(ws + cache_line_floats(size_t(ow * channels * L)));
+    int64_t* x_off = reinterpret_cast<int64_t*>(ws + lane_row_floats());
     int64_t* w_off = x_off + pixel_taps_;
     const TapRun rh = tap_run_at(phases_h_, oh, p.crop.h, p.stride.h);
     for (const Phase1D& fw : phases_w_)
       for (const auto& seg : fw.segments) {
-        const int64_t taps = segment_taps(rh, fw, seg, row_step, pixel_step, x_off, w_off);
+        const int64_t taps = segment_taps(rh, row0, fw, seg, row_step, pixel_step, x_off, w_off);
         float* out = acc + (fw.first + seg.q0 * p.stride.w) * channels * L;
         for (int64_t g = g0; g < g1; ++g)
           for (int64_t co = 0; co < cog; co += kDotChannels) {
@@ -573,6 +633,10 @@ class DirectScatter final : public Strategy {
     }
   }
 
+  // NHWC output row oh, one kernel call per W-phase segment, whose output pixels see the same
+  // taps: depthwise channel vectors (chan_fma, with the epilogue), or, with few output channels
+  // per group, dot products along the input channels (dot_taps: each weight vector loaded once
+  // for several pixels), then bias and activation over the whole row while it is in cache.
   void row_nhwc_segments(const float* x, float* row, int64_t oh, float* ws) const {
     const Params& p = pr_.params;
     const int64_t C = p.out_channels;
@@ -581,7 +645,7 @@ class DirectScatter final : public Strategy {
     int64_t* w_off = x_off + pixel_taps_;
     for (const Phase1D& fw : phases_w_) {
       for (const auto& seg : fw.segments) {
-        const int64_t taps = segment_taps(rh, fw, seg, xs_.h, xs_.w, x_off, w_off);
+        const int64_t taps = segment_taps(rh, 0, fw, seg, xs_.h, xs_.w, x_off, w_off);
         float* out = row + (fw.first + seg.q0 * p.stride.w) * ys_.w;
         const int64_t pixels = seg.q1 - seg.q0, out_step = p.stride.w * ys_.w;
         if (depthwise_) {
@@ -606,6 +670,8 @@ class DirectScatter final : public Strategy {
   const KernelTable& kt_;
   bool nchw_ = true, depthwise_ = false;
   bool lanes_ = false;  // batch lanes (see the top of the file)
+  std::vector<int64_t> lane_in_lo_, lane_in_hi_;  // lanes: input rows [lo, hi) each output row reads
+  int64_t lane_band_rows_ = 1, lane_band_span_ = 0;  // lanes: output rows per band, input rows per band
   bool dot_ = false;  // NHWC: dot products along input channels (dot_taps) instead of vec_mat
   std::vector<float> row_bias_;  // dot: the bias of every element of kDotBiasPixels output pixels
   // NCHW staging (see the top of the file), and the steps between input rows and channel rows of
@@ -641,7 +707,9 @@ bool direct_stages_nchw_input(const Params& p) {
 bool direct_uses_batch_lanes(const Params& p, const KernelTable& kt) {
   const int64_t lanes = kt.narrow_nr, cig = p.in_channels / p.groups, cog = p.out_channels / p.groups;
   return cog <= kLaneMaxChannels && cig > 1 && p.batch >= lanes && 2 * lane_blocks(p, lanes) * lanes <= 3 * p.batch &&
-         p.stride.h * p.stride.w <= (int64_t{1} << 16) && p.input_elements() / p.batch * lanes <= kMaxLaneStagedFloats &&
+         p.stride.h * p.stride.w <= (int64_t{1} << 16) &&
+         std::min(p.input.h, (p.kernel.h - 1) * p.dilation.h / p.stride.h + 1) * p.input.w * p.in_channels * lanes <=
+             kMaxLaneStagedFloats &&
          (p.layout == Layout::nchw || p.output.w * p.out_channels * lanes <= kMaxLaneRowFloats);
 }
 
