@@ -71,6 +71,16 @@ def direct_dot_products(f, vector_floats=16):
             and 2 * f["cog"] * vectors(f["cig"]) <= f["cig"] * vectors(f["cog"]))
 
 
+def direct_batch_lanes(f, vector_floats=16):
+    """direct_scatter.cpp's direct_uses_batch_lanes (AVX-512: 16 images per vector)."""
+    L = vector_floats
+    blocks = -(-f["N"] // L)
+    rows = min(f["H"], (f["kh"] - 1) * f["dh"] // f["sh"] + 1)  # input rows one output row reads
+    return (f["cog"] <= 4 and f["cig"] > 1 and f["N"] >= L and 2 * blocks * L <= 3 * f["N"]
+            and f["sh"] * f["sw"] <= 65536 and rows * f["W"] * f["Cin"] * L <= 1 << 21
+            and (f["layout"] == "nchw" or f["ow"] * f["Cout"] * L <= 1 << 18))
+
+
 def features(params):
     kv = dict(tok.split("=", 1) for tok in params.split())
     f = {k: (int(v) if v.lstrip("-").isdigit() else v) for k, v in kv.items()}
@@ -88,6 +98,8 @@ def features(params):
     f["input_pixels"] = f["N"] * f["H"] * f["W"]
     f["stages"] = f["layout"] == "nchw" and direct_stages(f)
     f["dot"] = direct_dot_products(f)
+    f["lanes"] = direct_batch_lanes(f)
+    f["one_tap"] = tph <= 1 and tpw <= 1
     vh = valid_pairs(f["H"], f["sh"], f["kh"], f["dh"], f["ct"], f["oh"])
     vw = valid_pairs(f["W"], f["sw"], f["kw"], f["dw"], f["cl"], f["ow"])
     elements = f["N"] * (f["Cin"] * f["H"] * f["W"] + f["Cout"] * f["oh"] * f["ow"])
@@ -142,6 +154,11 @@ def rules_measured(f, P=THRESHOLDS):
     nchw = f["layout"] == "nchw"
     if f["cig"] == 1 and f["cog"] == 1:
         return "direct_scatter"
+    # Session 9, direct's batch lanes: set from AVX2 measurements (tconv bench), not from these
+    # data, which predate the lanes (their direct timings of such layers are the rows' and dot
+    # products'), so their score of this rule understates it.
+    if f["lanes"]:
+        return "subpixel" if f["one_tap"] and (nchw or f["gemm_channels"] >= 16) else "direct_scatter"
     if nchw and f["cog"] <= P["small_cout"] and f["stages"]:
         return "direct_scatter"
     # Session 7, with the NHWC dot-product kernel (data: tune_thin_nhwc.json).
