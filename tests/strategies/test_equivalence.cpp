@@ -301,6 +301,16 @@ TEST_CASE("auto picks a registered strategy and says why", "[auto]") {
   const Params depthwise = Params::parse("N=1 Cin=8 Cout=8 H=6 W=6 kh=4 kw=4 sh=2 sw=2 g=8 ct=1 cl=1 oh=12 ow=12");
   std::vector<float> w(size_t(depthwise.weight_elements()), 1.0f);
   CHECK(Plan(depthwise, w.data(), nullptr).strategy() == "direct_scatter");
+  // Thin layers of a batch of images: direct's batch lanes, except one-tap (k <= s) NCHW ones.
+  const Params thin = Params::parse("N=16 Cin=24 Cout=1 H=7 W=7 kh=5 kw=5 sh=2 sw=2 ct=2 cl=2 oh=14 ow=14");
+  std::vector<float> w3(size_t(thin.weight_elements()), 1.0f);
+  const Plan lanes(thin, w3.data(), nullptr);
+  CHECK(lanes.strategy() == "direct_scatter");
+  CHECK_THAT(lanes.reason(), Catch::Contains("batch lanes"));
+  CHECK_THAT(lanes.implementation(), Catch::Contains("direct_lanes"));
+  const Params one_tap = Params::parse("N=16 Cin=24 Cout=1 H=6 W=6 kh=2 kw=2 sh=2 sw=2 ct=0 cl=0 oh=12 ow=12");
+  std::vector<float> w4(size_t(one_tap.weight_elements()), 1.0f);
+  CHECK(Plan(one_tap, w4.data(), nullptr).strategy() == "subpixel");
 }
 
 TEST_CASE("Concurrent executions of one plan with distinct workspaces agree", "[plan][threads]") {
