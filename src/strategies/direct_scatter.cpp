@@ -73,6 +73,8 @@ constexpr int64_t kNhwcTaskFloats = 2048, kNhwcTasksPerThread = 4;
 // rows' partial vectors, so depthwise stays on rows.
 constexpr int64_t kLaneMaxChannels = 4;
 constexpr int64_t kMaxLaneStagedFloats = int64_t{1} << 21, kLaneBandFloats = int64_t{1} << 18;
+// NCHW lanes staging: pixels per chunk (whole cache lines of each channel row).
+constexpr int64_t kLaneStagePixels = 64;
 // NHWC batch lanes compute a whole output row, every group, per task: at most this many floats.
 constexpr int64_t kMaxLaneRowFloats = int64_t{1} << 18;
 
@@ -584,9 +586,12 @@ class DirectScatter final : public Strategy {
       if (images < L) std::fill(staged, staged + pixels * C * L, 0.0f);
       if (!nchw_)  // the band's channel vectors are contiguous rows, one per image
         kt_.transpose(x + n0 * xs_.n + in.first * xs_.h, xs_.n, images, pixels * C, staged, L);
-      else
-        for (int64_t ci = 0; ci < C; ++ci)
-          kt_.transpose(x + n0 * xs_.n + ci * xs_.c + in.first * xs_.h, xs_.n, images, pixels, staged + ci * L, C * L);
+      else  // chunks of pixels, every channel of a chunk at once: a chunk's staged floats stay in
+            // cache until complete instead of the whole band being swept once per channel
+        for (int64_t j0 = 0; j0 < pixels; j0 += kLaneStagePixels)
+          for (int64_t ci = 0; ci < C; ++ci)
+            kt_.transpose(x + n0 * xs_.n + ci * xs_.c + in.first * xs_.h + j0, xs_.n, images,
+                          std::min(kLaneStagePixels, pixels - j0), staged + (j0 * C + ci) * L, C * L);
       for (int64_t oh = oh0; oh < oh1; ++oh)
         for (int64_t g = 0; g < (nchw_ ? p.groups : 1); ++g)
           lane_row(staged, in.first, y + n0 * ys_.n, images, nchw_ ? g : 0, nchw_ ? g + 1 : p.groups, oh, row_ws);
