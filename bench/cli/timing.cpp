@@ -74,7 +74,16 @@ std::vector<Timing> time_interleaved(const std::vector<Contender>& contenders, d
     out[i] = time_it(contenders[i].name + "/probe", contenders[i].run, 1e-9, 1);
     if (out[i].median > 0 && (fastest_probe == 0 || out[i].median < fastest_probe)) fastest_probe = out[i].median;
   }
-  for (size_t i = 0; i < n; ++i) (*probe_only)[i] = out[i].median > 30 * fastest_probe && out[i].median > 0.01;
+  const auto too_slow = [&](size_t i) { return out[i].median > 30 * fastest_probe && out[i].median > 0.01; };
+  for (size_t i = 0; i < n; ++i) {
+    // A second probe before giving up on one: a burst from another tenant once made `auto` (the
+    // same plan as a strategy timed at 0.75 ms) a 24 ms one-run row.
+    if (too_slow(i)) {
+      const Timing again = time_it(contenders[i].name + "/probe", contenders[i].run, 1e-9, 1);
+      if (again.median < out[i].median) out[i] = again;
+    }
+    (*probe_only)[i] = too_slow(i);
+  }
   std::vector<std::vector<double>> seconds(n);
   for (int rep = 0; rep < reps; ++rep) {
     for (size_t j = 0; j < n; ++j) {

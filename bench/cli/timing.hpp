@@ -34,7 +34,7 @@ struct Contender {
 // tenants of the machine (which lasts seconds) hits them alike: each repetition times every
 // contender once (min_time each, starting from a different one each round), and each gets the
 // median and minimum of its `reps` repetitions. First every contender runs once as a probe; one
-// over 30x slower than the fastest probe, and whose probe took over 10 ms, keeps the probe
+// over 30x slower than the fastest probe in two probes, and whose probe took over 10 ms, keeps it
 // (probe_only[i]) instead of spending seconds on repetitions that cannot change the verdict.
 // (Faster probes are always timed in full: a single cold call of a microsecond layer says
 // nothing.)
