@@ -108,99 +108,74 @@ TEST_CASE("chan_fma: runs of depthwise pixels with bias and activation, every IS
   }
 }
 
+// dot_taps (lanes false) or lane_taps (lanes true: L = the vector width lanes per element) on one
+// case against a plain loop. Inputs are NaN except the named elements (input channel i, lane l of
+// pixel p at p * x_step + x_off[t] + i * L + l), and outputs other than the named ones (channel c,
+// lane l of pixel p at p * out_step + c * L + l) must keep their value.
+namespace {
+
+bool taps_kernel_matches(const KernelTable& kt, bool lanes, int64_t cout, int64_t cin, int64_t pixels, int64_t taps,
+                         std::mt19937& rng) {
+  const int64_t L = lanes ? kt.narrow_nr : 1;
+  const int64_t x_step = (cin + 1) * L + 3, out_step = (cout + 1) * L + 1, tap_step = pixels * x_step;
+  std::vector<float> x(size_t(taps * tap_step + 4), NAN);
+  std::vector<int64_t> x_off, w_off;
+  for (int64_t t = 0; t < taps; ++t) {
+    x_off.push_back(t * tap_step + int64_t(rng() % 3));
+    w_off.push_back(t * cout * cin);
+  }
+  std::uniform_real_distribution<float> d(-1, 1);
+  for (int64_t t = 0; t < taps; ++t)
+    for (int64_t p = 0; p < pixels; ++p)
+      for (int64_t i = 0; i < cin * L; ++i) x[size_t(p * x_step + x_off[size_t(t)] + i)] = d(rng);
+  const auto w = test::random_tensor(size_t(std::max<int64_t>(taps, 1) * cout * cin), rng);
+  std::vector<float> out(size_t(pixels * out_step), -3.0f);
+  (lanes ? kt.lane_taps : kt.dot_taps)(out.data(), out_step, pixels, cout, x.data(), x_step, x_off.data(), w.data(),
+                                       w_off.data(), taps, cin);
+  bool ok = true;
+  for (int64_t p = 0; p < pixels; ++p)
+    for (int64_t j = 0; j < out_step; ++j) {
+      const float got = out[size_t(p * out_step + j)];
+      const int64_t c = j / L, l = j % L;
+      if (c >= cout) {
+        ok = ok && got == -3.0f;
+        continue;
+      }
+      double want = 0;
+      for (int64_t t = 0; t < taps; ++t)
+        for (int64_t i = 0; i < cin; ++i)
+          want += double(x[size_t(p * x_step + x_off[size_t(t)] + i * L + l)]) *
+                  double(w[size_t(w_off[size_t(t)] + c * cin + i)]);
+      ok = ok && close(got, want);
+    }
+  return ok;
+}
+
+}  // namespace
+
 TEST_CASE("dot_taps: runs of pixels x 1-4 channels, dot products along the input channels, every ISA",
           "[kernels]") {
-  // Inputs are NaN except the named elements (pixel p's channels at p * x_step + x_off[t]), and
-  // outputs other than the named ones must keep their value.
   std::mt19937 rng(17);
-  for (const KernelTable* kt : test::kernel_tables()) {
-    INFO(kt->isa_name);
+  for (const KernelTable* kt : test::kernel_tables())
     for (int64_t cout = 1; cout <= 4; ++cout)
       for (int64_t cin : {1, 3, 8, 16, 17, 40, 64})
         for (int64_t pixels : {1, 2, 3, 5, 6, 7, 8, 9, 13, 17})
           for (int64_t taps : {0, 1, 3}) {
-            const int64_t x_step = 2 * cin + 3, out_step = cout + 2, tap_step = pixels * x_step;
-            std::vector<float> x(size_t(taps * tap_step + 1), NAN);
-            std::vector<int64_t> x_off, w_off;
-            for (int64_t t = 0; t < taps; ++t) {
-              x_off.push_back(t * tap_step + int64_t(rng() % 3));
-              w_off.push_back(t * cout * cin);
-            }
-            std::uniform_real_distribution<float> d(-1, 1);
-            for (int64_t t = 0; t < taps; ++t)
-              for (int64_t p = 0; p < pixels; ++p)
-                for (int64_t i = 0; i < cin; ++i) x[size_t(p * x_step + x_off[size_t(t)] + i)] = d(rng);
-            const auto w = test::random_tensor(size_t(std::max<int64_t>(taps, 1) * cout * cin), rng);
-            std::vector<float> out(size_t(pixels * out_step), -3.0f);
-            kt->dot_taps(out.data(), out_step, pixels, cout, x.data(), x_step, x_off.data(), w.data(), w_off.data(),
-                         taps, cin);
-            bool ok = true;
-            for (int64_t p = 0; p < pixels; ++p)
-              for (int64_t j = 0; j < out_step; ++j) {
-                const float got = out[size_t(p * out_step + j)];
-                if (j >= cout) {
-                  ok = ok && got == -3.0f;
-                  continue;
-                }
-                double want = 0;
-                for (int64_t t = 0; t < taps; ++t)
-                  for (int64_t i = 0; i < cin; ++i)
-                    want += double(x[size_t(p * x_step + x_off[size_t(t)] + i)]) *
-                            double(w[size_t(w_off[size_t(t)] + j * cin + i)]);
-                ok = ok && close(got, want);
-              }
-            INFO("cout " << cout << " cin " << cin << " pixels " << pixels << " taps " << taps);
-            CHECK(ok);
+            INFO(kt->isa_name << " cout " << cout << " cin " << cin << " pixels " << pixels << " taps " << taps);
+            CHECK(taps_kernel_matches(*kt, false, cout, cin, pixels, taps, rng));
           }
-  }
 }
 
 TEST_CASE("lane_taps: runs of pixels x 1-4 channels, vectors across images, every ISA", "[kernels]") {
-  // Inputs are NaN except the named elements (input channel i of pixel p at p * x_step + x_off[t]
-  // + i * L, L lanes each), and outputs other than the named ones must keep their value.
   std::mt19937 rng(19);
-  for (const KernelTable* kt : test::kernel_tables()) {
-    INFO(kt->isa_name);
-    const int64_t L = kt->narrow_nr;
+  for (const KernelTable* kt : test::kernel_tables())
     for (int64_t cout = 1; cout <= 4; ++cout)
       for (int64_t cin : {1, 3, 8, 17})
         for (int64_t pixels : {1, 2, 3, 5, 6, 7, 8, 9, 13, 17})
           for (int64_t taps : {0, 1, 3}) {
-            const int64_t x_step = (cin + 1) * L + 3, out_step = (cout + 1) * L + 1, tap_step = pixels * x_step;
-            std::vector<float> x(size_t(taps * tap_step + 4), NAN);
-            std::vector<int64_t> x_off, w_off;
-            for (int64_t t = 0; t < taps; ++t) {
-              x_off.push_back(t * tap_step + int64_t(rng() % 3));
-              w_off.push_back(t * cout * cin);
-            }
-            std::uniform_real_distribution<float> d(-1, 1);
-            for (int64_t t = 0; t < taps; ++t)
-              for (int64_t p = 0; p < pixels; ++p)
-                for (int64_t i = 0; i < cin * L; ++i) x[size_t(p * x_step + x_off[size_t(t)] + i)] = d(rng);
-            const auto w = test::random_tensor(size_t(std::max<int64_t>(taps, 1) * cout * cin), rng);
-            std::vector<float> out(size_t(pixels * out_step), -3.0f);
-            kt->lane_taps(out.data(), out_step, pixels, cout, x.data(), x_step, x_off.data(), w.data(), w_off.data(),
-                          taps, cin);
-            bool ok = true;
-            for (int64_t p = 0; p < pixels; ++p)
-              for (int64_t j = 0; j < out_step; ++j) {
-                const float got = out[size_t(p * out_step + j)];
-                const int64_t c = j / L, l = j % L;
-                if (c >= cout) {
-                  ok = ok && got == -3.0f;
-                  continue;
-                }
-                double want = 0;
-                for (int64_t t = 0; t < taps; ++t)
-                  for (int64_t i = 0; i < cin; ++i)
-                    want += double(x[size_t(p * x_step + x_off[size_t(t)] + i * L + l)]) *
-                            double(w[size_t(w_off[size_t(t)] + c * cin + i)]);
-                ok = ok && close(got, want);
-              }
-            INFO("cout " << cout << " cin " << cin << " pixels " << pixels << " taps " << taps);
-            CHECK(ok);
+            INFO(kt->isa_name << " cout " << cout << " cin " << cin << " pixels " << pixels << " taps " << taps);
+            CHECK(taps_kernel_matches(*kt, true, cout, cin, pixels, taps, rng));
           }
-  }
 }
 
 TEST_CASE("pad_rows: zero columns either side, nothing outside each row", "[kernels]") {
