@@ -131,6 +131,9 @@ struct KernelTable {
   // the floats of packed A (gathered operands) one thread keeps. Gathered B is packed one
   // micro-panel (k_max x NR) at a time.
   int64_t k_max, pack_a_floats;
+  // Gathered A (NHWC pixels) is read in place, not packed, when at most this many B panels
+  // (NR output channels each) reuse it: packing then costs more than the strided broadcasts.
+  int64_t direct_a_max_panels;
   PackKernel pack;
   RowFmaKernel row_fma;
   VecMatKernel vec_mat;

@@ -111,11 +111,10 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   const bool b_in_place_possible = !blk.b.packed && blk.m_count <= kInPlaceMaxRows &&
                              split_runs(pass, blk.b.inner_off, kInPlaceMaxStep, runs, run_length, run_count) &&
                              run_count * 8 <= pass.k;  // runs long enough to pay
-  // A gathered A (NHWC pixels) is read in place when few B panels reuse it: packing would
-  // read, write and re-read each value for at most two uses. Its runs must be contiguous (one
-  // tap's channels), each tile row a pointer per run.
-  constexpr int64_t kDirectAMaxPanels = 2;
-  const bool a_in_place = !blk.a.packed && blk.b.packed && (blk.n_count + NR - 1) / NR <= kDirectAMaxPanels &&
+  // A gathered A (NHWC pixels) is read in place when few B panels reuse it (the ISA's
+  // direct_a_max_panels): packing would read, write and re-read each value for few uses. Its
+  // runs must be contiguous (one tap's channels), each tile row a pointer per run.
+  const bool a_in_place = !blk.a.packed && blk.b.packed && (blk.n_count + NR - 1) / NR <= kt.direct_a_max_panels &&
                           MR <= kMaxTileRows && split_runs(pass, blk.a.inner_off, 1, runs, run_length, run_count) &&
                           run_count * 8 <= pass.k;
   const float* a_run[kMaxRuns * kMaxTileRows];

@@ -539,6 +539,67 @@ inline void pack_gathered32(const float* src, const int64_t* oo, int64_t cnt, co
 }
 #endif
 
+#ifdef __AVX__
+// In-register transpose of 8 rows of 8 floats: r[j] becomes column j.
+inline void transpose8x8(__m256 (&r)[8]) {
+  __m256 t[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+    t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+  }
+  for (int i = 0; i < 8; ++i) r[i] = t[i];
+}
+
+// dst[j][i] = s[oo[i] + j] for j < n <= 8, i < cnt (zero for cnt <= i < r), r <= 8: the
+// AVX2 counterpart of pack_transposed16 (NHWC pixels: a tap's channels are contiguous, so each
+// pixel is one vector load instead of n scalar ones). Reads only those n floats of each row and
+// writes only dst[0 .. n * r).
+inline void pack_transposed8(const float* s, const int64_t* oo, int64_t cnt, int64_t r, int64_t n, float* dst) {
+  alignas(32) static constexpr int32_t kLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  const __m256i valid = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kLanes + 8 - n));
+  __m256 rows[8];
+  if (n == 8) {
+    for (int i = 0; i < 8; ++i) rows[i] = i < cnt ? _mm256_loadu_ps(s + oo[i]) : _mm256_setzero_ps();
+  } else {
+    for (int i = 0; i < 8; ++i) rows[i] = i < cnt ? _mm256_maskload_ps(s + oo[i], valid) : _mm256_setzero_ps();
+  }
+  transpose8x8(rows);
+  // A row's full-width store spills into the next rows' slots, rewritten right after; rows whose
+  // 8 floats would pass dst[n * r] store only their r floats, without masked moves (microcoded
+  // on Zen 1, they cost more than the rest of the pack).
+  int j = 0;
+  for (; j < n && j * r + 8 <= n * r; ++j) _mm256_storeu_ps(dst + j * r, rows[j]);
+  for (; j < n; ++j) {
+    float* tail = dst + j * r;
+    __m128 part = _mm256_castps256_ps128(rows[j]);
+    int64_t left = r;
+    if (left >= 4) {
+      _mm_storeu_ps(tail, part);
+      part = _mm256_extractf128_ps(rows[j], 1);
+      tail += 4;
+      left -= 4;
+    }
+    if (left >= 2) {
+      _mm_storel_pi(reinterpret_cast<__m64*>(tail), part);
+      part = _mm_movehl_ps(part, part);
+      tail += 2;
+      left -= 2;
+    }
+    if (left == 1) _mm_store_ss(tail, part);
+  }
+}
+#endif
+
 // Micro-panel packing (contract in gemm/gemm.hpp, "Packing"). Outer offsets usually come in
 // contiguous runs (pixels of one row, rows of a matrix): each run is copied with vector loads
 // and stores per k; scattered offsets fall back to an element gather.
@@ -598,6 +659,18 @@ void pack(const float* src, const int64_t* outer_off, int64_t outer_count, const
           const int64_t run = contiguous_run_length(inner_off + kk, k - kk < 16 ? k - kk : 16);
           if (run >= 4) {
             pack_transposed16(src + inner_off[kk], oo, cnt, r, run, d + kk * r);
+            kk += run;
+            continue;
+          }
+        }
+      }
+#endif
+#ifdef __AVX__
+      if constexpr (W == 8) {
+        if (r <= 8) {
+          const int64_t run = contiguous_run_length(inner_off + kk, k - kk < 8 ? k - kk : 8);
+          if (run >= 4) {
+            pack_transposed8(src + inner_off[kk], oo, cnt, r, run, d + kk * r);
             kk += run;
             continue;
           }
@@ -1006,22 +1079,10 @@ inline void transpose_block(const float* src, int64_t src_ld, float* dst, int64_
 #endif
 #ifdef __AVX__
   if constexpr (W == 8) {
-    __m256 r[8], t[8];
+    __m256 r[8];
     for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * src_ld);
-    for (int i = 0; i < 8; i += 2) {
-      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-      r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-      r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-      r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-      r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; ++i) {
-      _mm256_storeu_ps(dst + i * dst_ld, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-      _mm256_storeu_ps(dst + (i + 4) * dst_ld, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
-    }
+    transpose8x8(r);
+    for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * dst_ld, r[i]);
     return;
   }
 #endif
@@ -1058,7 +1119,8 @@ void transpose(const float* src, int64_t src_ld, int64_t rows, int64_t cols, flo
 // One ISA's table. MR/NV and the cache blocking come from the including translation unit.
 template <class Arch, int MR, int NV>
 KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int64_t k_max,
-                       int64_t pack_a_floats, const KernelTable* short_tile = nullptr) {
+                       int64_t pack_a_floats, int64_t direct_a_max_panels,
+                       const KernelTable* short_tile = nullptr) {
   return KernelTable{isa,
                      isa_name,
                      &gemm_ukernel<Arch, MR, NV>,
@@ -1070,6 +1132,7 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      int(vf<Arch>::size),
                      k_max,
                      pack_a_floats,
+                     direct_a_max_panels,
                      &pack<Arch>,
                      &row_fma<Arch>,
                      &vec_mat<Arch>,

@@ -141,7 +141,9 @@ TEST_CASE("Packing: gathers, contiguous runs, zero-padded edges, on every ISA", 
   for (const KernelTable* kt : test::kernel_tables()) {
     INFO(kt->isa_name);
     // Scattered outer rows, inner offsets in contiguous runs (NHWC pixels x channels of taps):
-    // the transposing path, runs of every length around 16, panels of 1..MR rows.
+    // the transposing paths (16 or 8 k at a time), runs of every length around them, panels of
+    // 1..MR rows. Guard floats after the panels must stay untouched (the 8-wide path stores
+    // whole vectors into the next k's slot and must not spill past the last one).
     {
       std::vector<float> img(20000);
       for (size_t i = 0; i < img.size(); ++i) img[i] = float(i) * 0.5f;
@@ -158,8 +160,10 @@ TEST_CASE("Packing: gathers, contiguous runs, zero-padded edges, on every ISA", 
           for (int64_t i = 0; i < len && in.size() < 70; ++i) in.push_back(base + i);
         }
         const int64_t k = int64_t(in.size());
-        std::vector<float> got(size_t((count + r - 1) / r * r * k), -1.0f);
+        const size_t packed_floats = size_t((count + r - 1) / r * r * k), guard = 16;
+        std::vector<float> got(packed_floats + guard, -1.0f);
         kt->pack(img.data(), oo.data(), count, in.data(), k, r, got.data());
+        for (size_t g = packed_floats; g < got.size(); ++g) REQUIRE(got[g] == -1.0f);
         for (int64_t p = 0; p * r < count; ++p)
           for (int64_t kk = 0; kk < k; ++kk)
             for (int64_t i = 0; i < r; ++i) {
@@ -243,11 +247,13 @@ TEST_CASE("B read in place: runs of evenly stepped k, partial panels reading ins
 
 TEST_CASE("A read in place: NHWC-like pixel rows along runs of contiguous k, B prepacked", "[gemm]") {
   // A as NHWC subpixel gathers it: k = (tap, channel), pixel i's channels contiguous at
-  // i * pixel_step, tap t at t * tap_step; at most two B panels, so A is not packed. Unnamed
-  // source floats are NaN.
+  // i * pixel_step, tap t at t * tap_step. Up to the ISA's direct_a_max_panels B panels A is
+  // read in place; one channel more and it is packed, which must read only named floats too.
+  // Unnamed source floats are NaN.
   std::mt19937 rng(13);
   for (const KernelTable* kt : test::gemm_tile_tables()) {
-    for (int64_t n : {int64_t(1), int64_t(kt->nr), 2 * int64_t(kt->nr) - 3})
+    const int64_t in_place_n = kt->direct_a_max_panels * kt->nr;
+    for (int64_t n : {int64_t(1), int64_t(kt->nr), 2 * int64_t(kt->nr) - 3, in_place_n, in_place_n + 1})
       for (int64_t m = 1; m <= 3 * int64_t(kt->mr) + 2; m += m < kt->mr + 1 ? 1 : int64_t(kt->mr)) {
         const int64_t channels = 11, taps = 3, pixel_step = channels + 2, tap_step = 5 * pixel_step, k = channels * taps;
         std::vector<float> src(size_t((m - 1) * pixel_step + (taps - 1) * tap_step + channels), NAN);
