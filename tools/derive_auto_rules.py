@@ -81,7 +81,10 @@ def direct_batch_lanes(f, vector_floats=16):
             and (f["layout"] == "nchw" or f["ow"] * f["Cout"] * L <= 1 << 18))
 
 
-def features(params):
+VECTOR_FLOATS = {"avx512f": 16, "avx2": 8, "sse2": 4}
+
+
+def features(params, isa="avx512f"):
     kv = dict(tok.split("=", 1) for tok in params.split())
     f = {k: (int(v) if v.lstrip("-").isdigit() else v) for k, v in kv.items()}
     f["cig"] = f["Cin"] // f["g"]
@@ -97,8 +100,9 @@ def features(params):
     f["gemm_channels"] = f["cog"] * mh * mw    # subpixel's channel dimension after align_phases
     f["input_pixels"] = f["N"] * f["H"] * f["W"]
     f["stages"] = f["layout"] == "nchw" and direct_stages(f)
-    f["dot"] = direct_dot_products(f)
-    f["lanes"] = direct_batch_lanes(f)
+    f["isa"] = isa
+    f["dot"] = direct_dot_products(f, VECTOR_FLOATS[isa])
+    f["lanes"] = direct_batch_lanes(f, VECTOR_FLOATS[isa])
     f["one_tap"] = tph <= 1 and tpw <= 1
     vh = valid_pairs(f["H"], f["sh"], f["kh"], f["dh"], f["ct"], f["oh"])
     vw = valid_pairs(f["W"], f["sw"], f["kw"], f["dw"], f["cl"], f["ow"])
@@ -136,19 +140,44 @@ def rules_session2(f):
     return "subpixel"
 
 
-# The thresholds of src/strategies/auto_select.cpp, and the grid `--search` tries for each.
-THRESHOLDS = dict(small_cout=4, dot_channels_nhwc=16, via_channels=256, via_cog=16, via_macs_per_element=192,
-                  via_width=8, short_reduction=32, col2im_channels_nchw=16, col2im_cin_nchw=32,
-                  col2im_channels_nhwc=4, col2im_cin_nhwc=64, small_image_reduction=64, small_image_pixels=16384)
+# The thresholds of src/strategies/auto_select.cpp per ISA family, and the grid `--search` tries
+# for each. AVX-512 (sessions 2-7, bench/data/*.json); AVX2 (session 10, bench/data/avx2/*.json,
+# Zen 1), which SSE2 shares for want of its own data.
+THRESHOLDS_BY_ISA = {
+    "avx512f": dict(small_cout=4, dot_channels_nhwc=16, via_channels=256, via_cog=16, via_macs_per_element=192,
+                    via_width=8, short_reduction=32, col2im_channels_nchw=16, col2im_cin_nchw=32,
+                    col2im_channels_nhwc=4, col2im_cin_nhwc=64, small_image_reduction=64, small_image_pixels=16384,
+                    nhwc_direct_reduction=0, nhwc_direct_cog=1 << 30, one_tap_subpixel_reduction=1 << 30),
+}
+# Fitted (`--search`) on the AVX2 suite, random and thin-NHWC records; tune_holdout.json was kept
+# out of the fit and scores it (see main()).
+THRESHOLDS_BY_ISA["avx2"] = dict(THRESHOLDS_BY_ISA["avx512f"], via_channels=1 << 30, via_cog=8,
+                                 via_macs_per_element=64, via_width=0, col2im_channels_nchw=8,
+                                 small_image_reduction=32, small_image_pixels=65536, nhwc_direct_reduction=16,
+                                 nhwc_direct_cog=32, one_tap_subpixel_reduction=4)
+THRESHOLDS = THRESHOLDS_BY_ISA["avx512f"]
 GRID = dict(small_cout=[0, 2, 4, 8], dot_channels_nhwc=[0, 4, 8, 16, 32], via_channels=[256, 1 << 30],
-            via_cog=[8, 16], via_macs_per_element=[128, 192, 256, 384], via_width=[0, 4, 8, 12, 16], short_reduction=[16, 32, 48, 64], col2im_channels_nchw=[0, 4, 8, 16, 32, 64],
+            via_cog=[8, 16], via_macs_per_element=[0, 32, 64, 96, 128, 192, 256, 384],
+            via_width=[0, 4, 8, 12, 16, 32], short_reduction=[0, 16, 32, 48, 64],
+            col2im_channels_nchw=[0, 4, 8, 16, 32, 64],
             col2im_cin_nchw=[8, 16, 32, 64, 128], col2im_channels_nhwc=[0, 4, 8, 16, 32],
-            col2im_cin_nhwc=[8, 16, 32, 64, 128], small_image_reduction=[0, 64, 128],
-            small_image_pixels=[4096, 16384])
+            col2im_cin_nhwc=[8, 16, 32, 64, 128], small_image_reduction=[0, 32, 64, 128],
+            small_image_pixels=[1024, 4096, 16384, 65536], nhwc_direct_reduction=[0, 4, 8, 16, 32],
+            nhwc_direct_cog=[16, 32, 64, 128, 1 << 30], one_tap_subpixel_reduction=[4, 8, 16, 32, 64, 1 << 30])
 
 
-def rules_measured(f, P=THRESHOLDS):
+COUPLED = [("nhwc_direct_reduction", "nhwc_direct_cog"), ("via_cog", "via_macs_per_element"),
+           ("col2im_channels_nchw", "col2im_cin_nchw"), ("col2im_channels_nhwc", "col2im_cin_nhwc"),
+           ("small_image_reduction", "small_image_pixels")]
+
+
+def isa_family(isa):
+    return "avx512f" if isa == "avx512f" else "avx2"
+
+
+def rules_measured(f, P=None):
     """src/strategies/auto_select.cpp: thresholds chosen by `--search` over these data."""
+    P = P or THRESHOLDS_BY_ISA[isa_family(f["isa"])]
     if f["phases"] > 65536:
         return "im2col_gemm"
     nchw = f["layout"] == "nchw"
@@ -159,6 +188,10 @@ def rules_measured(f, P=THRESHOLDS):
     # products'), so their score of this rule understates it.
     if f["lanes"]:
         return "subpixel" if f["one_tap"] and (nchw or f["gemm_channels"] >= 16) else "direct_scatter"
+    # Session 10 (AVX2 data): NCHW layers where each output reads one input pixel (k <= s) and
+    # enough input channels: subpixel stacks every phase on one GEMM.
+    if nchw and f["one_tap"] and f["reduction"] >= P["one_tap_subpixel_reduction"]:
+        return "subpixel"
     if nchw and f["cog"] <= P["small_cout"] and f["stages"]:
         return "direct_scatter"
     # Session 7, with the NHWC dot-product kernel (data: tune_thin_nhwc.json).
@@ -166,6 +199,9 @@ def rules_measured(f, P=THRESHOLDS):
         return "direct_scatter"
     paired_stores = f["sw"] == 2 and f["kw"] % 2 == 0
     if nchw and f["reduction"] <= P["short_reduction"] and not paired_stores:
+        return "direct_scatter"
+    # Session 10 (AVX2 data): NHWC layers with a very short reduction and many output channels.
+    if not nchw and f["reduction"] <= P["nhwc_direct_reduction"] and f["cog"] >= P["nhwc_direct_cog"]:
         return "direct_scatter"
     layout = "nchw" if nchw else "nhwc"
     if (f["gemm_channels"] <= P["col2im_channels_" + layout] and f["cig"] >= P["col2im_cin_" + layout]
@@ -182,10 +218,12 @@ def rules_measured(f, P=THRESHOLDS):
     return "subpixel"
 
 
-DEFAULT_DATA = ["bench/data/tune_layers.json", "bench/data/tune_random.json", "bench/data/tune_holdout.json",
-                "bench/data/tune_thin_nhwc.json"]
+DEFAULT_DATA = [d + f for d in ("bench/data/", "bench/data/avx2/")
+                for f in ("tune_layers.json", "tune_random.json", "tune_holdout.json", "tune_thin_nhwc.json")]
 RULES_IN_USE = rules_measured
-CANDIDATES = {"previous": rules_previous, "session 2": rules_session2, "in use": rules_measured}
+CANDIDATES = {"previous": rules_previous, "session 2": rules_session2,
+              "AVX-512 thresholds": lambda f: rules_measured(f, THRESHOLDS_BY_ISA["avx512f"]),
+              "in use": rules_measured}
 
 
 def score(records, rule):
@@ -204,17 +242,28 @@ def score(records, rule):
     return within, len(logs), math.exp(sum(logs) / max(1, len(logs))), worst
 
 
-def search(records):
-    """Every threshold combination of GRID; prints the one with the smallest geometric-mean slowdown."""
-    import itertools
-    keys = list(GRID)
-    best = None
-    for values in itertools.product(*(GRID[k] for k in keys)):
-        P = dict(zip(keys, values))
+def search(records, family):
+    """Coordinate descent over GRID from the family's thresholds in use: each threshold in turn
+    takes the grid value with the smallest geometric-mean slowdown (ties: more picks within 5%),
+    until a full round changes nothing. (The whole grid has ~10^8 combinations.)"""
+    records = [r for r in records if isa_family(r["f"]["isa"]) == family]
+    P = dict(THRESHOLDS_BY_ISA[family])
+    def cost(P):
         within, n, geo, _ = score(records, lambda f: rules_measured(f, P))
-        if best is None or geo < best[0]:
-            best = (geo, within, n, P)
-    print(f"best thresholds: {best[3]}\n  within 5%: {best[1]}/{best[2]}   geomean slowdown {best[0]:.3f}x")
+        return (round(geo, 5), -within), within, n
+    best = cost(P)
+    # Single thresholds, then the pairs that act only together (a rule of two conditions).
+    moves = [[(key, v)] for key, values in GRID.items() for v in values]
+    moves += [[(a, u), (b, v)] for a, b in COUPLED for u in GRID[a] for v in GRID[b]]
+    changed = True
+    while changed:
+        changed = False
+        for move in moves:
+            trial = dict(P, **dict(move))
+            c = cost(trial)
+            if c[0] < best[0]:
+                P, best, changed = trial, c, True
+    print(f"{family}: best thresholds {P}\n  within 5%: {best[1]}/{best[2]}   geomean slowdown {best[0][0]:.3f}x")
 
 
 def main(paths):
@@ -222,19 +271,25 @@ def main(paths):
     paths = [p for p in paths if p != "--search"] or DEFAULT_DATA
     records = []
     for p in paths:
-        for r in json.load(open(p))["results"]:
-            r["f"] = features(r["params"])
+        data = json.load(open(p))
+        for r in data["results"]:
+            r["f"] = features(r["params"], data.get("isa", "avx512f"))
             r["ms"] = {s: t for s, t in r["ms"].items()}
             records.append(r)
+    families = sorted({isa_family(r["f"]["isa"]) for r in records})
     if do_search:
-        search(records)
+        for family in families:
+            search(records, family)
         return
-    for name, rule in CANDIDATES.items():
-        within, n, geo, worst = score(records, rule)
-        print(f"{name:12s} within 5% of the winner: {within}/{n}   geomean slowdown {geo:.3f}x   worst {worst[0][0]:.2f}x")
-        for ratio, layer, layout, thr, pick, win in worst[:12]:
-            if ratio > 1.05:
-                print(f"    {ratio:5.2f}x {layer:14s} {layout} t={thr}: picks {pick}, winner {win}")
+    for family in families:
+        subset = [r for r in records if isa_family(r["f"]["isa"]) == family]
+        print(f"== {family} data ({len(subset)} measurements)")
+        for name, rule in CANDIDATES.items():
+            within, n, geo, worst = score(subset, rule)
+            print(f"{name:12s} within 5% of the winner: {within}/{n}   geomean slowdown {geo:.3f}x   worst {worst[0][0]:.2f}x")
+            for ratio, layer, layout, thr, pick, win in worst[:12]:
+                if ratio > 1.05:
+                    print(f"    {ratio:5.2f}x {layer:14s} {layout} t={thr}: picks {pick}, winner {win}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
-// The heuristic behind strategy "auto": rules over the parameters alone. The thresholds were
-// chosen by a grid search over measured timings of every strategy on the built-in suite and 64
-// random layers, both layouts, 1 and 2 threads, and 20 random few-channel NHWC layers
-// (bench/data/tune_{layers,random,holdout,thin_nhwc}.json, written by `tconv tune --json`; 368
-// measurements). tools/derive_auto_rules.py scores rule sets
-// against the data and mirrors these rules.
+// The heuristic behind strategy "auto": rules over the parameters alone, with thresholds per ISA
+// family. They were chosen by a search over measured timings of every strategy on the built-in
+// suite and 64 random layers, both layouts, 1 and 2 threads, and 20 random few-channel NHWC
+// layers (`tconv tune --json`): bench/data/tune_*.json on an AVX-512 Xeon (368 measurements),
+// bench/data/avx2/tune_*.json on an AVX2 Zen 1 (368). tools/derive_auto_rules.py scores rule
+// sets against the data and mirrors these rules.
 #include <algorithm>
 #include <map>
 #include <string>
@@ -21,6 +21,43 @@ struct PhaseShape {
   int64_t members;
 };
 
+// The rules' thresholds. They differ by ISA: the vector width moves the balance between direct's
+// row kernels, the GEMM tiles and the NHWC copies (tools/derive_auto_rules.py, THRESHOLDS_BY_ISA).
+struct Thresholds {
+  int64_t one_tap_subpixel_reduction;  // NCHW one-tap layers: subpixel from this Cin/g on
+  int64_t small_cout;             // direct's staged NCHW row kernels: at most this many Cout/g
+  int64_t dot_channels_nhwc;      // direct's NHWC dot products: at most this many GEMM channels
+  int64_t short_reduction;        // NCHW direct: K of a phase GEMM at most this
+  int64_t nhwc_direct_reduction, nhwc_direct_cog;  // NHWC direct: K at most, Cout/g at least
+  int64_t col2im_channels_nchw, col2im_cin_nchw;  // gemm_col2im: few GEMM channels, many Cin/g
+  int64_t col2im_channels_nhwc, col2im_cin_nhwc;
+  int64_t small_image_reduction, small_image_pixels;  // NCHW direct on small images
+  int64_t via_channels, via_cog;  // subpixel_via_nhwc: GEMM channels at most, Cout/g at least,
+  double via_macs_per_element;    // and multiply-adds per tensor element at least,
+  int64_t via_width;              // or input rows at most this wide
+};
+
+constexpr int64_t kNever = int64_t{1} << 30;
+// AVX-512 (Xeon, sessions 2-7): bench/data/*.json, 368 measurements.
+constexpr Thresholds kAvx512Thresholds{
+    kNever,                     // one_tap_subpixel_reduction (rule added with the AVX2 data)
+    4, 16, 32,                  // small_cout, dot_channels_nhwc, short_reduction
+    0, kNever,                  // nhwc_direct_reduction, nhwc_direct_cog (rule off)
+    16, 32, 4, 64,              // col2im channels / Cin per group, NCHW then NHWC
+    64, 16384,                  // small_image_reduction, small_image_pixels
+    256, 16, 192, 8};           // via_channels, via_cog, via_macs_per_element, via_width
+// AVX2 (Zen 1, session 10): fitted on bench/data/avx2/ (suite, random, thin NHWC: 272
+// measurements, 247 picks within 5% of the winner, geomean 1.020x), and scored on the held-out
+// random set: 92 of 96 within 5%, geomean 1.006x (the AVX-512 thresholds: 81, 1.066x). SSE2
+// machines share them for want of their own data.
+constexpr Thresholds kAvx2Thresholds{
+    4,                          // one_tap_subpixel_reduction
+    4, 16, 32,                  // small_cout, dot_channels_nhwc, short_reduction
+    16, 32,                     // nhwc_direct_reduction, nhwc_direct_cog
+    8, 32, 4, 64,               // col2im channels / Cin per group, NCHW then NHWC
+    32, 65536,                  // small_image_reduction, small_image_pixels
+    kNever, 8, 64, 0};          // via_channels, via_cog, via_macs_per_element, via_width
+
 PhaseShape phase_shape(int64_t k, int64_t s, int64_t d) {
   std::map<int64_t, int64_t> taps_of_residue;
   for (int64_t t = 0; t < k; ++t) ++taps_of_residue[t * d % s];
@@ -36,6 +73,7 @@ PhaseShape phase_shape(int64_t k, int64_t s, int64_t d) {
 Choice choose_strategy(const Params& p, const KernelTable& kt) {
   const int64_t cig = p.in_channels / p.groups, cog = p.out_channels / p.groups;
   const bool nchw = p.layout == Layout::nchw;
+  const Thresholds& t = kt.isa == Isa::avx512f ? kAvx512Thresholds : kAvx2Thresholds;
   const auto n = [](double v) { return std::to_string(int64_t(v)); };
   if (p.stride.h * p.stride.w > (int64_t{1} << 16)) {
     return {"im2col_gemm", "stride_h*stride_w beyond the phase planners: im2col over the output, the one strategy without them"};
@@ -71,12 +109,18 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     return {"direct_scatter", "at most 4 output channels per group and a batch of at least one vector of images: "
                               "direct batch lanes (vectors across images)"};
   }
-  if (nchw && cog <= 4 && direct_stages_nchw_input(p)) {
+  if (nchw && one_tap && reduction >= double(t.one_tap_subpixel_reduction)) {
+    // Each output reads one input pixel: subpixel stacks every phase on one GEMM, so each input
+    // value is loaded once for all of them, where direct's row kernels load it per phase.
+    return {"subpixel", "NCHW, one input pixel per output (k <= s) and Cin/g = " + n(reduction) +
+                            ": subpixel runs all stacked phases as one GEMM"};
+  }
+  if (nchw && cog <= t.small_cout && direct_stages_nchw_input(p)) {
     // dcgan_g5, tfgan_4: a GEMM tile over output channels would be mostly padding; direct's
     // row kernel runs up to 8 output rows x 4 channels per input load on a staged image.
-    return {"direct_scatter", "NCHW with at most 4 output channels per group on a small image: direct row kernels on the staged input"};
+    return {"direct_scatter", "NCHW with at most " + n(double(t.small_cout)) + " output channels per group on a small image: direct row kernels on the staged input"};
   }
-  if (!nchw && gemm_channels <= 16 && direct_uses_dot_products(p, kt)) {
+  if (!nchw && gemm_channels <= t.dot_channels_nhwc && direct_uses_dot_products(p, kt)) {
     // dcgan_g5, tfgan_4: a GEMM tile over (few) output channels would be mostly padding; direct
     // runs each output channel as dot products along the contiguous input channels, several
     // pixels per weight load. Measured on 20 random NHWC layers with 1-8 output channels
@@ -86,24 +130,32 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     // tiles). Threshold 16 from tools/derive_auto_rules.py over all the data (4: 299 of 354
     // picks within 5%, 16: 317, 32: 307).
     return {"direct_scatter", "NHWC with " + n(double(gemm_channels)) +
-                                  " <= 16 GEMM channels: direct dot products along the input channels"};
+                                  " <= " + n(double(t.dot_channels_nhwc)) + " GEMM channels: direct dot products along the input channels"};
   }
-  if (nchw && reduction <= 32 && !paired_stores) {
+  if (nchw && reduction <= double(t.short_reduction) && !paired_stores) {
     // A GEMM tile would do a few multiply-adds per element it stores, and NCHW phase outputs
     // are strided; direct writes whole output rows.
     return {"direct_scatter", "NCHW with a short reduction (Cin/g x taps per phase = " + n(reduction) +
-                                  " <= 32) and strided phase outputs: direct row kernels"};
+                                  " <= " + n(double(t.short_reduction)) + ") and strided phase outputs: direct row kernels"};
   }
-  if (gemm_channels <= (nchw ? 16 : 4) && cig >= (nchw ? 32 : 64) && input_pixels >= 64) {
+  if (!nchw && reduction <= double(t.nhwc_direct_reduction) && cog >= t.nhwc_direct_cog) {
+    // A GEMM tile would do a few multiply-adds per element it stores or packs; direct's vec_mat
+    // reads each input channel vector in place and writes whole output channel vectors.
+    return {"direct_scatter", "NHWC with a short reduction (Cin/g x taps per phase = " + n(reduction) + " <= " +
+                                  n(double(t.nhwc_direct_reduction)) + ") and " + n(double(cog)) +
+                                  " output channels per group: direct channel vectors"};
+  }
+  if (gemm_channels <= (nchw ? t.col2im_channels_nchw : t.col2im_channels_nhwc) &&
+      cig >= (nchw ? t.col2im_cin_nchw : t.col2im_cin_nhwc) && input_pixels >= 64) {
     // linknet-like and Cout = 1 layers: the implicit GEMM re-packs K = taps x Cin/g input values
     // per pixel tile and reuses them for only that many channels; cols = W^T x X packs plain
     // input rows and reuses them KH*KW times more.
     return {"gemm_col2im", "few GEMM channels per phase group (" + n(double(gemm_channels)) + ") against Cin/g = " +
                                n(double(cig)) + ": GEMM over (Cout*KH*KW) x pixels, then col2im"};
   }
-  if (nchw && reduction <= 64 && input_pixels <= 16384) {
+  if (nchw && reduction <= double(t.small_image_reduction) && input_pixels <= t.small_image_pixels) {
     return {"direct_scatter", "NCHW, small image, moderate reduction (" + n(reduction) +
-                                  " <= 64): direct row kernels beat packing small GEMM panels"};
+                                  " <= " + n(double(t.small_image_reduction)) + "): direct row kernels beat packing small GEMM panels"};
   }
   const double macs_per_element = double(p.useful_macs()) / double(p.input_elements() + p.output_elements());
   // NCHW subpixel gathers pixel panels across rows and images of small regions and stores them
@@ -118,7 +170,8 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
   // not with few multiply-adds per element on wide rows (grouped_up, 99 per element, 32 wide:
   // 1.45x / 1.72x slower; unet_up4, 85, 196 wide: 1.26x / 1.37x), where the copies cost more
   // than they save.
-  if (nchw && ((gemm_channels <= 256 && cog >= 16 && macs_per_element >= 192) || p.input.w <= 8)) {
+  if (nchw && ((gemm_channels <= t.via_channels && cog >= t.via_cog && macs_per_element >= t.via_macs_per_element) ||
+               p.input.w <= t.via_width)) {
     return {"subpixel_via_nhwc", "NCHW with " + n(double(gemm_channels)) + " GEMM channels, " + n(macs_per_element) +
                                      " multiply-adds per tensor element and input rows " + n(double(p.input.w)) +
                                      " wide: subpixel on NHWC copies"};

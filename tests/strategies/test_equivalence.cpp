@@ -10,6 +10,8 @@
 #include <sstream>
 #include <thread>
 
+#include "dispatch/kernel_table.hpp"
+#include "strategies/strategy.hpp"
 #include "support/test_support.hpp"
 #include "tconv/tconv.hpp"
 
@@ -311,6 +313,27 @@ TEST_CASE("auto picks a registered strategy and says why", "[auto]") {
   const Params one_tap = Params::parse("N=16 Cin=24 Cout=1 H=6 W=6 kh=2 kw=2 sh=2 sw=2 ct=0 cl=0 oh=12 ow=12");
   std::vector<float> w4(size_t(one_tap.weight_elements()), 1.0f);
   CHECK(Plan(one_tap, w4.data(), nullptr).strategy() == "subpixel");
+}
+
+TEST_CASE("auto's thresholds follow the ISA they were measured on", "[auto]") {
+  // Two layers where the AVX2-fitted rules pick differently from the AVX-512 ones. Measured on
+  // AVX2, 1 thread: rand14 of bench/data/avx2/tune_holdout.json, subpixel 2.45x faster than
+  // direct; rand22 of tune_random.json (NHWC), direct 12.3 ms against subpixel's 16.6.
+  const Params one_tap = Params::parse("N=1 Cin=32 Cout=64 H=49 W=49 kh=2 kw=2 sh=2 sw=2 ct=0 cl=0 oh=98 ow=98");
+  const Params short_k = Params::parse("N=2 Cin=8 Cout=128 H=88 W=88 kh=2 kw=2 sh=2 sw=2 ct=0 cl=0 oh=176 ow=176 layout=nhwc");
+  for (const detail::KernelTable* kt : test::kernel_tables()) {
+    INFO(kt->isa_name);
+    const detail::Choice a = detail::choose_strategy(one_tap, *kt), b = detail::choose_strategy(short_k, *kt);
+    if (kt->isa == detail::Isa::avx512f) {
+      CHECK(a.strategy == "direct_scatter");
+      CHECK(b.strategy == "subpixel");
+    } else {
+      CHECK(a.strategy == "subpixel");
+      CHECK_THAT(a.reason, Catch::Contains("one input pixel per output"));
+      CHECK(b.strategy == "direct_scatter");
+      CHECK_THAT(b.reason, Catch::Contains("short reduction"));
+    }
+  }
 }
 
 TEST_CASE("Concurrent executions of one plan with distinct workspaces agree", "[plan][threads]") {
