@@ -8,8 +8,14 @@ thread count). bench/data/ holds the ones the current rules were read from:
     tconv tune --layers bench/data/random_layers_holdout.csv --wisdom /tmp/w --json bench/data/tune_holdout.json
     tconv tune --layers bench/data/thin_layers_nhwc.csv --layout nhwc --wisdom /tmp/w --json bench/data/tune_thin_nhwc.json
 (random_layers.csv: tools/random_layers.py 40 7; random_layers_holdout.csv: tools/random_layers.py 24 11.)
-Run: tools/derive_auto_rules.py [--search] [files]   (default: all three files)
-`--search` tries every threshold combination of GRID (a few minutes) and prints the best.
+bench/data/avx2/ holds the same four sets measured on an AVX2 machine (session 10, Zen 1), with
+`--strategies direct_scatter,gemm_col2im,subpixel,subpixel_via_nhwc` and the output in
+bench/data/avx2/. Each file records its ISA; records are scored against the thresholds of their
+ISA family (THRESHOLDS_BY_ISA: AVX-512, or AVX2 which SSE2 shares), as auto_select.cpp does.
+Run: tools/derive_auto_rules.py [--search] [files]   (default: all eight files)
+`--search` runs a coordinate descent over GRID per ISA family (single thresholds and the pairs of
+COUPLED) from the thresholds in use, and prints the best. Session 10 fitted the AVX2 set on
+avx2/tune_{layers,random,thin_nhwc}.json and kept avx2/tune_holdout.json out to score it.
 The thresholds in use were chosen by a grid search over all the measurements (328 then) (the held-out set of
 session 2 included: with the kernels changed, every set was re-measured and none is held out).
 Session 4 re-measured the NCHW records (`--layout nchw`) after direct_scatter's row kernel
