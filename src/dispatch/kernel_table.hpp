@@ -67,6 +67,25 @@ using RowFmaKernel = void (*)(float* acc, int64_t ld, int64_t channels, int64_t 
                               const float* x, int64_t x_row_step, const int64_t* tap_offsets,
                               const float* tap_weights, int64_t groups, int64_t h_taps);
 
+// The tap groups of one W phase for RowFmaZipKernel: as RowFmaKernel's off, w, groups, h_taps.
+struct RowTaps {
+  const int64_t* off;
+  const float* w;
+  int64_t groups, h_taps;
+};
+
+// RowFmaKernel for both W phases of stride 2 at once, stored straight into output rows with bias
+// and activation: for r < rows, c < channels (1..4), q < n_first (resp. n_second),
+//   out[c*out_c_step + r*out_r_step + 2q]     = act(first-phase sum at q + bias[c])
+//   out[c*out_c_step + r*out_r_step + 2q + 1] = act(second-phase sum at q + bias[c])
+// where "first" is the phase holding column 0 (n_first - n_second is 0 or 1) and each phase
+// sum is RowFmaKernel's with that phase's taps over the same input x. Writes only those
+// n_first + n_second floats of each output row.
+using RowFmaZipKernel = void (*)(float* out, int64_t out_c_step, int64_t out_r_step, int64_t channels, int64_t rows,
+                                 int64_t n_first, int64_t n_second, const float* x, int64_t x_row_step,
+                                 const RowTaps& first, const RowTaps& second, const float* bias,
+                                 const Epilogue& epilogue);
+
 // Channel-vector kernel: acc[c] += sum_i x[i] * w[i*ldw + c] for c < cout, i < cin.
 using VecMatKernel = void (*)(float* acc, const float* x, int64_t cin, const float* w,
                               int64_t ldw, int64_t cout);
@@ -136,6 +155,7 @@ struct KernelTable {
   int64_t direct_a_max_panels;
   PackKernel pack;
   RowFmaKernel row_fma;
+  RowFmaZipKernel row_fma_zip;
   VecMatKernel vec_mat;
   ChanFmaKernel chan_fma;
   DotTapsKernel dot_taps;

@@ -735,6 +735,22 @@ __attribute__((always_inline)) inline void row_fma_groups(vf<Arch> (&a)[R][C][P]
   for (; g < groups; ++g) row_fma_chunk<Arch, C, R, P, NH, 0>(a, x + off[g], x_row_step, w + g * group_w, len);
 }
 
+// Every tap group and H tap into the partial sums a, H taps in chunks of at most 4 (each chunk
+// size a loop of its own).
+template <class Arch, int C, int R, int P>
+__attribute__((always_inline)) inline void row_fma_taps(vf<Arch> (&a)[R][C][P], const float* x, int64_t x_row_step,
+                                                        const int64_t* off, const float* w, int64_t groups,
+                                                        int64_t h_taps, int64_t len) {
+  int64_t t = 0;
+  for (; t + 4 <= h_taps; t += 4) row_fma_groups<Arch, C, R, P, 4>(a, x, x_row_step, off, w, groups, h_taps, t, len);
+  switch (h_taps - t) {
+    case 3: row_fma_groups<Arch, C, R, P, 3>(a, x, x_row_step, off, w, groups, h_taps, t, len); break;
+    case 2: row_fma_groups<Arch, C, R, P, 2>(a, x, x_row_step, off, w, groups, h_taps, t, len); break;
+    case 1: row_fma_groups<Arch, C, R, P, 1>(a, x, x_row_step, off, w, groups, h_taps, t, len); break;
+    default: break;
+  }
+}
+
 // acc[(r*C + c)*ld + j] = sum_g sum_h w[(g*h_taps + h)*C + c] * x[(r - h)*x_row_step + off[g] + j]
 // for r < R, c < C, j < n: R rows of C output channels of a direct convolution. A tap group g is
 // one input channel and W tap with h_taps consecutive H taps (each one input row further up):
@@ -755,17 +771,7 @@ void row_fma_block(float* acc, int64_t ld, int64_t n, const float* x, int64_t x_
       for (int c = 0; c < C; ++c)
 #pragma GCC unroll 4
         for (int q = 0; q < P; ++q) a[r][c][q] = V(0.0f);
-    const float* xj = x + j;
-    // H taps in chunks of at most 4, each chunk size a loop of its own.
-    int64_t t = 0;
-    for (; t + 4 <= h_taps; t += 4)
-      row_fma_groups<Arch, C, R, P, 4>(a, xj, x_row_step, off, w, groups, h_taps, t, len);
-    switch (h_taps - t) {
-      case 3: row_fma_groups<Arch, C, R, P, 3>(a, xj, x_row_step, off, w, groups, h_taps, t, len); break;
-      case 2: row_fma_groups<Arch, C, R, P, 2>(a, xj, x_row_step, off, w, groups, h_taps, t, len); break;
-      case 1: row_fma_groups<Arch, C, R, P, 1>(a, xj, x_row_step, off, w, groups, h_taps, t, len); break;
-      default: break;
-    }
+    row_fma_taps<Arch, C, R, P>(a, x + j, x_row_step, off, w, groups, h_taps, len);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
@@ -802,6 +808,71 @@ void row_fma(float* acc, int64_t ld, int64_t channels, int64_t rows, int64_t n, 
     case 2: return row_fma_rows<Arch, 2, 4>(acc, ld, rows, n, x, x_row_step, off, w, groups, h_taps);
     case 3: return row_fma_rows<Arch, 3, 2>(acc, ld, rows, n, x, x_row_step, off, w, groups, h_taps);
     default: return row_fma_rows<Arch, 4, 2>(acc, ld, rows, n, x, x_row_step, off, w, groups, h_taps);
+  }
+}
+
+// row_fma_block for both W phases of stride 2 at once, written straight into the output rows
+// with bias and activation (contract in dispatch/kernel_table.hpp): no phase-split row buffer
+// and no second pass to interleave it.
+template <class Arch, int C, int R>
+void row_fma_zip_block(float* out, int64_t out_c_step, int64_t out_r_step, int64_t n_first, int64_t n_second,
+                       const float* x, int64_t x_row_step, const RowTaps& first, const RowTaps& second,
+                       const float* bias, const Epilogue& e) {
+  using V = vf<Arch>;
+  constexpr int64_t W = int64_t(V::size);
+  // Both phases' sums stay live together: one partial each (more would spill on 16 registers).
+  constexpr int P = 1;
+  for (int64_t j = 0; j < n_first; j += W) {
+    const int64_t len1 = n_first - j < W ? n_first - j : W;
+    const int64_t len2 = n_second - j < W ? n_second - j : W;  // <= 0: no second-phase output left
+    V a[R][C][P], b[R][C][P];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c)
+#pragma GCC unroll 4
+        for (int q = 0; q < P; ++q) a[r][c][q] = b[r][c][q] = V(0.0f);
+    row_fma_taps<Arch, C, R, P>(a, x + j, x_row_step, first.off, first.w, first.groups, first.h_taps, len1);
+    if (len2 > 0) row_fma_taps<Arch, C, R, P>(b, x + j, x_row_step, second.off, second.w, second.groups, second.h_taps, len2);
+    const int64_t n = len1 + (len2 > 0 ? len2 : 0);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) {
+        const V bv(bias[c]);
+        V lo, hi;
+        interleave<Arch>(activate<Arch>(a[r][c][0] + bv, e), activate<Arch>(b[r][c][0] + bv, e), lo, hi);
+        float* dst = out + c * out_c_step + r * out_r_step + 2 * j;
+        store_n<Arch>(dst, lo, n);
+        if (n > W) store_n<Arch>(dst + W, hi, n - W);
+      }
+  }
+}
+
+template <class Arch, int C, int R>
+void row_fma_zip_rows(float* out, int64_t out_c_step, int64_t out_r_step, int64_t rows, int64_t n_first,
+                      int64_t n_second, const float* x, int64_t x_row_step, const RowTaps& first,
+                      const RowTaps& second, const float* bias, const Epilogue& e) {
+  int64_t r = 0;
+  for (; r + R <= rows; r += R)
+    row_fma_zip_block<Arch, C, R>(out + r * out_r_step, out_c_step, out_r_step, n_first, n_second, x + r * x_row_step,
+                                  x_row_step, first, second, bias, e);
+  if constexpr (R > 1) {
+    if (r < rows)
+      row_fma_zip_rows<Arch, C, R / 2>(out + r * out_r_step, out_c_step, out_r_step, rows - r, n_first, n_second,
+                                       x + r * x_row_step, x_row_step, first, second, bias, e);
+  }
+}
+
+template <class Arch>
+void row_fma_zip(float* out, int64_t out_c_step, int64_t out_r_step, int64_t channels, int64_t rows, int64_t n_first,
+                 int64_t n_second, const float* x, int64_t x_row_step, const RowTaps& first, const RowTaps& second,
+                 const float* bias, const Epilogue& e) {
+  switch (channels) {
+    case 1: return row_fma_zip_rows<Arch, 1, 4>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e);
+    case 2: return row_fma_zip_rows<Arch, 2, 2>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e);
+    case 3: return row_fma_zip_rows<Arch, 3, 1>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e);
+    default: return row_fma_zip_rows<Arch, 4, 1>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e);
   }
 }
 
@@ -1135,6 +1206,7 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      direct_a_max_panels,
                      &pack<Arch>,
                      &row_fma<Arch>,
+                     &row_fma_zip<Arch>,
                      &vec_mat<Arch>,
                      &chan_fma<Arch>,
                      &taps_channels<Arch, false>,

@@ -28,6 +28,16 @@ std::vector<std::string> fast_strategies() {
   return out;
 }
 
+// A direct_scatter plan of p on one forced ISA, with random weights and bias.
+Plan direct_plan_on(const Params& p, const std::string& isa, std::mt19937& rng) {
+  const auto w = test::random_tensor(size_t(p.weight_elements()), rng);
+  const auto b = test::random_tensor(size_t(p.out_channels), rng);
+  test::ForceIsa force(isa);
+  PlanOptions o;
+  o.strategy = "direct_scatter";
+  return Plan(p, w.data(), p.has_bias ? b.data() : nullptr, o);
+}
+
 // Checks every strategy x ISA x thread count on one problem; returns false (after reporting)
 // on the first mismatch.
 void check_all(const Params& p, std::mt19937& rng) {
@@ -183,13 +193,8 @@ TEST_CASE("Direct batch lanes: thin layers of a batch of images, exact on every 
       text.replace(text.find("nchw"), 4, layout);
       INFO(text);
       const Params p = Params::parse(text);
-      const auto w = test::random_tensor(size_t(p.weight_elements()), rng);
-      const auto b = test::random_tensor(size_t(p.out_channels), rng);
       for (const auto& isa : supported_isas()) {
-        test::ForceIsa force(isa);
-        PlanOptions o;
-        o.strategy = "direct_scatter";
-        Plan plan(p, w.data(), p.has_bias ? b.data() : nullptr, o);
+        const Plan plan = direct_plan_on(p, isa, rng);
         INFO(isa << ": " << plan.implementation());
         const bool lanes = plan.implementation().find("direct_lanes") != std::string::npos;
         if (isa == "sse2") CHECK(lanes);
@@ -202,6 +207,28 @@ TEST_CASE("Direct batch lanes: thin layers of a batch of images, exact on every 
       }
       check_all(p, rng);
     }
+}
+
+TEST_CASE("Direct NCHW stride-2 rows stored straight into the output (row_fma_zip), every ISA", "[sweep][zip]") {
+  // Both W phases computed together and interleaved in registers: even and odd output widths
+  // (the column-0 phase one longer), phase rows of partial vectors, row counts off the kernel's
+  // row blocks, 1-4 output channels per group, bias and activations, crops of 0 and 1.
+  std::mt19937 rng(31);
+  const char* shapes[] = {
+      "N=2 Cin=6 Cout=6 H=11 W=13 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=6 ct=1 cl=1 oh=22 ow=26 layout=nchw bias=1 act=relu",
+      "N=1 Cin=2 Cout=3 H=7 W=9 kh=3 kw=3 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=13 ow=17 layout=nchw bias=1 act=tanh",
+      "N=1 Cin=4 Cout=8 H=5 W=21 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1 g=2 ct=0 cl=0 oh=10 ow=42 layout=nchw bias=1 act=leaky_relu alpha=0.1",
+      "N=3 Cin=3 Cout=6 H=9 W=4 kh=4 kw=3 sh=3 sw=2 dh=1 dw=1 g=3 ct=2 cl=0 oh=22 ow=9 layout=nchw bias=0",
+  };
+  for (const char* text : shapes) {
+    INFO(text);
+    const Params p = Params::parse(text);
+    for (const auto& isa : supported_isas()) {
+      INFO(isa);
+      CHECK_THAT(direct_plan_on(p, isa, rng).implementation(), Catch::StartsWith("direct_rows_zip"));
+    }
+    check_all(p, rng);
+  }
 }
 
 TEST_CASE("PyTorch golden values", "[golden]") {
