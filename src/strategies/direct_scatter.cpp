@@ -57,6 +57,9 @@ constexpr double kMaxStagedWaste = 1.25;
 
 bool single_channel(const Params& p) { return p.in_channels == 1 && p.out_channels == 1; }
 
+// Tap groups per list up to which NCHW stride-2 rows run both W phases at once (plan_zip()).
+constexpr int64_t kZipMaxGroups = 8;
+
 // NHWC output channels per dot_taps call, and output pixels per epilogue call after them.
 constexpr int64_t kDotChannels = 4, kDotBiasPixels = 64;
 // NHWC tasks: output floats a task writes at least (unless that leaves fewer than
@@ -439,9 +442,14 @@ class DirectScatter final : public Strategy {
   // Stride-2 W phases that each run one tap list over their whole phase row in every H segment
   // (a staged image's zero columns make every W tap valid: bilinear_dw, k = 4, s = 2) are
   // computed together and stored straight into the output rows (row_fma_zip): no phase-split
-  // row buffer and no second pass to interleave it. Measured on AVX2 (bilinear_dw NCHW, two
-  // alternating runs, min of 5 means of 200): 1.28 / 1.35 -> 1.12 / 1.17 ms at 1 thread, 0.63 /
-  // 0.64 -> 0.57 / 0.56 at 2.
+  // row buffer and no second pass to interleave it. Only for short tap lists (at most
+  // kZipMaxGroups (channel, W tap) groups): the zip kernel holds both phases' sums, so it runs
+  // half the rows per input load, which costs more than the saved pass once the lists are long.
+  // Measured on AVX2, 1 thread, two alternating runs each, rows -> zip: bilinear_dw NCHW
+  // (2 groups) 1.28 / 1.35 -> 1.12 / 1.17 ms (0.63 -> 0.56 at 2 threads); 4 images of 3
+  // channels, 256x256, k3 s2 (3-6 groups) 6.86 / 6.83 -> 4.93 / 4.84; 16 depthwise channels, k2
+  // s2 5.87 -> 4.91; but dcgan_g5 with 1 image (128 groups) 0.317 -> 0.357, and 16 or 32 -> 1
+  // channels, k4 s2 (32, 64 groups) 8-16% slower.
   void plan_zip() {
     const Params& p = pr_.params;
     if (!st_.staged || p.stride.w != 2 || phases_w_.size() != 2) return;
@@ -454,6 +462,7 @@ class DirectScatter final : public Strategy {
       for (const auto& seg_h : fh.segments) {
         ListSize size;
         if (build_lists(0, 0, 0, fh, seg_h, nullptr, wscratch.data(), lists.data(), &size) != 2) return;
+        if (lists[0].groups > kZipMaxGroups || lists[1].groups > kZipMaxGroups) return;
         if (lists[0].out_start != 0 || lists[0].len != phases_w_[0].count || lists[1].out_start != phases_w_[0].count ||
             lists[1].len != phases_w_[1].count)
           return;
