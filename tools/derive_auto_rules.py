@@ -218,7 +218,9 @@ def rules_measured(f, P=None):
     # Session 6 (from a benchmark run), re-fitted in session 7 on the NCHW records re-measured
     # with the strategy: NCHW layers with few GEMM rows and enough work per element, or very
     # short input rows, run via NHWC copies.
-    if nchw and ((f["gemm_channels"] <= P["via_channels"] and f["cog"] >= P["via_cog"]
+    # Session 10: not for grouped layers (AVX2 data: subpixel ahead or tied on all 7 of them, e.g.
+    # grouped_up 20.5 against 23.5 ms).
+    if nchw and f["g"] == 1 and ((f["gemm_channels"] <= P["via_channels"] and f["cog"] >= P["via_cog"]
                   and f["macs_per_element"] >= P["via_macs_per_element"]) or f["W"] <= P["via_width"]):
         return "subpixel_via_nhwc"
     return "subpixel"

@@ -47,7 +47,7 @@ constexpr Thresholds kAvx512Thresholds{
     64, 16384,                  // small_image_reduction, small_image_pixels
     256, 16, 192, 8};           // via_channels, via_cog, via_macs_per_element, via_width
 // AVX2 (Zen 1, session 10): fitted on bench/data/avx2/ (suite, random, thin NHWC: 272
-// measurements, 247 picks within 5% of the winner, geomean 1.020x), and scored on the held-out
+// measurements, 249 picks within 5% of the winner, geomean 1.019x), and scored on the held-out
 // random set: 92 of 96 within 5%, geomean 1.006x (the AVX-512 thresholds: 81, 1.066x). SSE2
 // machines share them for want of their own data.
 constexpr Thresholds kAvx2Thresholds{
@@ -170,7 +170,9 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
   // not with few multiply-adds per element on wide rows (grouped_up, 99 per element, 32 wide:
   // 1.45x / 1.72x slower; unet_up4, 85, 196 wide: 1.26x / 1.37x), where the copies cost more
   // than they save.
-  if (nchw && ((gemm_channels <= t.via_channels && cog >= t.via_cog && macs_per_element >= t.via_macs_per_element) ||
+  // Not for grouped layers: on the AVX2 data subpixel was ahead or tied on all 7 (grouped_up:
+  // 20.5 against 23.5 ms at 1 thread).
+  if (nchw && p.groups == 1 && ((gemm_channels <= t.via_channels && cog >= t.via_cog && macs_per_element >= t.via_macs_per_element) ||
                p.input.w <= t.via_width)) {
     return {"subpixel_via_nhwc", "NCHW with " + n(double(gemm_channels)) + " GEMM channels, " + n(macs_per_element) +
                                      " multiply-adds per tensor element and input rows " + n(double(p.input.w)) +
