@@ -371,11 +371,15 @@ class Subpixel final : public Strategy {
     const int64_t width = region.q1w - region.q0w, band_rows = region.q1h - region.q0h;
     const int64_t pixels = (task.r1 - task.r0) * width;
     int64_t* out_off = in_off + pixels;
-    for (int64_t i = 0; i < pixels; ++i) {
-      const int64_t row = task.r0 + i / width;
-      const int64_t n = row / band_rows, qh = region.q0h + row % band_rows, qw = region.q0w + i % width;
-      in_off[i] = n * xs_.n + qh * xs_.h + qw * xs_.w;
-      out_off[i] = n * ys_.n + qh * p.stride.h * ys_.h + qw * p.stride.w * ys_.w;  // + the member's first row/column
+    // Row by row, pixels by stepping (no divisions per pixel: a few percent of small layers).
+    for (int64_t row = task.r0, i = 0; row < task.r1; ++row) {
+      const int64_t n = row / band_rows, qh = region.q0h + row % band_rows;
+      int64_t in = n * xs_.n + qh * xs_.h + region.q0w * xs_.w;
+      int64_t out = n * ys_.n + qh * p.stride.h * ys_.h + region.q0w * p.stride.w * ys_.w;  // + the member's first row/column
+      for (int64_t qw = 0; qw < width; ++qw, ++i, in += xs_.w, out += p.stride.w * ys_.w) {
+        in_off[i] = in;
+        out_off[i] = out;
+      }
     }
     const float* xg = x + task.group * pr_.cig * xs_.c;
     const int64_t x_extent = p.input_elements() - task.group * pr_.cig * xs_.c;  // floats from xg on
