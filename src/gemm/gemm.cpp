@@ -129,12 +129,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
     for (int64_t j = 1; stride2 && j < nr; ++j) stride2 = col[j] == col[0] + 2 * j;
     for (int64_t ir = 0; ir < mc; ir += tile_mr) {
       const int64_t m = blk.m0 + ic + ir, mr = std::min(tile_mr, mc - ir);
-      if (mode == TileMode::a_in_place) {
-        for (int64_t q = 0; q < run_count; ++q) {
-          const int64_t inner = blk.a.inner_off[runs[q].k];
-          for (int64_t i = 0; i < mr; ++i) a_run[q * MR + i] = blk.a.src + blk.a.outer_off[m + i] + inner;
-        }
-      } else {
+      if (mode != TileMode::a_in_place) {  // (in place: a_run holds the tile's row pointers already)
         panel_pointers(blk.a, pack_a, blk.a.packed ? m / MR : ir / MR, pass, MR, a_ptr);
         for (int64_t q = 0; mode == TileMode::b_in_place && q < run_count; ++q) {
           a_run[q] = a_ptr[runs[q].piece] + runs[q].offset * MR;
@@ -168,9 +163,14 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
     }
   };
   if (a_in_place) {
-    // Tile rows outer, so a tile's A rows are still in L1 for the second B panel.
+    // Tile rows outer, so a tile's A rows are still in L1 for the next B panels; their row
+    // pointers are set once for all of them.
     for (int64_t ic = 0; ic < blk.m_count; ic += MR) {
       const int64_t mc = std::min(MR, blk.m_count - ic);
+      for (int64_t q = 0; q < run_count; ++q) {
+        const float* run = blk.a.src + blk.a.inner_off[runs[q].k];
+        for (int64_t i = 0; i < mc; ++i) a_run[q * MR + i] = run + blk.a.outer_off[blk.m0 + ic + i];
+      }
       for (int64_t jr = 0; jr < blk.n_count; jr += NR) {
         const float* panel = blk.b.packed + (blk.n0 + jr) / NR * blk.b.packed_k * NR;
         for (int64_t q = 0; q < run_count; ++q) b_ptr[q] = panel + runs[q].k * NR;
