@@ -18,11 +18,20 @@ struct Plan::Impl {
   std::string strategy_name;
   std::string reason;
   int max_threads = 1;
+  // Computed once at creation, not on every execute() (tiny layers take well under a microsecond):
+  size_t input_floats = 0, output_floats = 0;
+  std::vector<size_t> workspace_floats;  // [threads], for threads <= kCachedThreads
+
+  size_t workspace_floats_for(int threads) const {
+    return size_t(threads) < workspace_floats.size() ? workspace_floats[size_t(threads)]
+                                                      : strategy->workspace_floats(threads);
+  }
 };
 
 namespace {
 
 constexpr size_t kAlignSlack = 64;  // the caller's workspace may start anywhere
+constexpr int kCachedThreads = 256;  // workspace sizes kept per thread count up to this
 
 std::vector<float> canonical_weights(const Params& p, const float* w) {
   const int64_t count = p.weight_elements();
@@ -124,6 +133,10 @@ Plan::Plan(const Params& params, const float* weights, const float* bias, const 
       throw Error("strategy=" + im.strategy_name + " cannot run these parameters: " + why);
     }
     im.strategy = info.create(pr);
+    im.input_floats = size_t(params.input_elements());
+    im.output_floats = size_t(params.output_elements());
+    im.workspace_floats.assign(size_t(std::min(im.max_threads, kCachedThreads)) + 1, 0);
+    for (int t = 1; t < int(im.workspace_floats.size()); ++t) im.workspace_floats[size_t(t)] = im.strategy->workspace_floats(t);
   } catch (const std::bad_alloc&) {
     throw Error("out of memory while creating the plan for " + params.to_string());
   } catch (const std::length_error&) {
@@ -144,7 +157,7 @@ std::vector<int64_t> Plan::output_shape() const {
 }
 
 size_t Plan::workspace_bytes() const {
-  const size_t floats = impl_->strategy->workspace_floats(impl_->max_threads);
+  const size_t floats = impl_->workspace_floats_for(impl_->max_threads);
   return floats == 0 ? 0 : floats * sizeof(float) + kAlignSlack;
 }
 
@@ -162,11 +175,10 @@ void Plan::execute(const float* input, float* output, void* workspace, int threa
     throw Error("threads=" + std::to_string(threads) + " must be in [1, max_threads=" +
                 std::to_string(impl_->max_threads) + "]");
   }
-  const Params& p = params();
-  if (overlaps(input, size_t(p.input_elements()), output, size_t(p.output_elements()))) {
+  if (overlaps(input, impl_->input_floats, output, impl_->output_floats)) {
     throw Error("output must not overlap input");
   }
-  const size_t floats = impl_->strategy->workspace_floats(threads);
+  const size_t floats = impl_->workspace_floats_for(threads);
   detail::AlignedBuffer owned;
   float* ws = nullptr;
   if (floats > 0) {
