@@ -197,8 +197,8 @@ class DirectScatter final : public Strategy {
     } else {
       use_staging();
       prebuild_lists();
-      row_writer_ = std::make_unique<PhaseRowWriter>(phases_w_, p.stride.w, kt_);
       plan_zip();
+      if (zip_first_ < 0) row_writer_ = std::make_unique<PhaseRowWriter>(phases_w_, p.stride.w, kt_);
     }
   }
 
@@ -741,7 +741,7 @@ class DirectScatter final : public Strategy {
   Staging st_;
   int64_t row_step_ = 0, chan_step_ = 0;
   int64_t pixel_taps_ = 0;  // NHWC: taps of one output pixel, at most
-  std::unique_ptr<PhaseRowWriter> row_writer_;  // NCHW
+  std::unique_ptr<PhaseRowWriter> row_writer_;  // NCHW without row_fma_zip
   int64_t zip_first_ = -1;  // NCHW row_fma_zip: the W phase holding column 0 (plan_zip()), -1: not used
   TensorStrides xs_{}, ys_{};
   std::vector<Phase1D> phases_h_, phases_w_;
