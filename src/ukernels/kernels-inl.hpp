@@ -560,6 +560,25 @@ inline void transpose8x8(__m256 (&r)[8]) {
   for (int i = 0; i < 8; ++i) r[i] = t[i];
 }
 
+// The columns of the 8 x 8 block whose row i starts at row[i]: col[j] = column j. The 128-bit
+// halves are exchanged by the loads (vinsertf128) instead of vperm2f128, which Zen 1 microcodes:
+// an NHWC -> NCHW output transpose of 2 MB runs 1.7x faster this way.
+inline void load_columns8x8(const float* const (&row)[8], __m256 (&col)[8]) {
+  __m256 r[8];  // r[i], r[i + 4]: columns 0-3 and 4-7 of rows i (low half) and i + 4 (high half)
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(row[i])), _mm_loadu_ps(row[i + 4]), 1);
+    r[i + 4] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(row[i] + 4)), _mm_loadu_ps(row[i + 4] + 4), 1);
+  }
+  for (int h = 0; h < 8; h += 4) {  // columns h .. h + 3
+    const __m256 lo01 = _mm256_unpacklo_ps(r[h], r[h + 1]), hi01 = _mm256_unpackhi_ps(r[h], r[h + 1]);
+    const __m256 lo23 = _mm256_unpacklo_ps(r[h + 2], r[h + 3]), hi23 = _mm256_unpackhi_ps(r[h + 2], r[h + 3]);
+    col[h] = _mm256_shuffle_ps(lo01, lo23, 0x44);
+    col[h + 1] = _mm256_shuffle_ps(lo01, lo23, 0xEE);
+    col[h + 2] = _mm256_shuffle_ps(hi01, hi23, 0x44);
+    col[h + 3] = _mm256_shuffle_ps(hi01, hi23, 0xEE);
+  }
+}
+
 // dst[j][i] = s[oo[i] + j] for j < n <= 8, i < cnt (zero for cnt <= i < r), r <= 8: the
 // AVX2 counterpart of pack_transposed16 (NHWC pixels: a tap's channels are contiguous, so each
 // pixel is one vector load instead of n scalar ones). Reads only those n floats of each row and
@@ -569,11 +588,14 @@ inline void pack_transposed8(const float* s, const int64_t* oo, int64_t cnt, int
   const __m256i valid = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kLanes + 8 - n));
   __m256 rows[8];
   if (n == 8) {
-    for (int i = 0; i < 8; ++i) rows[i] = i < cnt ? _mm256_loadu_ps(s + oo[i]) : _mm256_setzero_ps();
+    alignas(32) static constexpr float kZeroRow[8] = {};
+    const float* row[8];
+    for (int i = 0; i < 8; ++i) row[i] = i < cnt ? s + oo[i] : kZeroRow;
+    load_columns8x8(row, rows);
   } else {
     for (int i = 0; i < 8; ++i) rows[i] = i < cnt ? _mm256_maskload_ps(s + oo[i], valid) : _mm256_setzero_ps();
+    transpose8x8(rows);
   }
-  transpose8x8(rows);
   // A row's full-width store spills into the next rows' slots, rewritten right after; rows whose
   // 8 floats would pass dst[n * r] store only their r floats, without masked moves (microcoded
   // on Zen 1, they cost more than the rest of the pack).
@@ -1150,10 +1172,11 @@ inline void transpose_block(const float* src, int64_t src_ld, float* dst, int64_
 #endif
 #ifdef __AVX__
   if constexpr (W == 8) {
-    __m256 r[8];
-    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * src_ld);
-    transpose8x8(r);
-    for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * dst_ld, r[i]);
+    const float* row[8];
+    for (int i = 0; i < 8; ++i) row[i] = src + i * src_ld;
+    __m256 col[8];
+    load_columns8x8(row, col);
+    for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * dst_ld, col[i]);
     return;
   }
 #endif
