@@ -114,19 +114,30 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   // A gathered A (NHWC pixels) is read in place when few B panels reuse it (the ISA's
   // direct_a_max_panels): packing would read, write and re-read each value for few uses. Its
   // runs must be contiguous (one tap's channels), each tile row a pointer per run.
-  const bool a_in_place = !blk.a.packed && blk.b.packed && (blk.n_count + NR - 1) / NR <= kt.direct_a_max_panels &&
+  const bool a_in_place = !blk.a.packed && blk.b.packed && (blk.n_count + NR - 1) / NR <= std::min(kt.direct_a_max_panels, kMaxRuns) &&
                           MR <= kMaxTileRows && split_runs(pass, blk.a.inner_off, 1, runs, run_length, run_count) &&
                           run_count * 8 <= pass.k;
   const float* a_run[kMaxRuns * kMaxTileRows];
+  // The output columns of B panel `jr` (narrow: narrow_nr wide).
+  struct Columns {
+    int64_t n, nr;
+    bool contiguous, stride2;
+  };
+  auto columns_of = [&](int64_t jr, bool narrow) {
+    const int64_t n = blk.n0 + jr, nr = std::min(narrow ? kt.narrow_nr : NR, blk.n_count - jr);
+    const int64_t* col = blk.c_col_off + n;
+    Columns c{n, nr, true, !blk.bias_col};
+    for (int64_t j = 1; c.contiguous && j < nr; ++j) c.contiguous = col[j] == col[0] + j;
+    for (int64_t j = 1; !c.contiguous && c.stride2 && j < nr; ++j) c.stride2 = col[j] == col[0] + 2 * j;
+    return c;
+  };
   // One micro-tile column: B panel `jr` against rows [ic, ic + mc) of A. A narrow panel (B
   // packed narrow_nr wide) runs on the narrow tile, 2 * MR rows at a time.
-  auto tile_column = [&](int64_t jr, int64_t ic, int64_t mc, bool narrow, TileMode mode) {
-    const int64_t tile_nr = narrow ? kt.narrow_nr : NR, tile_mr = narrow ? 2 * MR : MR;
-    const int64_t nr = std::min(tile_nr, blk.n_count - jr), n = blk.n0 + jr;
+  auto tile_column = [&](const Columns& cols, int64_t ic, int64_t mc, bool narrow, TileMode mode) {
+    const int64_t tile_mr = narrow ? 2 * MR : MR;
+    const int64_t nr = cols.nr, n = cols.n;
     const int64_t* col = blk.c_col_off + n;
-    bool contiguous = true, stride2 = !blk.bias_col;
-    for (int64_t j = 1; contiguous && j < nr; ++j) contiguous = col[j] == col[0] + j;
-    for (int64_t j = 1; stride2 && j < nr; ++j) stride2 = col[j] == col[0] + 2 * j;
+    const bool contiguous = cols.contiguous, stride2 = cols.stride2 && !cols.contiguous;
     for (int64_t ir = 0; ir < mc; ir += tile_mr) {
       const int64_t m = blk.m0 + ic + ir, mr = std::min(tile_mr, mc - ir);
       if (mode != TileMode::a_in_place) {  // (in place: a_run holds the tile's row pointers already)
@@ -164,7 +175,10 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   };
   if (a_in_place) {
     // Tile rows outer, so a tile's A rows are still in L1 for the next B panels; their row
-    // pointers are set once for all of them.
+    // pointers, and each panel's output columns, are worked out once for all of them.
+    Columns panel_columns[kMaxRuns];
+    const int64_t panels = (blk.n_count + NR - 1) / NR;
+    for (int64_t p = 0; p < panels; ++p) panel_columns[p] = columns_of(p * NR, false);
     for (int64_t ic = 0; ic < blk.m_count; ic += MR) {
       const int64_t mc = std::min(MR, blk.m_count - ic);
       for (int64_t q = 0; q < run_count; ++q) {
@@ -174,7 +188,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
       for (int64_t jr = 0; jr < blk.n_count; jr += NR) {
         const float* panel = blk.b.packed + (blk.n0 + jr) / NR * blk.b.packed_k * NR;
         for (int64_t q = 0; q < run_count; ++q) b_ptr[q] = panel + runs[q].k * NR;
-        tile_column(jr, ic, mc, false, TileMode::a_in_place);
+        tile_column(panel_columns[jr / NR], ic, mc, false, TileMode::a_in_place);
       }
     }
     return;
@@ -187,7 +201,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
       for (int64_t jr = 0; jr < blk.n_count; jr += NR) {
         panel_pointers(blk.b, pack_b, (blk.n0 + jr) / NR, pass, NR, b_ptr);
         std::fill(b_step, b_step + pass.count, NR);
-        tile_column(jr, ic, mc, false, TileMode::packed);
+        tile_column(columns_of(jr, false), ic, mc, false, TileMode::packed);
       }
     }
     return;
@@ -219,10 +233,11 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
       panel_pointers(blk.b, pack_b, blk.b.packed ? (blk.n0 + jr) / NR : 0, pass, r, b_ptr);
       std::fill(b_step, b_step + pass.count, r);
     }
+    const Columns cols = columns_of(jr, narrow);
     for (int64_t ic = 0; ic < blk.m_count; ic += mc_max) {
       const int64_t mc = std::min(mc_max, blk.m_count - ic);
       if (!blk.a.packed) pack_pass(kt, blk.a, blk.m0 + ic, mc, pass, MR, pack_a);  // both gathered: tests only
-      tile_column(jr, ic, mc, narrow, in_place ? TileMode::b_in_place : TileMode::packed);
+      tile_column(cols, ic, mc, narrow, in_place ? TileMode::b_in_place : TileMode::packed);
     }
     jr += count;
   }
