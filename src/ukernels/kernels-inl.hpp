@@ -129,6 +129,32 @@ inline void store_n(float* p, vf<Arch> v, int64_t n) {
   else store_partial<Arch>(p, v, n);
 }
 
+// dst[2j] = a[j], dst[2j + 1] = b[j]: the first n floats of the two vectors interleaved (two
+// stride-2 output phases of one row). A whole AVX2 pair leaves its 128-bit halves where they
+// are and stores them separately: Zen 1 splits 256-bit stores anyway, while the vperm2f128 of
+// interleave() is microcoded there.
+template <class Arch>
+inline void store_interleaved(float* dst, vf<Arch> a, vf<Arch> b, int64_t n) {
+  using V = vf<Arch>;
+  constexpr int64_t W = int64_t(V::size);
+#ifdef __AVX__
+  if constexpr (W == 8) {
+    if (n >= 2 * W) {
+      const __m256 lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b);  // per 128-bit half
+      _mm_storeu_ps(dst, _mm256_castps256_ps128(lo));
+      _mm_storeu_ps(dst + 4, _mm256_castps256_ps128(hi));
+      _mm_storeu_ps(dst + 8, _mm256_extractf128_ps(lo, 1));
+      _mm_storeu_ps(dst + 12, _mm256_extractf128_ps(hi, 1));
+      return;
+    }
+  }
+#endif
+  V lo, hi;
+  interleave<Arch>(a, b, lo, hi);
+  store_n<Arch>(dst, lo, n);
+  if (n > W) store_n<Arch>(dst + W, hi, n - W);
+}
+
 // Writes an accumulator tile of ROWS x (NV * simd width) (mr x nr of it valid) to C as TileStore
 // describes: vector stores along contiguous rows, interleaved row pairs, or a gather/scatter
 // through a small buffer. Adds bias and applies the activation when s.finish.
@@ -235,22 +261,31 @@ bool store_tile_by_columns(xsimd::batch<float, xsimd::avx512f> (&acc)[ROWS][NV],
 }
 #endif
 
-// A whole tile of contiguous rows, overwritten: bias and the activation `act` decided once per
-// tile, not per vector (the general path's branches were a tenth of grouped_up's time).
+// A whole tile of contiguous rows (`rows`) or of interleaved row pairs, overwritten: bias and the
+// activation `act` decided once per tile, not per vector (the general path's branches were a
+// tenth of grouped_up's time).
 template <class Arch, int ROWS, int NV, class Act>
-inline void store_full_rows(xsimd::batch<float, Arch> (&acc)[ROWS][NV], const TileStore& s, Act act) {
+inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], const TileStore& s, bool rows, Act act) {
   using V = vf<Arch>;
   constexpr int W = int(V::size);
   V bcol[NV];
 #pragma GCC unroll 8
   for (int v = 0; v < NV; ++v) bcol[v] = s.bias_col ? V::load_unaligned(s.bias_col + v * W) : V(0.0f);
 #pragma GCC unroll 32
-  for (int i = 0; i < ROWS; ++i) {
-    float* row = s.c + s.row_off[i] + s.col_off[0];
-    const V brow(s.bias_row ? s.bias_row[i] : 0.0f);
+  for (int i = 0; i < ROWS; ++i)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) act(acc[i][v] + brow + bcol[v]).store_unaligned(row + v * W);
+    for (int v = 0; v < NV; ++v) acc[i][v] = act(acc[i][v] + V(s.bias_row ? s.bias_row[i] : 0.0f) + bcol[v]);
+  if (rows) {
+#pragma GCC unroll 32
+    for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v].store_unaligned(s.c + s.row_off[i] + s.col_off[0] + v * W);
+    return;
   }
+#pragma GCC unroll 32
+  for (int i = 0; i + 1 < ROWS; i += 2)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) store_interleaved<Arch>(s.c + s.row_off[i] + s.col_off[0] + 2 * v * W, acc[i][v], acc[i + 1][v], 2 * W);
 }
 
 // Every other tile: partial, accumulating, scattered or interleaved outputs.
@@ -294,9 +329,13 @@ __attribute__((noinline)) void store_tile_general(xsimd::batch<float, Arch> (&ac
         for (int v = 0; v < NV; ++v) {
           const int64_t len = 2 * (nr - v * W);  // floats of the pair from o on
           if (len <= 0) break;
+          float* o = out + 2 * v * W;
+          if (!s.accumulate && !s.finish) {
+            store_interleaved<Arch>(o, acc[i][v], acc[i + 1][v], len);
+            continue;
+          }
           V lo, hi;
           interleave<Arch>(acc[i][v], acc[i + 1][v], lo, hi);
-          float* o = out + 2 * v * W;
           if (s.accumulate) {
             lo += load_n<Arch>(o, len);
             if (len > W) hi += load_n<Arch>(o + W, len - W);
@@ -391,10 +430,11 @@ template <class Arch, int ROWS, int NV>
 __attribute__((always_inline)) inline void store_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t mr,
                                                       int64_t nr, const TileStore& s) {
   using V = vf<Arch>;
-  if (s.col_contiguous && mr == ROWS && nr == NV * int64_t(V::size) && !s.accumulate && s.finish) {
+  const bool rows = s.col_contiguous, pairs = ROWS % 2 == 0 && s.rows_interleave_pairs;
+  if ((rows || pairs) && mr == ROWS && nr == NV * int64_t(V::size) && !s.accumulate && s.finish) {
     switch (s.epilogue->activation) {
-      case Activation::none: return store_full_rows<Arch>(acc, s, [](V v) { return v; });
-      case Activation::relu: return store_full_rows<Arch>(acc, s, [](V v) { return xsimd::max(v, V(0.0f)); });
+      case Activation::none: return store_full_tile<Arch>(acc, s, rows, [](V v) { return v; });
+      case Activation::relu: return store_full_tile<Arch>(acc, s, rows, [](V v) { return xsimd::max(v, V(0.0f)); });
       default: break;
     }
   }
@@ -898,11 +938,8 @@ void row_fma_zip_block(float* out, int64_t out_c_step, int64_t out_r_step, int64
 #pragma GCC unroll 4
       for (int c = 0; c < C; ++c) {
         const V bv(bias[c]);
-        V lo, hi;
-        interleave<Arch>(activate<Arch>(a[r][c][0] + bv, e), activate<Arch>(b[r][c][0] + bv, e), lo, hi);
-        float* dst = out + c * out_c_step + r * out_r_step + 2 * j;
-        store_n<Arch>(dst, lo, n);
-        if (n > W) store_n<Arch>(dst + W, hi, n - W);
+        store_interleaved<Arch>(out + c * out_c_step + r * out_r_step + 2 * j, activate<Arch>(a[r][c][0] + bv, e),
+                                activate<Arch>(b[r][c][0] + bv, e), n);
       }
   }
 }
@@ -1146,11 +1183,8 @@ void zip_store(const float* even, int64_t n_even, const float* odd, int64_t n_od
   const V b(bias);
   int64_t i = 0;
   for (; i + W <= n_odd; i += W) {
-    V lo, hi;
-    interleave<Arch>(activate<Arch>(V::load_unaligned(even + i) + b, e),
-                     activate<Arch>(V::load_unaligned(odd + i) + b, e), lo, hi);
-    lo.store_unaligned(out + 2 * i);
-    hi.store_unaligned(out + 2 * i + W);
+    store_interleaved<Arch>(out + 2 * i, activate<Arch>(V::load_unaligned(even + i) + b, e),
+                            activate<Arch>(V::load_unaligned(odd + i) + b, e), 2 * W);
   }
   if (i < n_even) {  // the last partial pair, and the lone even element when n_even > n_odd
     V lo, hi;
