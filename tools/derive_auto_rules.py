@@ -153,14 +153,16 @@ THRESHOLDS_BY_ISA = {
     "avx512f": dict(small_cout=4, dot_channels_nhwc=16, via_channels=256, via_cog=16, via_macs_per_element=192,
                     via_width=8, short_reduction=32, col2im_channels_nchw=16, col2im_cin_nchw=32,
                     col2im_channels_nhwc=4, col2im_cin_nhwc=64, small_image_reduction=64, small_image_pixels=16384,
-                    nhwc_direct_reduction=0, nhwc_direct_cog=1 << 30, one_tap_subpixel_reduction=1 << 30),
+                    nhwc_direct_reduction=0, nhwc_direct_cog=1 << 30, one_tap_subpixel_reduction=1 << 30,
+                    one_tap_subpixel_max_macs=1 << 30),
 }
 # Fitted (`--search`) on the AVX2 suite, random and thin-NHWC records; tune_holdout.json was kept
 # out of the fit and scores it (see main()).
 THRESHOLDS_BY_ISA["avx2"] = dict(THRESHOLDS_BY_ISA["avx512f"], via_channels=1 << 30, via_cog=8,
                                  via_macs_per_element=64, via_width=0, col2im_channels_nchw=8,
                                  small_image_reduction=32, small_image_pixels=65536, nhwc_direct_reduction=16,
-                                 nhwc_direct_cog=32, one_tap_subpixel_reduction=4)
+                                 nhwc_direct_cog=32, one_tap_subpixel_reduction=4,
+                                 one_tap_subpixel_max_macs=256)
 THRESHOLDS = THRESHOLDS_BY_ISA["avx512f"]
 GRID = dict(small_cout=[0, 2, 4, 8], dot_channels_nhwc=[0, 4, 8, 16, 32], via_channels=[256, 1 << 30],
             via_cog=[8, 16], via_macs_per_element=[0, 32, 64, 96, 128, 192, 256, 384],
@@ -169,7 +171,8 @@ GRID = dict(small_cout=[0, 2, 4, 8], dot_channels_nhwc=[0, 4, 8, 16, 32], via_ch
             col2im_cin_nchw=[8, 16, 32, 64, 128], col2im_channels_nhwc=[0, 4, 8, 16, 32],
             col2im_cin_nhwc=[8, 16, 32, 64, 128], small_image_reduction=[0, 32, 64, 128],
             small_image_pixels=[1024, 4096, 16384, 65536], nhwc_direct_reduction=[0, 4, 8, 16, 32],
-            nhwc_direct_cog=[16, 32, 64, 128, 1 << 30], one_tap_subpixel_reduction=[4, 8, 16, 32, 64, 1 << 30])
+            nhwc_direct_cog=[16, 32, 64, 128, 1 << 30], one_tap_subpixel_reduction=[4, 8, 16, 32, 64, 1 << 30],
+            one_tap_subpixel_max_macs=[64, 128, 256, 512, 1024, 1 << 30])
 
 
 COUPLED = [("nhwc_direct_reduction", "nhwc_direct_cog"), ("via_cog", "via_macs_per_element"),
@@ -195,8 +198,10 @@ def rules_measured(f, P=None):
     if f["lanes"]:
         return "subpixel" if f["one_tap"] and (nchw or f["gemm_channels"] >= 16) else "direct_scatter"
     # Session 10 (AVX2 data): NCHW layers where each output reads one input pixel (k <= s) and
-    # enough input channels: subpixel stacks every phase on one GEMM.
-    if nchw and f["one_tap"] and f["reduction"] >= P["one_tap_subpixel_reduction"]:
+    # enough input channels: subpixel stacks every phase on one GEMM. Session 11: not with so many
+    # multiply-adds per element that the NHWC copies are cheap (unet_up1: 683).
+    if (nchw and f["one_tap"] and f["reduction"] >= P["one_tap_subpixel_reduction"]
+            and f["macs_per_element"] < P["one_tap_subpixel_max_macs"]):
         return "subpixel"
     if nchw and f["cog"] <= P["small_cout"] and f["stages"]:
         return "direct_scatter"

@@ -24,7 +24,8 @@ struct PhaseShape {
 // The rules' thresholds. They differ by ISA: the vector width moves the balance between direct's
 // row kernels, the GEMM tiles and the NHWC copies (tools/derive_auto_rules.py, THRESHOLDS_BY_ISA).
 struct Thresholds {
-  int64_t one_tap_subpixel_reduction;  // NCHW one-tap layers: subpixel from this Cin/g on
+  int64_t one_tap_subpixel_reduction;  // NCHW one-tap layers: subpixel from this Cin/g on,
+  double one_tap_subpixel_max_macs;    // below this many multiply-adds per tensor element
   int64_t small_cout;             // direct's staged NCHW row kernels: at most this many Cout/g
   int64_t dot_channels_nhwc;      // direct's NHWC dot products: at most this many GEMM channels
   int64_t short_reduction;        // NCHW direct: K of a phase GEMM at most this
@@ -40,7 +41,7 @@ struct Thresholds {
 constexpr int64_t kNever = int64_t{1} << 30;
 // AVX-512 (Xeon, sessions 2-7): bench/data/*.json, 368 measurements.
 constexpr Thresholds kAvx512Thresholds{
-    kNever,                     // one_tap_subpixel_reduction (rule added with the AVX2 data)
+    kNever, kNever,             // one_tap_subpixel_reduction, _max_macs (rule from the AVX2 data)
     4, 16, 32,                  // small_cout, dot_channels_nhwc, short_reduction
     0, kNever,                  // nhwc_direct_reduction, nhwc_direct_cog (rule off)
     16, 32, 4, 64,              // col2im channels / Cin per group, NCHW then NHWC
@@ -51,7 +52,7 @@ constexpr Thresholds kAvx512Thresholds{
 // random set: 92 of 96 within 5%, geomean 1.006x (the AVX-512 thresholds: 81, 1.066x). SSE2
 // machines share them for want of their own data.
 constexpr Thresholds kAvx2Thresholds{
-    4,                          // one_tap_subpixel_reduction
+    4, 256,                     // one_tap_subpixel_reduction, one_tap_subpixel_max_macs
     4, 16, 32,                  // small_cout, dot_channels_nhwc, short_reduction
     16, 32,                     // nhwc_direct_reduction, nhwc_direct_cog
     8, 32, 4, 64,               // col2im channels / Cin per group, NCHW then NHWC
@@ -109,9 +110,13 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     return {"direct_scatter", "at most 4 output channels per group and a batch of at least one vector of images: "
                               "direct batch lanes (vectors across images)"};
   }
-  if (nchw && one_tap && reduction >= double(t.one_tap_subpixel_reduction)) {
+  const double macs_per_element = double(p.useful_macs()) / double(p.input_elements() + p.output_elements());
+  if (nchw && one_tap && reduction >= double(t.one_tap_subpixel_reduction) &&
+      macs_per_element < t.one_tap_subpixel_max_macs) {
     // Each output reads one input pixel: subpixel stacks every phase on one GEMM, so each input
-    // value is loaded once for all of them, where direct's row kernels load it per phase.
+    // value is loaded once for all of them, where direct's row kernels load it per phase. With
+    // hundreds of multiply-adds per element (unet_up1: 683) the NHWC copies cost too little to
+    // matter and the via rule below takes it: 47.9 against 49.6 ms at 2 threads.
     return {"subpixel", "NCHW, one input pixel per output (k <= s) and Cin/g = " + n(reduction) +
                             ": subpixel runs all stacked phases as one GEMM"};
   }
@@ -157,7 +162,6 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     return {"direct_scatter", "NCHW, small image, moderate reduction (" + n(reduction) +
                                   " <= " + n(double(t.small_image_reduction)) + "): direct row kernels beat packing small GEMM panels"};
   }
-  const double macs_per_element = double(p.useful_macs()) / double(p.input_elements() + p.output_elements());
   // NCHW subpixel gathers pixel panels across rows and images of small regions and stores them
   // in stride-phase pieces, amortised over few GEMM rows; NHWC packs (or reads in place) whole
   // channel vectors and stores them whole, which outweighs two transposes where the layer does
