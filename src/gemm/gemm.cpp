@@ -211,9 +211,9 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   // from L2 or beyond).
   // A gathered panel of at most narrow_nr pixels (small regions) is packed narrow and runs on
   // the narrow tile instead of a mostly empty wide one.
-  for (int64_t jr = 0; jr < blk.n_count;) {
-    const int64_t count = std::min(NR, blk.n_count - jr);
-    const bool narrow = !blk.b.packed && count <= kt.narrow_nr;
+  // Readies the panel at jr: read in place, or packed into `slot`; its segment pointers and
+  // k steps go to ptr and step. Returns whether it is read in place.
+  auto prepare_panel = [&](int64_t jr, int64_t count, bool narrow, float* slot, const float** ptr, int64_t* step) {
     const int64_t r = narrow ? kt.narrow_nr : NR;
     const int64_t* oo = blk.b.outer_off + blk.n0 + jr;
     // In place: a panel of consecutive pixels, full or with the kernel's r-float loads inside
@@ -225,14 +225,60 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
     }
     if (in_place) {
       for (int64_t q = 0; q < run_count; ++q) {
-        b_ptr[q] = blk.b.src + oo[0] + blk.b.inner_off[runs[q].k];
-        b_step[q] = runs[q].step;
+        ptr[q] = blk.b.src + oo[0] + blk.b.inner_off[runs[q].k];
+        step[q] = runs[q].step;
       }
     } else {
-      if (!blk.b.packed) pack_pass(kt, blk.b, blk.n0 + jr, count, pass, r, pack_b);
-      panel_pointers(blk.b, pack_b, blk.b.packed ? (blk.n0 + jr) / NR : 0, pass, r, b_ptr);
-      std::fill(b_step, b_step + pass.count, r);
+      if (!blk.b.packed) pack_pass(kt, blk.b, blk.n0 + jr, count, pass, r, slot);
+      panel_pointers(blk.b, slot, blk.b.packed ? (blk.n0 + jr) / NR : 0, pass, r, ptr);
+      std::fill(step, step + pass.count, r);
     }
+    return in_place;
+  };
+  // A prepacked A too big to stay in L2 while one B panel runs over all of it (square 2048:
+  // 16 MiB, read from memory once per panel) runs each of its tiles against a group of B
+  // panels instead, so it is read once per group. The group's packed panels fill the pack
+  // buffer (its A part is idle with A prepacked) up to about half of L2.
+  constexpr int64_t kMaxGroupPanels = 8, kGroupFloats = 128 << 10, kCachedAFloats = 64 << 10;
+  const int64_t panel_floats = pass.k * NR;
+  const int64_t group_max =
+      blk.a.packed && !blk.b.packed && blk.m_count * pass.k > kCachedAFloats
+          ? std::clamp<int64_t>(std::min<int64_t>(kGroupFloats, int64_t(gemm_pack_floats(kt))) / panel_floats, 1,
+                                kMaxGroupPanels)
+          : 1;
+  struct GroupPanel {
+    Columns cols;
+    bool in_place;
+    const float* ptr[kMaxRuns];
+    int64_t step[kMaxRuns];
+  };
+  GroupPanel group[kMaxGroupPanels];
+  for (int64_t jr = 0; jr < blk.n_count;) {
+    const int64_t count = std::min(NR, blk.n_count - jr);
+    const bool narrow = !blk.b.packed && count <= kt.narrow_nr;
+    if (group_max > 1 && !narrow) {
+      int64_t panels = 0;
+      for (; panels < group_max && jr < blk.n_count; ++panels) {
+        const int64_t cnt = std::min(NR, blk.n_count - jr);
+        if (cnt <= kt.narrow_nr) break;  // the narrow last panel runs on its own
+        GroupPanel& g = group[panels];
+        g.in_place = prepare_panel(jr, cnt, false, pack_b + panels * panel_floats, g.ptr, g.step);
+        g.cols = columns_of(jr, false);
+        jr += cnt;
+      }
+      for (int64_t ic = 0; ic < blk.m_count; ic += MR) {
+        const int64_t mc = std::min(MR, blk.m_count - ic);
+        for (int64_t p = 0; p < panels; ++p) {
+          const GroupPanel& g = group[p];
+          const int64_t segments = g.in_place ? run_count : pass.count;
+          std::copy(g.ptr, g.ptr + segments, b_ptr);
+          std::copy(g.step, g.step + segments, b_step);
+          tile_column(g.cols, ic, mc, false, g.in_place ? TileMode::b_in_place : TileMode::packed);
+        }
+      }
+      continue;
+    }
+    const bool in_place = prepare_panel(jr, count, narrow, pack_b, b_ptr, b_step);
     const Columns cols = columns_of(jr, narrow);
     for (int64_t ic = 0; ic < blk.m_count; ic += mc_max) {
       const int64_t mc = std::min(mc_max, blk.m_count - ic);
