@@ -52,8 +52,50 @@ inline vf<Arch> fmadd(vf<Arch> a, vf<Arch> b, vf<Arch> c) {
   return xsimd::fma(a, b, c);  // mul + add on SSE2, one instruction where FMA exists
 }
 
+#ifdef __AVX__
+// The first n < 8 floats of an AVX vector, in pieces of 4, 2 and 1 (vmaskmovps is microcoded on
+// Zen 1, and a trip through a buffer costs a store-forwarding stall).
+inline __m256 load_first8(const float* p, int64_t n) {
+  if (n >= 8) return _mm256_loadu_ps(p);
+  __m128 lo = _mm_setzero_ps(), hi = _mm_setzero_ps();
+  __m128* part = &lo;
+  if (n >= 4) {
+    lo = _mm_loadu_ps(p);
+    part = &hi;
+    p += 4;
+    n -= 4;
+  }
+  __m128 tail = _mm_setzero_ps();
+  if (n & 2) tail = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p)));
+  if (n & 1) {
+    const __m128 last = _mm_load_ss(p + (n & 2));
+    tail = n & 2 ? _mm_movelh_ps(tail, last) : last;
+  }
+  *part = tail;
+  return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+}
+
+inline void store_first8(float* p, __m256 v, int64_t n) {
+  if (n >= 8) return _mm256_storeu_ps(p, v);
+  __m128 part = _mm256_castps256_ps128(v);
+  if (n >= 4) {
+    _mm_storeu_ps(p, part);
+    part = _mm256_extractf128_ps(v, 1);
+    p += 4;
+    n -= 4;
+  }
+  if (n >= 2) {
+    _mm_storel_pi(reinterpret_cast<__m64*>(p), part);
+    part = _mm_movehl_ps(part, part);
+    p += 2;
+    n -= 2;
+  }
+  if (n == 1) _mm_store_ss(p, part);
+}
+#endif
+
 // Loads and stores of the first n < W lanes that never touch memory past them: masked where the
-// ISA has masks, through a small buffer otherwise.
+// ISA has masks, in pieces on AVX2, through a small buffer otherwise.
 template <class Arch>
 inline vf<Arch> load_partial(const float* p, int64_t n) {
   using V = vf<Arch>;
@@ -61,6 +103,9 @@ inline vf<Arch> load_partial(const float* p, int64_t n) {
   if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
     return V(_mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), p));
   }
+#endif
+#ifdef __AVX__
+  if constexpr (V::size == 8) return V(load_first8(p, n));
 #endif
   alignas(64) float buf[V::size] = {};
   for (int64_t i = 0; i < n; ++i) buf[i] = p[i];
@@ -75,6 +120,9 @@ inline void store_partial(float* p, vf<Arch> v, int64_t n) {
     _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1u), v);
     return;
   }
+#endif
+#ifdef __AVX__
+  if constexpr (V::size == 8) return store_first8(p, v, n);
 #endif
   alignas(64) float buf[V::size];
   v.store_aligned(buf);
@@ -677,24 +725,7 @@ inline void pack_transposed8(const float* s, const int64_t* oo, int64_t cnt, int
   // on Zen 1, they cost more than the rest of the pack).
   int j = 0;
   for (; j < n && j * r + 8 <= n * r; ++j) _mm256_storeu_ps(dst + j * r, rows[j]);
-  for (; j < n; ++j) {
-    float* tail = dst + j * r;
-    __m128 part = _mm256_castps256_ps128(rows[j]);
-    int64_t left = r;
-    if (left >= 4) {
-      _mm_storeu_ps(tail, part);
-      part = _mm256_extractf128_ps(rows[j], 1);
-      tail += 4;
-      left -= 4;
-    }
-    if (left >= 2) {
-      _mm_storel_pi(reinterpret_cast<__m64*>(tail), part);
-      part = _mm_movehl_ps(part, part);
-      tail += 2;
-      left -= 2;
-    }
-    if (left == 1) _mm_store_ss(tail, part);
-  }
+  for (; j < n; ++j) store_first8(dst + j * r, rows[j], r);
 }
 #endif
 
