@@ -1301,6 +1301,21 @@ template <class Arch>
 void transpose(const float* src, int64_t src_ld, int64_t rows, int64_t cols, float* dst, int64_t dst_ld) {
   constexpr int64_t W = int64_t(vf<Arch>::size);
   int64_t i0 = 0;
+  // Destination rows far apart (NHWC -> NCHW outputs: one channel plane from the next) would
+  // each get W floats at a time while `cols` rows compete for the same cache sets; walking each
+  // group of W destination rows to its end writes whole lines instead (linknet_up through NHWC,
+  // 1 thread: 5.3 -> 5.0 ms).
+  if (dst_ld > 4096 && cols >= W) {
+    const int64_t full_rows = rows / W * W;
+    int64_t j0 = 0;
+    for (; j0 + W <= cols; j0 += W)
+      for (i0 = 0; i0 < full_rows; i0 += W) transpose_block<Arch>(src + i0 * src_ld + j0, src_ld, dst + j0 * dst_ld + i0, dst_ld);
+    for (; j0 < cols; ++j0)
+      for (i0 = 0; i0 < full_rows; ++i0) dst[j0 * dst_ld + i0] = src[i0 * src_ld + j0];
+    for (i0 = full_rows; i0 < rows; ++i0)
+      for (int64_t j = 0; j < cols; ++j) dst[j * dst_ld + i0] = src[i0 * src_ld + j];
+    return;
+  }
   for (; i0 + W <= rows; i0 += W) {
     int64_t j0 = 0;
     for (; j0 + W <= cols; j0 += W) transpose_block<Arch>(src + i0 * src_ld + j0, src_ld, dst + j0 * dst_ld + i0, dst_ld);

@@ -208,16 +208,20 @@ TEST_CASE("transpose: blocks of every vector width and the edges, nothing outsid
   for (const KernelTable* kt : test::kernel_tables()) {
     INFO(kt->isa_name);
     for (int64_t rows : {1, 3, 4, 8, 15, 16, 17, 37})
-      for (int64_t cols : {1, 4, 7, 8, 16, 31, 33}) {
-        const int64_t src_ld = cols + 3, dst_ld = rows + 5;
-        const auto src = test::random_tensor(size_t(rows * src_ld), rng);
-        std::vector<float> dst(size_t(cols * dst_ld), -7.0f);
-        kt->transpose(src.data(), src_ld, rows, cols, dst.data(), dst_ld);
-        for (int64_t j = 0; j < cols; ++j)
-          for (int64_t i = 0; i < dst_ld; ++i) {
-            INFO("rows=" << rows << " cols=" << cols << " i=" << i << " j=" << j);
-            REQUIRE(dst[size_t(j * dst_ld + i)] == (i < rows ? src[size_t(i * src_ld + j)] : -7.0f));
+      for (int64_t cols : {1, 4, 7, 8, 16, 31, 33})
+        for (int64_t dst_gap : {5, 4101}) {  // the second: destination rows far apart (another loop order)
+          const int64_t src_ld = cols + 3, dst_ld = rows + dst_gap;
+          const auto src = test::random_tensor(size_t(rows * src_ld), rng);
+          std::vector<float> dst(size_t(cols * dst_ld), -7.0f);
+          kt->transpose(src.data(), src_ld, rows, cols, dst.data(), dst_ld);
+          int64_t first_bad = -1;
+          for (int64_t e = 0; e < cols * dst_ld && first_bad < 0; ++e) {
+            const int64_t j = e / dst_ld, i = e % dst_ld;
+            if (dst[size_t(e)] != (i < rows ? src[size_t(i * src_ld + j)] : -7.0f)) first_bad = e;
           }
-      }
+          INFO("rows=" << rows << " cols=" << cols << " dst_ld=" << dst_ld << " first wrong element (j, i) = ("
+                       << first_bad / dst_ld << ", " << first_bad % dst_ld << ")");
+          REQUIRE(first_bad == -1);
+        }
   }
 }
