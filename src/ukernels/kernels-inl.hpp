@@ -66,7 +66,7 @@ inline __m256 load_first8(const float* p, int64_t n) {
     n -= 4;
   }
   __m128 tail = _mm_setzero_ps();
-  if (n & 2) tail = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p)));
+  if (n & 2) tail = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));  // unaligned-safe
   if (n & 1) {
     const __m128 last = _mm_load_ss(p + (n & 2));
     tail = n & 2 ? _mm_movelh_ps(tail, last) : last;
