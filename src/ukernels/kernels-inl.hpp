@@ -472,8 +472,9 @@ __attribute__((noinline)) void store_tile_general(xsimd::batch<float, Arch> (&ac
   }
 }
 
-// The end of every micro-kernel. The common case (a whole tile, plain rows, last K block) is
-// inlined so the accumulators go straight from registers to memory; the rest is out of line.
+// The end of every micro-kernel. The common case (a whole tile of plain rows or row pairs, last
+// K block, no or ReLU activation) is inlined so the accumulators go straight from registers to
+// memory; the rest is out of line.
 template <class Arch, int ROWS, int NV>
 __attribute__((always_inline)) inline void store_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t mr,
                                                       int64_t nr, const TileStore& s) {
