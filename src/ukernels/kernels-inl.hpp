@@ -487,7 +487,14 @@ __attribute__((always_inline)) inline void store_tile(xsimd::batch<float, Arch> 
       default: break;
     }
   }
-  store_tile_general<Arch, ROWS, NV>(acc, mr, nr, s);
+  // A copy goes out of line: were the accumulators' own address taken, GCC would keep them in
+  // memory and load and store all of them around every K segment's loop.
+  V copy[ROWS][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) copy[i][v] = acc[i][v];
+  store_tile_general<Arch, ROWS, NV>(copy, mr, nr, s);
 }
 
 // The GEMM micro-kernels (contracts in dispatch/kernel_table.hpp). Each body computes ROWS rows
