@@ -25,6 +25,8 @@ added tune_thin_nhwc.json (bench/data/thin_layers_nhwc.csv: 20 random NHWC layer
 output channels) for the new dot_channels_nhwc rule; it then re-measured the NCHW records with
 direct_scatter, gemm_col2im, subpixel and subpixel_via_nhwc (`--layout nchw --strategies ...`;
 im2col_gemm keeps its older timing) and fitted the via_* thresholds.
+Session 12 re-measured the two AVX2 fcn32_up NCHW records (same command, that layer alone) after
+NCHW subpixel learnt to put pixels on the tile rows; the AVX-512 records predate that change.
 For each candidate it prints how often its pick is within 5% of the measured winner, the
 geometric-mean and worst slowdown against the winner, and the worst cases. RULES_IN_USE must
 mirror src/strategies/auto_select.cpp.
@@ -88,6 +90,7 @@ def direct_batch_lanes(f, vector_floats=16):
 
 
 VECTOR_FLOATS = {"avx512f": 16, "avx2": 8, "sse2": 4}
+TILE_NR = {"avx512f": 32, "avx2": 16}  # the GEMM tile's width (NR) per ISA family
 
 
 def features(params, isa="avx512f"):
@@ -110,6 +113,7 @@ def features(params, isa="avx512f"):
     f["dot"] = direct_dot_products(f, VECTOR_FLOATS[isa])
     f["lanes"] = direct_batch_lanes(f, VECTOR_FLOATS[isa])
     f["one_tap"] = tph <= 1 and tpw <= 1
+    f["w_members"] = mw
     vh = valid_pairs(f["H"], f["sh"], f["kh"], f["dh"], f["ct"], f["oh"])
     vw = valid_pairs(f["W"], f["sw"], f["kw"], f["dw"], f["cl"], f["ow"])
     elements = f["N"] * (f["Cin"] * f["H"] * f["W"] + f["Cout"] * f["oh"] * f["ow"])
@@ -220,6 +224,10 @@ def rules_measured(f, P=None):
         return "gemm_col2im"
     if nchw and f["reduction"] <= P["small_image_reduction"] and f["input_pixels"] <= P["small_image_pixels"]:
         return "direct_scatter"
+    # Session 12: W phase groups of whole tile widths (NR: 16 AVX2, 32 AVX-512) put NCHW pixels
+    # on the tile rows, as NHWC does (fcn32_up).
+    if nchw and f["w_members"] % TILE_NR[isa_family(f["isa"])] == 0:
+        return "subpixel"
     # Session 6 (from a benchmark run), re-fitted in session 7 on the NCHW records re-measured
     # with the strategy: NCHW layers with few GEMM rows and enough work per element, or very
     # short input rows, run via NHWC copies.

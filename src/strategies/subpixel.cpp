@@ -78,12 +78,13 @@ class Subpixel final : public Strategy {
                                pr.params.stride.w)),
         h_groups_(group_phases(phases_h_)),
         w_groups_(group_phases(phases_w_)),
-        kt_(tiles_for_phases(pr, phases_h_, phases_w_, h_groups_, w_groups_)) {
+        channels_on_m_(channels_on_m(pr, phases_w_, w_groups_)),
+        kt_(tiles_for_phases(pr, channels_on_m_, phases_h_, phases_w_, h_groups_, w_groups_)) {
     const Params& p = pr.params;
     nchw_ = p.layout == Layout::nchw;
     xs_ = strides_of(p.layout, p.in_channels, p.input.h, p.input.w);
     ys_ = strides_of(p.layout, p.out_channels, p.output.h, p.output.w);
-    const int64_t r_packed = nchw_ ? kt_.mr : kt_.nr;
+    const int64_t r_packed = channels_on_m_ ? kt_.mr : kt_.nr;
     const int64_t KK = p.kernel.h * p.kernel.w;
 
     for (const auto& members_h : h_groups_) {
@@ -189,7 +190,7 @@ class Subpixel final : public Strategy {
   static constexpr int64_t kSharedInputBytes = 256 << 10;  // half of a Zen 1 L2
   int64_t rows_per_task() const { return std::max<int64_t>(1, kTaskOutputPixels / pr_.params.output.w); }
   // Output channel rows/columns ((co, member) pairs) per task.
-  int64_t channel_chunk(int64_t rows) const { return nchw_ ? rows : round_up(256, kt_.nr); }
+  int64_t channel_chunk(int64_t rows) const { return channels_on_m_ ? rows : round_up(256, kt_.nr); }
 
   size_t per_thread_floats() const {
     // Pack buffer, then two int64 offset tables of one region's pixels in a task (2 floats each).
@@ -197,7 +198,20 @@ class Subpixel final : public Strategy {
   }
 
   // The GEMM tile for the phase groups' channel dimensions ((co, member) rows), weighted by work.
-  static const KernelTable& tiles_for_phases(const Problem& pr, const std::vector<Phase1D>& phases_h,
+  // NCHW puts output channels on the tile's rows and pixels on its vectors, except when every
+  // W phase group has a multiple of NR members: a vector then holds NR neighbouring output
+  // columns of one channel (one per W phase), so pixels go on the rows as in NHWC. Else, with
+  // a stride of 32 (fcn32_up), each pixel vector would be stored one float at a time.
+  // auto_select.cpp approximates this with the largest group of equal tap counts.
+  static bool channels_on_m(const Problem& pr, const std::vector<Phase1D>& phases_w,
+                            const std::vector<std::vector<int64_t>>& w_groups) {
+    if (pr.params.layout != Layout::nchw) return false;
+    for (const auto& members : w_groups)
+      if (!phases_w[size_t(members[0])].taps.empty() && int64_t(members.size()) % pr.kernels->nr != 0) return true;
+    return false;
+  }
+
+  static const KernelTable& tiles_for_phases(const Problem& pr, bool channels_on_m, const std::vector<Phase1D>& phases_h,
                                              const std::vector<Phase1D>& phases_w,
                                              const std::vector<std::vector<int64_t>>& h_groups,
                                              const std::vector<std::vector<int64_t>>& w_groups) {
@@ -210,7 +224,7 @@ class Subpixel final : public Strategy {
         dims.push_back({pr.cog * members_count, double(fh.taps.size() * fw.taps.size()) * double(fh.count * fw.count)});
       }
     }
-    return tiles_for_channels(*pr.kernels, pr.params.layout == Layout::nchw, dims.data(), int64_t(dims.size()));
+    return tiles_for_channels(*pr.kernels, channels_on_m, dims.data(), int64_t(dims.size()));
   }
 
   // Phases of one dimension with equal output count, tap bases, tap spacing and border segments,
@@ -277,7 +291,7 @@ class Subpixel final : public Strategy {
     // 1/kTasksPerThread of a thread's share (small layers with one tall band and thin border
     // bands: stride1_full at 2 threads had 3 tasks of 17 rows and 5 of one) and still holds two
     // pixel tiles of the widest region.
-    const int64_t pixel_tile = nchw_ ? kt_.nr : kt_.mr;
+    const int64_t pixel_tile = channels_on_m_ ? kt_.nr : kt_.mr;
     const double wanted = double(kTasksPerThread * std::max(1, pr_.max_threads));
     auto largest = [&](int64_t rows_chunk) {
       double most = 0;
@@ -412,12 +426,12 @@ class Subpixel final : public Strategy {
     // lanes idle. (Rows further from a panel multiple measured slower that way: narrow tiles,
     // and more panels each streaming the weights.)
     const int64_t row_lanes = round_up(width, kt_.nr);
-    const bool by_row = nchw_ && width > kt_.narrow_nr && width != row_lanes && 16 * (row_lanes - width) <= row_lanes &&
+    const bool by_row = channels_on_m_ && width > kt_.narrow_nr && width != row_lanes && 16 * (row_lanes - width) <= row_lanes &&
                         task.r1 - task.r0 > 1;
     const int64_t step = by_row ? width : pixels;
     for (int64_t i = 0; i < pixels; i += step) {
       const Operand input{nullptr, 0, xg, in_off + i, phase.k_off.data(), x_extent};
-      orient(blk, nchw_, weights, input, task.c0, c_count, step, phase.channel_off.data(), out_off + i, bias);
+      orient(blk, channels_on_m_, weights, input, task.c0, c_count, step, phase.channel_off.data(), out_off + i, bias);
       gemm_block(blk, kt_, ws);
     }
   }
@@ -425,6 +439,7 @@ class Subpixel final : public Strategy {
   const Problem& pr_;
   std::vector<Phase1D> phases_h_, phases_w_;
   std::vector<std::vector<int64_t>> h_groups_, w_groups_;  // group_phases() of each dimension
+  bool channels_on_m_;  // output channels on the tile's rows (the weights are the packed A)
   const KernelTable& kt_;
   bool nchw_ = true;
   TensorStrides xs_{}, ys_{};

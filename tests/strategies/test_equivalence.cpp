@@ -117,6 +117,10 @@ TEST_CASE("Layer-like shapes: larger channels exercise full tiles and K blocking
       "N=1 Cin=4 Cout=3 H=19 W=9 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 g=1 ct=1 cl=1 oh=19 ow=9 layout=nchw",
       "N=1 Cin=2 Cout=9 H=17 W=13 kh=3 kw=4 sh=3 sw=2 dh=1 dw=1 g=1 ct=0 cl=1 oh=51 ow=27 layout=nchw bias=1 act=tanh",
       "N=1 Cin=6 Cout=6 H=25 W=24 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=6 ct=1 cl=1 oh=50 ow=48 layout=nchw bias=1",
+      // W phase groups of 16 / 32 members: NCHW subpixel puts pixels on the tile's rows (its
+      // vectors then run along neighbouring output columns, one per W phase).
+      "N=1 Cin=3 Cout=5 H=3 W=4 kh=64 kw=64 sh=32 sw=32 dh=1 dw=1 g=1 ct=0 cl=0 oh=128 ow=160 layout=nchw bias=1 act=relu",
+      "N=2 Cin=4 Cout=6 H=4 W=5 kh=32 kw=32 sh=16 sw=16 dh=1 dw=1 g=2 ct=8 cl=8 oh=64 ow=80 layout=nchw bias=1",
       // Phases no tap reaches (k < s; dilation sharing a factor with the stride): bias fill.
       "N=2 Cin=3 Cout=5 H=3 W=4 kh=2 kw=3 sh=9 sw=7 dh=1 dw=1 g=1 ct=1 cl=2 oh=25 ow=27 layout=nhwc bias=1 act=tanh",
       "N=1 Cin=2 Cout=4 H=2 W=2 kh=1 kw=1 sh=256 sw=256 dh=1 dw=1 g=1 ct=0 cl=0 oh=512 ow=512 layout=nchw bias=1 act=sigmoid",
