@@ -48,6 +48,10 @@ void store_bias_only(const GemmBlock& blk, const Epilogue& e) {
 // each [pass.k][R], the pieces one after another.
 void pack_pass(const KernelTable& kt, const Operand& op, int64_t o0, int64_t count, const Pass& pass,
                int64_t r, float* dst) {
+  if (pass.count == 1) {  // the panels' layout is kt.pack's own: one call packs them all
+    kt.pack(op.src, op.outer_off + o0, count, op.inner_off + pass.piece[0].begin, pass.length[0], r, dst);
+    return;
+  }
   for (int64_t p = 0; p * r < count; ++p) {
     for (int64_t s = 0; s < pass.count; ++s) {
       kt.pack(op.src, op.outer_off + o0 + p * r, std::min(r, count - p * r), op.inner_off + pass.piece[s].begin,
@@ -213,12 +217,14 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   // the narrow tile instead of a mostly empty wide one.
   // Readies the panel at jr: read in place, or packed into `slot`; its segment pointers and
   // k steps go to ptr and step. Returns whether it is read in place.
-  auto prepare_panel = [&](int64_t jr, int64_t count, bool narrow, float* slot, const float** ptr, int64_t* step) {
+  // `packed`: the caller packed it into `slot` already.
+  auto prepare_panel = [&](int64_t jr, int64_t count, bool narrow, float* slot, const float** ptr, int64_t* step,
+                           bool packed = false) {
     const int64_t r = narrow ? kt.narrow_nr : NR;
     const int64_t* oo = blk.b.outer_off + blk.n0 + jr;
     // In place: a panel of consecutive pixels, full or with the kernel's r-float loads inside
     // the source (a region row of 31 pixels: the 32nd lane reads the next input pixel).
-    bool in_place = b_in_place_possible;
+    bool in_place = b_in_place_possible && !packed;
     for (int64_t j = 1; in_place && j < count; ++j) in_place = oo[j] == oo[0] + j;
     for (int64_t q = 0; in_place && count < r && q < run_count; ++q) {
       in_place = oo[0] + blk.b.inner_off[runs[q].k + run_length[q] - 1] + r <= blk.b.src_extent;
@@ -229,7 +235,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
         step[q] = runs[q].step;
       }
     } else {
-      if (!blk.b.packed) pack_pass(kt, blk.b, blk.n0 + jr, count, pass, r, slot);
+      if (!blk.b.packed && !packed) pack_pass(kt, blk.b, blk.n0 + jr, count, pass, r, slot);
       panel_pointers(blk.b, slot, blk.b.packed ? (blk.n0 + jr) / NR : 0, pass, r, ptr);
       std::fill(step, step + pass.count, r);
     }
@@ -257,12 +263,18 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
     const int64_t count = std::min(NR, blk.n_count - jr);
     const bool narrow = !blk.b.packed && count <= kt.narrow_nr;
     if (group_max > 1 && !narrow) {
-      int64_t panels = 0;
-      for (; panels < group_max && jr < blk.n_count; ++panels) {
+      int64_t panels = 0, columns = 0;
+      while (panels < group_max && jr + columns < blk.n_count && std::min(NR, blk.n_count - jr - columns) > kt.narrow_nr) {
+        columns += std::min(NR, blk.n_count - jr - columns);  // (the narrow last panel runs on its own)
+        ++panels;
+      }
+      // Packed in one go when nothing is read in place: each k row of B is then read once.
+      const bool packed = !blk.b.packed && !b_in_place_possible;
+      if (packed) pack_pass(kt, blk.b, blk.n0 + jr, columns, pass, NR, pack_b);
+      for (int64_t p = 0; p < panels; ++p) {
         const int64_t cnt = std::min(NR, blk.n_count - jr);
-        if (cnt <= kt.narrow_nr) break;  // the narrow last panel runs on its own
-        GroupPanel& g = group[panels];
-        g.in_place = prepare_panel(jr, cnt, false, pack_b + panels * panel_floats, g.ptr, g.step);
+        GroupPanel& g = group[p];
+        g.in_place = prepare_panel(jr, cnt, false, pack_b + p * panel_floats, g.ptr, g.step, packed);
         g.cols = columns_of(jr, false);
         jr += cnt;
       }

@@ -747,6 +747,25 @@ void pack(const float* src, const int64_t* outer_off, int64_t outer_count, const
   constexpr int64_t W = int64_t(V::size);
   constexpr int64_t kMaxRuns = 64;
   int64_t run_start[kMaxRuns], run_len[kMaxRuns];
+  // Several whole panels of one contiguous run (a plain matrix's columns): each k row is read
+  // once across all of them, not one panel-width piece per panel, which on a big matrix is one
+  // page (and TLB miss) per k row per panel.
+  if (outer_count >= 2 * r && outer_off[outer_count - 1] == outer_off[0] + outer_count - 1 &&
+      contiguous_run_length(outer_off, outer_count) == outer_count) {
+    const int64_t panels = (outer_count + r - 1) / r;
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const float* s = src + inner_off[kk] + outer_off[0];
+      for (int64_t p = 0; p < panels; ++p) {
+        float* to = dst + p * k * r + kk * r;
+        const int64_t cnt = outer_count - p * r < r ? outer_count - p * r : r;
+        int64_t i = 0;
+        for (; i + W <= cnt; i += W) V::load_unaligned(s + p * r + i).store_unaligned(to + i);
+        if (i < cnt) store_partial<Arch>(to + i, load_partial<Arch>(s + p * r + i, cnt - i), cnt - i);
+        for (int64_t j = cnt; j < r; ++j) to[j] = 0.0f;
+      }
+    }
+    return;
+  }
   for (int64_t o0 = 0; o0 < outer_count; o0 += r) {
     const int64_t cnt = outer_count - o0 < r ? outer_count - o0 : r;
     const int64_t* oo = outer_off + o0;

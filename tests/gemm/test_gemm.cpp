@@ -173,6 +173,26 @@ TEST_CASE("Packing: gathers, contiguous runs, zero-padded edges, on every ISA", 
             }
       }
     }
+    // One contiguous run over several panels (a plain matrix's columns, packed k row by k row
+    // across all panels): whole and partial last panels, guard floats untouched.
+    {
+      std::vector<float> mat(64 * 300);
+      for (size_t i = 0; i < mat.size(); ++i) mat[i] = float(i) + 0.25f;
+      for (const int64_t r : {int64_t(kt->mr), int64_t(kt->nr), int64_t(37)})
+        for (const int64_t count : {2 * r, 2 * r + 1, 3 * r - 1, 5 * r + 3}) {
+          const auto oo = strided_offsets(count, 1, 5), in = strided_offsets(7, 300);
+          const size_t packed_floats = size_t((count + r - 1) / r * r * 7), guard = 16;
+          std::vector<float> got(packed_floats + guard, -1.0f);
+          kt->pack(mat.data(), oo.data(), count, in.data(), 7, r, got.data());
+          for (size_t g = packed_floats; g < got.size(); ++g) REQUIRE(got[g] == -1.0f);
+          for (int64_t p = 0; p * r < count; ++p)
+            for (int64_t kk = 0; kk < 7; ++kk)
+              for (int64_t i = 0; i < r; ++i) {
+                const int64_t o = p * r + i;
+                REQUIRE(got[size_t((p * 7 + kk) * r + i)] == (o < count ? mat[size_t(5 + o + kk * 300)] : 0.0f));
+              }
+        }
+    }
     const std::vector<float> src{1, 2, 3, 4, 5, 6};
     const auto outer = strided_offsets(3, 2), inner = strided_offsets(2, 1);
     std::vector<float> dst(4 * 2, -1.0f);
@@ -276,6 +296,29 @@ TEST_CASE("A read in place: NHWC-like pixel rows along runs of contiguous k, B p
                              return want;
                            });
       }
+  }
+}
+
+TEST_CASE("Prepacked A beyond L2 against groups of B panels packed in one go", "[gemm]") {
+  std::mt19937 rng(12);
+  for (const KernelTable* kt : test::gemm_tile_tables()) {
+    // One K-range of k_max - 1 and A over 64 Ki floats: each A tile runs against groups of
+    // B panels packed together, the narrow last panel on its own.
+    const int64_t k = kt->k_max - 1, m = (int64_t{1} << 16) / k + kt->mr + 1;
+    for (const int64_t n : {5 * kt->nr + 3, 9 * kt->nr}) {
+      const auto a = test::random_tensor(size_t(m * k), rng);
+      const auto b = test::random_tensor(size_t(k * n), rng);
+      const auto a_rows = strided_offsets(m, k), a_cols = strided_offsets(k, 1);
+      const auto b_cols = strided_offsets(n, 1), b_rows = strided_offsets(k, n);
+      AlignedBuffer packed(size_t(round_up(m, kt->mr) * k));
+      kt->pack(a.data(), a_rows.data(), m, a_cols.data(), k, kt->mr, packed.data());
+      check_single_range(*kt, m, n, k, Operand{packed.data(), k, nullptr, nullptr, nullptr},
+                         Operand{nullptr, 0, b.data(), b_cols.data(), b_rows.data()}, [&](int64_t i, int64_t j) {
+                           double sum = 0;
+                           for (int64_t kk = 0; kk < k; ++kk) sum += double(a[size_t(i * k + kk)]) * double(b[size_t(kk * n + j)]);
+                           return sum;
+                         });
+    }
   }
 }
 
