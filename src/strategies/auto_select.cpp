@@ -163,7 +163,7 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
                                   " <= " + n(double(t.small_image_reduction)) + "): direct row kernels beat packing small GEMM panels"};
   }
   if (nchw && sw.members % kt.nr == 0) {
-    // subpixel_pixels_on_rows (subpixel.cpp): W phase groups of whole tile widths put pixels on
+    // Subpixel::channels_on_m (subpixel.cpp): W phase groups of whole tile widths put pixels on
     // the tile's rows in NCHW too, so the NHWC copies below would buy nothing. fcn32_up (32 W
     // phases), 1 / 2 threads: 15.1-16.0 / 7.8-8.5 ms against 17.1 / 9.4 through NHWC copies.
     return {"subpixel", "NCHW with W phases in groups of " + n(double(sw.members)) +
