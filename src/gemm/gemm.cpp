@@ -217,14 +217,14 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   // the narrow tile instead of a mostly empty wide one.
   // Readies the panel at jr: read in place, or packed into `slot`; its segment pointers and
   // k steps go to ptr and step. Returns whether it is read in place.
-  // `packed`: the caller packed it into `slot` already.
+  // `slot_filled`: the caller packed it into `slot` already.
   auto prepare_panel = [&](int64_t jr, int64_t count, bool narrow, float* slot, const float** ptr, int64_t* step,
-                           bool packed = false) {
+                           bool slot_filled = false) {
     const int64_t r = narrow ? kt.narrow_nr : NR;
     const int64_t* oo = blk.b.outer_off + blk.n0 + jr;
     // In place: a panel of consecutive pixels, full or with the kernel's r-float loads inside
     // the source (a region row of 31 pixels: the 32nd lane reads the next input pixel).
-    bool in_place = b_in_place_possible && !packed;
+    bool in_place = b_in_place_possible && !slot_filled;
     for (int64_t j = 1; in_place && j < count; ++j) in_place = oo[j] == oo[0] + j;
     for (int64_t q = 0; in_place && count < r && q < run_count; ++q) {
       in_place = oo[0] + blk.b.inner_off[runs[q].k + run_length[q] - 1] + r <= blk.b.src_extent;
@@ -235,7 +235,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
         step[q] = runs[q].step;
       }
     } else {
-      if (!blk.b.packed && !packed) pack_pass(kt, blk.b, blk.n0 + jr, count, pass, r, slot);
+      if (!blk.b.packed && !slot_filled) pack_pass(kt, blk.b, blk.n0 + jr, count, pass, r, slot);
       panel_pointers(blk.b, slot, blk.b.packed ? (blk.n0 + jr) / NR : 0, pass, r, ptr);
       std::fill(step, step + pass.count, r);
     }
@@ -269,12 +269,12 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
         ++panels;
       }
       // Packed in one go when nothing is read in place: each k row of B is then read once.
-      const bool packed = !blk.b.packed && !b_in_place_possible;
-      if (packed) pack_pass(kt, blk.b, blk.n0 + jr, columns, pass, NR, pack_b);
+      const bool group_packed = !blk.b.packed && !b_in_place_possible;
+      if (group_packed) pack_pass(kt, blk.b, blk.n0 + jr, columns, pass, NR, pack_b);
       for (int64_t p = 0; p < panels; ++p) {
         const int64_t cnt = std::min(NR, blk.n_count - jr);
         GroupPanel& g = group[p];
-        g.in_place = prepare_panel(jr, cnt, false, pack_b + p * panel_floats, g.ptr, g.step, packed);
+        g.in_place = prepare_panel(jr, cnt, false, pack_b + p * panel_floats, g.ptr, g.step, group_packed);
         g.cols = columns_of(jr, false);
         jr += cnt;
       }
