@@ -139,6 +139,8 @@ TEST_CASE("Layer-like shapes: larger channels exercise full tiles and K blocking
       // runs them row by row; also depthwise rows and a 3-wide tail past a full 2-tap row.
       "N=2 Cin=8 Cout=6 H=9 W=32 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=2 ct=1 cl=1 oh=18 ow=64 layout=nchw bias=1 act=relu",
       "N=1 Cin=3 Cout=5 H=6 W=63 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=12 ow=126 layout=nchw bias=1",
+      // Images of over 1 MiB each with small weights: the NHWC bridge runs one image per chunk.
+      "N=3 Cin=4 Cout=5 H=100 W=90 kh=3 kw=3 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=200 ow=180 layout=nchw bias=1 act=relu",
   };
   for (const char* s : shapes) {
     INFO(s);
