@@ -369,6 +369,24 @@ TEST_CASE("auto's thresholds follow the ISA they were measured on", "[auto]") {
   }
 }
 
+TEST_CASE("auto on AVX2: the rules fitted on the diverse random layers", "[auto]") {
+  // bench/data/avx2/tune_diverse.json, 1 thread: r02 (one tap, 4 GEMM channels, Cin 256) gemm_col2im
+  // 2.8 ms against subpixel's 4.8; r18 (NHWC, one tap, 12 GEMM channels) subpixel 2.2x faster than
+  // direct's dot products; r24 (96 -> 1 channels, k7x5: K 840) gemm_col2im 1.3x faster than direct.
+  const Params few_channels = Params::parse("N=8 Cin=256 Cout=1 H=37 W=57 kh=2 kw=2 sh=4 sw=4 ct=1 cl=1 oh=144 ow=224");
+  const Params thin_nhwc = Params::parse("N=4 Cin=64 Cout=3 H=25 W=45 kh=2 kw=2 sh=4 sw=4 ct=0 cl=0 oh=98 ow=178 layout=nhwc");
+  const Params long_k = Params::parse("N=4 Cin=96 Cout=1 H=11 W=7 kh=7 kw=5 sh=2 sw=2 ct=6 cl=2 oh=15 ow=13");
+  for (const detail::KernelTable* kt : test::kernel_tables()) {
+    if (kt->isa != detail::Isa::avx2) continue;  // fitted on AVX2 data (SSE2 vectors enable direct's batch lanes on r24)
+    INFO(kt->isa_name);
+    const detail::Choice a = detail::choose_strategy(few_channels, *kt);
+    CHECK(a.strategy == "gemm_col2im");
+    CHECK_THAT(a.reason, Catch::Contains("one input pixel per output"));
+    CHECK(detail::choose_strategy(thin_nhwc, *kt).strategy == "subpixel");
+    CHECK(detail::choose_strategy(long_k, *kt).strategy == "gemm_col2im");
+  }
+}
+
 TEST_CASE("Concurrent executions of one plan with distinct workspaces agree", "[plan][threads]") {
   std::mt19937 rng(23);
   const Params p = Params::parse("N=2 Cin=24 Cout=20 H=9 W=9 kh=4 kw=4 sh=2 sw=2 ct=1 cl=1 oh=18 ow=18 bias=1 act=relu");
