@@ -28,7 +28,8 @@ im2col_gemm keeps its older timing) and fitted the via_* thresholds.
 Session 12 re-measured the two AVX2 fcn32_up NCHW records (same command, that layer alone) after
 NCHW subpixel learnt to put pixels on the tile rows; the AVX-512 records predate that change.
 Session 13 re-measured every AVX2 NCHW record (`--layout nchw`, the four strategies above) after
-the NHWC bridge's chunks shrank, and added bench/data/avx2/tune_diverse.json
+the NHWC bridge's chunks shrank, then every AVX2 NHWC record (`--layout nhwc`, without the via
+strategy) after direct's dot-product loop got faster, and added bench/data/avx2/tune_diverse.json
 (bench/data/random_layers_diverse.csv from tools/random_layers_diverse.py: 24 layers drawn off the
 decoder patterns, both layouts) as a second held-out set; the AVX2 thresholds were re-fitted on the
 fit set and scored on both held-out sets.

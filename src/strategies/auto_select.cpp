@@ -55,10 +55,11 @@ constexpr Thresholds kAvx512Thresholds{
 // AVX2 (Zen 1, session 10): fitted on bench/data/avx2/ (suite, random, thin NHWC: 272
 // measurements), and scored on the held-out random set. Session 13 re-measured the NCHW records
 // after the NHWC copies got cheaper and added a held-out set of more diverse random layers
-// (tune_diverse.json: odd kernels against the stride, asymmetric kernels, dilation): 70 of its 96
-// picks were within 5% of the winner (geomean 1.101x). Re-fitted: fit set 256 of 272 within 5%
-// (1.012x), held out 89 of 96 (1.011x) and 87 of 96 (1.021x). SSE2 machines share them for want
-// of their own data.
+// (tune_diverse.json: odd kernels against the stride, asymmetric kernels, dilation), on which
+// session 12's rules put 71 of 96 picks within 5% of the winner (geomean 1.080x). Re-fitted,
+// and scored after re-measuring the NHWC records too (faster dot products): fit set 255 of 272
+// within 5% (1.015x), held out 88 of 96 (1.016x) and 86 of 96 (1.022x). SSE2 machines share
+// them for want of their own data.
 constexpr Thresholds kAvx2Thresholds{
     4, 256,                     // one_tap_subpixel_reduction, one_tap_subpixel_max_macs
     8, 12,                      // one_tap_col2im_channels_nchw, one_tap_subpixel_channels_nhwc
