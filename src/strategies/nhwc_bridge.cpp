@@ -20,7 +20,8 @@ namespace {
 // so layers with big weights keep big chunks (dcgan_g2, 8 MiB of weights: 16 images, 5%
 // slower in 8-image chunks at 2 threads), while layers with small weights keep the copies
 // in cache between the transposes and the inner plan: 8 images of 32 -> 32 channels, 57x26,
-// k3 s2 (37 KiB of weights), 1 / 2 threads: 8.5 / 5.2 ms in one chunk, 6.9 / 5.1 ms image by image.
+// k3 s2 (37 KiB of weights), 1 / 2 threads: 8.2-8.5 / 4.6-5.2 ms in one chunk, 6.9 / 4.0-5.1
+// image by image.
 constexpr int64_t kMinChunkBytes = int64_t(1) << 20, kMaxChunkBytes = int64_t(16) << 20;
 // Pixels per transpose task.
 constexpr int64_t kPixelsPerTask = 512;

@@ -1166,33 +1166,24 @@ void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, co
         }
       }
     } else {
+      // Input channels [i, i + W) of every pixel times every channel's weights, read by `load`.
+      auto step = [&](int64_t i, auto load) {
+        V wv[C];
+#pragma GCC unroll 4
+        for (int c = 0; c < C; ++c) wv[c] = load(wt + c * cin + i);
+#pragma GCC unroll 8
+        for (int p = 0; p < P; ++p) {
+          const V xv = load(xt + p * x_step + i);
+#pragma GCC unroll 4
+          for (int c = 0; c < C; ++c) acc[p][c] = fmadd<Arch>(xv, wv[c], acc[p][c]);
+        }
+      };
       // Whole vectors in a loop of their own: with the partial last vector's length test inside
       // it, GCC spilled the pixel pointers around every iteration (r10 of the diverse set, 192
       // -> 1 channels: 30 instructions per 8 FMAs).
       int64_t i = 0;
-      for (; i + W <= cin; i += W) {
-        V wv[C];
-#pragma GCC unroll 4
-        for (int c = 0; c < C; ++c) wv[c] = V::load_unaligned(wt + c * cin + i);
-#pragma GCC unroll 8
-        for (int p = 0; p < P; ++p) {
-          const V xv = V::load_unaligned(xt + p * x_step + i);
-#pragma GCC unroll 4
-          for (int c = 0; c < C; ++c) acc[p][c] = fmadd<Arch>(xv, wv[c], acc[p][c]);
-        }
-      }
-      if (i < cin) {
-        const int64_t len = cin - i;
-        V wv[C];
-#pragma GCC unroll 4
-        for (int c = 0; c < C; ++c) wv[c] = load_partial<Arch>(wt + c * cin + i, len);
-#pragma GCC unroll 8
-        for (int p = 0; p < P; ++p) {
-          const V xv = load_partial<Arch>(xt + p * x_step + i, len);
-#pragma GCC unroll 4
-          for (int c = 0; c < C; ++c) acc[p][c] = fmadd<Arch>(xv, wv[c], acc[p][c]);
-        }
-      }
+      for (; i + W <= cin; i += W) step(i, [](const float* q) { return V::load_unaligned(q); });
+      if (i < cin) step(i, [len = cin - i](const float* q) { return load_partial<Arch>(q, len); });
     }
   }
 #pragma GCC unroll 8
