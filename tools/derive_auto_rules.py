@@ -209,14 +209,14 @@ def rules_measured(f, P=None):
     nchw = f["layout"] == "nchw"
     if f["cig"] == 1 and f["cog"] == 1:
         return "direct_scatter"
-    # Session 9, direct's batch lanes: set from AVX2 measurements (tconv bench), not from these
-    # data, which predate the lanes (their direct timings of such layers are the rows' and dot
-    # products'), so their score of this rule understates it.
     # Session 13 (diverse set): one-tap layers with few stacked GEMM channels leave subpixel's
     # tiles mostly empty: NCHW ones with many input channels run gemm_col2im, NHWC ones direct.
     if (nchw and f["one_tap"] and f["gemm_channels"] < P["one_tap_col2im_channels_nchw"]
             and f["cig"] >= P["col2im_cin_nchw"] and f["input_pixels"] >= 64):
         return "gemm_col2im"
+    # Session 9, direct's batch lanes: set from AVX2 measurements (tconv bench), not from these
+    # data, which predate the lanes (their direct timings of such layers are the rows' and dot
+    # products'), so their score of this rule understates it.
     one_tap_subpixel = f["one_tap"] and (nchw or f["gemm_channels"] >= P["one_tap_subpixel_channels_nhwc"])
     if f["lanes"]:
         return "subpixel" if one_tap_subpixel else "direct_scatter"

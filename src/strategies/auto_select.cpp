@@ -102,15 +102,6 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     // channel is the same tensor in NHWC and NCHW; direct runs its row kernels on it.)
     return {"direct_scatter", "one channel per group (depthwise): memory-bound, direct reads the input in place"};
   }
-  // Batch lanes (direct with vectors across images) apply to thin layers of a batch of at least
-  // one vector of images. Measured on AVX2 (session 9, tconv bench): faster than direct's rows
-  // and dot products, subpixel and gemm_col2im on 9 of 10 such layers of 8-32 images in each
-  // layout (e.g. 16 images of 64 -> 3 channels, 64x64, k4 s2, NCHW: 16.0 ms against
-  // gemm_col2im's 21.2), except where every output reads one input pixel (k <= s): then each
-  // input vector is loaded once per output pixel it reaches, while subpixel stacks all phases on
-  // one GEMM and loads it once. NCHW one-tap layers: subpixel faster on 3 of 4 (1.1-1.4x), tied
-  // on the 4th; NHWC: direct faster with at most 9 GEMM channels (1.5x), subpixel with 16
-  // (48 -> 1 channels, k = s = 4: 1.5x / 1.8x at 1 / 2 threads).
   const bool one_tap = sh.taps_per_phase <= 1 && sw.taps_per_phase <= 1;
   // Session 13 (bench/data/avx2/tune_diverse.json): not with so few stacked GEMM channels that
   // subpixel's tiles stay mostly empty. NCHW with many input channels: 8 images of 256 -> 1
@@ -121,6 +112,15 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     return {"gemm_col2im", "NCHW, one input pixel per output, " + n(double(gemm_channels)) + " GEMM channels and Cin/g = " +
                                n(double(cig)) + ": GEMM over (Cout*KH*KW) x pixels reuses each packed input row for every tap"};
   }
+  // Batch lanes (direct with vectors across images) apply to thin layers of a batch of at least
+  // one vector of images. Measured on AVX2 (session 9, tconv bench): faster than direct's rows
+  // and dot products, subpixel and gemm_col2im on 9 of 10 such layers of 8-32 images in each
+  // layout (e.g. 16 images of 64 -> 3 channels, 64x64, k4 s2, NCHW: 16.0 ms against
+  // gemm_col2im's 21.2), except where every output reads one input pixel (k <= s): then each
+  // input vector is loaded once per output pixel it reaches, while subpixel stacks all phases on
+  // one GEMM and loads it once. NCHW one-tap layers: subpixel faster on 3 of 4 (1.1-1.4x), tied
+  // on the 4th; NHWC: direct faster with at most 9 GEMM channels (1.5x), subpixel with 16
+  // (48 -> 1 channels, k = s = 4: 1.5x / 1.8x at 1 / 2 threads).
   const bool one_tap_subpixel = one_tap && (nchw || gemm_channels >= t.one_tap_subpixel_channels_nhwc);
   if (cog <= 4 && direct_uses_batch_lanes(p, kt)) {
     if (one_tap_subpixel) {
