@@ -70,7 +70,7 @@ TEST_CASE("chan_fma: runs of depthwise pixels with bias and activation, every IS
   relu.activation = Activation::relu;
   for (const KernelTable* kt : test::kernel_tables()) {
     INFO(kt->isa_name);
-    for (int64_t n : {1, 7, 16, 31, 64, 65, 100})
+    for (int64_t n : {1, 7, 16, 31, 60, 64, 65, 100, 120})
       for (int64_t pixels : {1, 2, 5})
         for (int64_t taps : {0, 1, 4, 9}) {
           const int64_t x_step = n + 3, out_step = 2 * n + 1, tap_step = pixels * x_step;
