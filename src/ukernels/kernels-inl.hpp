@@ -47,6 +47,35 @@ __attribute__((always_inline)) inline vf<Arch> activate(vf<Arch> v, const Epilog
   return v;
 }
 
+// The activation as a compile-time constant, for kernels that store one vector per handful of
+// FMAs: they dispatch once per call (with_activation) instead of running the switch's compare
+// chain per stored vector. No and ReLU activations get their own code; the rest keep the switch.
+template <Activation A>
+using ActivationIs = std::integral_constant<Activation, A>;
+struct AnyActivation {};
+
+template <class Arch>
+__attribute__((always_inline)) inline vf<Arch> activate(vf<Arch> v, const Epilogue&, ActivationIs<Activation::none>) {
+  return v;
+}
+template <class Arch>
+__attribute__((always_inline)) inline vf<Arch> activate(vf<Arch> v, const Epilogue&, ActivationIs<Activation::relu>) {
+  return xsimd::max(v, vf<Arch>(0.0f));
+}
+template <class Arch>
+__attribute__((always_inline)) inline vf<Arch> activate(vf<Arch> v, const Epilogue& e, AnyActivation) {
+  return activate<Arch>(v, e);
+}
+
+template <class F>
+__attribute__((always_inline)) inline void with_activation(Activation a, F&& f) {
+  switch (a) {
+    case Activation::none: return f(ActivationIs<Activation::none>());
+    case Activation::relu: return f(ActivationIs<Activation::relu>());
+    default: return f(AnyActivation());
+  }
+}
+
 template <class Arch>
 inline vf<Arch> fmadd(vf<Arch> a, vf<Arch> b, vf<Arch> c) {
   return xsimd::fma(a, b, c);  // mul + add on SSE2, one instruction where FMA exists
@@ -1070,11 +1099,12 @@ void vec_mat(float* acc, const float* x, int64_t cin, const float* w, int64_t ld
 }
 
 // Depthwise taps for a run of pixels (contract in dispatch/kernel_table.hpp): vectors along
-// channels, four channel vectors at a time so their sums overlap. A channel count that is not a
-// multiple of the vector ends with a vector (or, past 2 vectors left, a block of 4) shifted back
-// to end at n: it recomputes and rewrites some channels with the same values (the kernel writes,
-// never adds), instead of running a partial vector. Measured on AVX2, 1 thread, bilinear_dw's shape in NHWC with 60 channels:
-// 1.84-1.96 -> 0.94-1.20 ms (64 channels: 0.87-1.10).
+// channels, four channel vectors at a time so their sums overlap.
+// - A channel count off the vector width ends with a vector (or, past 2 vectors left, a block
+//   of 4) shifted back to end at n: it rewrites some channels with the same values (the kernel
+//   writes, never adds) instead of running partial vectors. bilinear_dw's shape in NHWC with
+//   60 channels, AVX2, 1 thread: 1.84-1.96 -> 0.94-1.20 ms (64 channels: 0.87-1.10).
+// - The activation is dispatched once per call: bilinear_dw NHWC 0.90-0.92 -> 0.86 ms.
 template <class Arch>
 void chan_fma(float* out, int64_t out_step, int64_t pixels, int64_t n, const float* x, int64_t x_step,
               const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, const float* bias,
@@ -1082,7 +1112,7 @@ void chan_fma(float* out, int64_t out_step, int64_t pixels, int64_t n, const flo
   using V = vf<Arch>;
   constexpr int64_t W = int64_t(V::size);
   // Channels [c, c + U*W) of the pixel at out, x.
-  auto vectors = [&](float* o, const float* xp, int64_t c, auto u) {
+  auto vectors = [&](float* o, const float* xp, int64_t c, auto u, auto act) {
     constexpr int U = decltype(u)::value;
     V a[U];
 #pragma GCC unroll 4
@@ -1094,29 +1124,31 @@ void chan_fma(float* out, int64_t out_step, int64_t pixels, int64_t n, const flo
       for (int v = 0; v < U; ++v) a[v] = fmadd<Arch>(V::load_unaligned(xt + v * W), V::load_unaligned(wt + v * W), a[v]);
     }
 #pragma GCC unroll 4
-    for (int v = 0; v < U; ++v) activate<Arch>(a[v] + V::load_unaligned(bias + c + v * W), e).store_unaligned(o + c + v * W);
+    for (int v = 0; v < U; ++v) activate<Arch>(a[v] + V::load_unaligned(bias + c + v * W), e, act).store_unaligned(o + c + v * W);
   };
   const std::integral_constant<int, 4> four;
   const std::integral_constant<int, 1> one;
-  for (int64_t p = 0; p < pixels; ++p, out += out_step, x += x_step) {
-    int64_t c = 0;
-    for (; c + 4 * W <= n; c += 4 * W) vectors(out, x, c, four);
-    if (c == n) continue;
-    if (n - c > 2 * W && n >= 4 * W) {
-      vectors(out, x, n - 4 * W, four);
-      continue;
+  with_activation(e.activation, [&](auto act) {
+    for (int64_t p = 0; p < pixels; ++p, out += out_step, x += x_step) {
+      int64_t c = 0;
+      for (; c + 4 * W <= n; c += 4 * W) vectors(out, x, c, four, act);
+      if (c == n) continue;
+      if (n - c > 2 * W && n >= 4 * W) {
+        vectors(out, x, n - 4 * W, four, act);
+        continue;
+      }
+      for (; c + W <= n; c += W) vectors(out, x, c, one, act);
+      if (c == n) continue;
+      if (n >= W) {
+        vectors(out, x, n - W, one, act);
+        continue;
+      }
+      V a0(0.0f);  // fewer channels than one vector
+      for (int64_t t = 0; t < taps; ++t)
+        a0 = fmadd<Arch>(load_partial<Arch>(x + x_off[t], n), load_partial<Arch>(w + w_off[t], n), a0);
+      store_partial<Arch>(out, activate<Arch>(a0 + load_partial<Arch>(bias, n), e, act), n);
     }
-    for (; c + W <= n; c += W) vectors(out, x, c, one);
-    if (c == n) continue;
-    if (n >= W) {
-      vectors(out, x, n - W, one);
-      continue;
-    }
-    V a0(0.0f);  // fewer channels than one vector
-    for (int64_t t = 0; t < taps; ++t)
-      a0 = fmadd<Arch>(load_partial<Arch>(x + x_off[t], n), load_partial<Arch>(w + w_off[t], n), a0);
-    store_partial<Arch>(out, activate<Arch>(a0 + load_partial<Arch>(bias, n), e), n);
-  }
+  });
 }
 
 // v[i] = activation(v[i] + bias[i * bias_step]), i < n (contract in dispatch/kernel_table.hpp).
