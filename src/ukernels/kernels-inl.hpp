@@ -1001,10 +1001,10 @@ void row_fma(float* acc, int64_t ld, int64_t channels, int64_t rows, int64_t n, 
 // row_fma_block for both W phases of stride 2 at once, written straight into the output rows
 // with bias and activation (contract in dispatch/kernel_table.hpp): no phase-split row buffer
 // and no second pass to interleave it.
-template <class Arch, int C, int R>
+template <class Arch, int C, int R, class Act>
 void row_fma_zip_block(float* out, int64_t out_c_step, int64_t out_r_step, int64_t n_first, int64_t n_second,
                        const float* x, int64_t x_row_step, const RowTaps& first, const RowTaps& second,
-                       const float* bias, const Epilogue& e) {
+                       const float* bias, const Epilogue& e, Act act) {
   using V = vf<Arch>;
   constexpr int64_t W = int64_t(V::size);
   // Both phases' sums stay live together: one partial each (more would spill on 16 registers).
@@ -1030,24 +1030,24 @@ void row_fma_zip_block(float* out, int64_t out_c_step, int64_t out_r_step, int64
 #pragma GCC unroll 4
       for (int c = 0; c < C; ++c) {
         const V bv(bias[c]);
-        store_interleaved<Arch>(out + c * out_c_step + r * out_r_step + 2 * j, activate<Arch>(a[r][c][0] + bv, e),
-                                activate<Arch>(b[r][c][0] + bv, e), n);
+        store_interleaved<Arch>(out + c * out_c_step + r * out_r_step + 2 * j, activate<Arch>(a[r][c][0] + bv, e, act),
+                                activate<Arch>(b[r][c][0] + bv, e, act), n);
       }
   }
 }
 
-template <class Arch, int C, int R>
+template <class Arch, int C, int R, class Act>
 void row_fma_zip_rows(float* out, int64_t out_c_step, int64_t out_r_step, int64_t rows, int64_t n_first,
                       int64_t n_second, const float* x, int64_t x_row_step, const RowTaps& first,
-                      const RowTaps& second, const float* bias, const Epilogue& e) {
+                      const RowTaps& second, const float* bias, const Epilogue& e, Act act) {
   int64_t r = 0;
   for (; r + R <= rows; r += R)
-    row_fma_zip_block<Arch, C, R>(out + r * out_r_step, out_c_step, out_r_step, n_first, n_second, x + r * x_row_step,
-                                  x_row_step, first, second, bias, e);
+    row_fma_zip_block<Arch, C, R, Act>(out + r * out_r_step, out_c_step, out_r_step, n_first, n_second, x + r * x_row_step,
+                                  x_row_step, first, second, bias, e, act);
   if constexpr (R > 1) {
     if (r < rows)
-      row_fma_zip_rows<Arch, C, R / 2>(out + r * out_r_step, out_c_step, out_r_step, rows - r, n_first, n_second,
-                                       x + r * x_row_step, x_row_step, first, second, bias, e);
+      row_fma_zip_rows<Arch, C, R / 2, Act>(out + r * out_r_step, out_c_step, out_r_step, rows - r, n_first, n_second,
+                                       x + r * x_row_step, x_row_step, first, second, bias, e, act);
   }
 }
 
@@ -1055,12 +1055,16 @@ template <class Arch>
 void row_fma_zip(float* out, int64_t out_c_step, int64_t out_r_step, int64_t channels, int64_t rows, int64_t n_first,
                  int64_t n_second, const float* x, int64_t x_row_step, const RowTaps& first, const RowTaps& second,
                  const float* bias, const Epilogue& e) {
-  switch (channels) {
-    case 1: return row_fma_zip_rows<Arch, 1, 4>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e);
-    case 2: return row_fma_zip_rows<Arch, 2, 2>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e);
-    case 3: return row_fma_zip_rows<Arch, 3, 1>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e);
-    default: return row_fma_zip_rows<Arch, 4, 1>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e);
-  }
+  // The activation dispatched once per call (a compare chain per stored vector otherwise).
+  with_activation(e.activation, [&](auto act) {
+    using A = decltype(act);
+    switch (channels) {
+      case 1: return row_fma_zip_rows<Arch, 1, 4, A>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e, act);
+      case 2: return row_fma_zip_rows<Arch, 2, 2, A>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e, act);
+      case 3: return row_fma_zip_rows<Arch, 3, 1, A>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e, act);
+      default: return row_fma_zip_rows<Arch, 4, 1, A>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e, act);
+    }
+  });
 }
 
 // acc[c] += sum_i x[i] * w[i*ldw + c], c < cout: one input pixel's channel vector times a tap matrix.
