@@ -871,15 +871,26 @@ void pack(const float* src, const int64_t* outer_off, int64_t outer_count, const
   }
 }
 
+// Loads for kernels that run whole vectors and a partial last one through the same body (a
+// length test per load costs branches and spilled registers in the loop).
+template <class Arch>
+vf<Arch> whole_vector(const float* p) {
+  return vf<Arch>::load_unaligned(p);
+}
+template <class Arch>
+struct FirstLanes {
+  int64_t n;
+  vf<Arch> operator()(const float* p) const { return load_partial<Arch>(p, n); }
+};
+
 // One chunk of NH H taps of one tap group of row_fma_block: tap j of output row r reads input
 // row r - j (relative to p, tap 0's row), so the R + NH - 1 rows are each loaded once and feed
 // every (row, tap) pair they meet. Tap j goes to partial (Q0 + j) % P.
-template <class Arch, int C, int R, int P, int NH, int Q0>
+template <class Arch, int C, int R, int P, int NH, int Q0, class Load>
 __attribute__((always_inline)) inline void row_fma_chunk(vf<Arch> (&a)[R][C][P], const float* p,
-                                                         int64_t x_row_step, const float* w, int64_t len) {
+                                                         int64_t x_row_step, const float* w, const Load& load) {
   using V = vf<Arch>;
-  constexpr int64_t W = int64_t(V::size);
-  V wv[NH][C];
+    V wv[NH][C];
 #pragma GCC unroll 4
   for (int j = 0; j < NH; ++j)
 #pragma GCC unroll 4
@@ -887,7 +898,7 @@ __attribute__((always_inline)) inline void row_fma_chunk(vf<Arch> (&a)[R][C][P],
   const float* row = p - (NH - 1) * x_row_step;
 #pragma GCC unroll 16
   for (int i = 0; i < R + NH - 1; ++i, row += x_row_step) {
-    const V xv = len == W ? V::load_unaligned(row) : load_partial<Arch>(row, len);
+    const V xv = load(row);
 #pragma GCC unroll 4
     for (int j = 0; j < NH; ++j) {
       const int r = i - (NH - 1) + j;
@@ -901,37 +912,37 @@ __attribute__((always_inline)) inline void row_fma_chunk(vf<Arch> (&a)[R][C][P],
 // Taps [t0, t0 + NH) of every tap group (in w, H taps C floats apart, groups h_taps * C floats
 // apart). Groups run in sets of P, each starting on its own partial (constant indices only: the
 // partials stay in registers).
-template <class Arch, int C, int R, int P, int NH>
+template <class Arch, int C, int R, int P, int NH, class Load>
 __attribute__((always_inline)) inline void row_fma_groups(vf<Arch> (&a)[R][C][P], const float* x, int64_t x_row_step,
                                                           const int64_t* off, const float* w, int64_t groups,
-                                                          int64_t h_taps, int64_t t0, int64_t len) {
+                                                          int64_t h_taps, int64_t t0, const Load& load) {
   const int64_t group_w = h_taps * C;
   x -= t0 * x_row_step;
   w += t0 * C;
   int64_t g = 0;
   for (; g + P <= groups; g += P) {
-    row_fma_chunk<Arch, C, R, P, NH, 0>(a, x + off[g], x_row_step, w + g * group_w, len);
-    if constexpr (P > 1) row_fma_chunk<Arch, C, R, P, NH, 1 % P>(a, x + off[g + 1], x_row_step, w + (g + 1) * group_w, len);
+    row_fma_chunk<Arch, C, R, P, NH, 0>(a, x + off[g], x_row_step, w + g * group_w, load);
+    if constexpr (P > 1) row_fma_chunk<Arch, C, R, P, NH, 1 % P>(a, x + off[g + 1], x_row_step, w + (g + 1) * group_w, load);
     if constexpr (P > 2) {
-      row_fma_chunk<Arch, C, R, P, NH, 2 % P>(a, x + off[g + 2], x_row_step, w + (g + 2) * group_w, len);
-      row_fma_chunk<Arch, C, R, P, NH, 3 % P>(a, x + off[g + 3], x_row_step, w + (g + 3) * group_w, len);
+      row_fma_chunk<Arch, C, R, P, NH, 2 % P>(a, x + off[g + 2], x_row_step, w + (g + 2) * group_w, load);
+      row_fma_chunk<Arch, C, R, P, NH, 3 % P>(a, x + off[g + 3], x_row_step, w + (g + 3) * group_w, load);
     }
   }
-  for (; g < groups; ++g) row_fma_chunk<Arch, C, R, P, NH, 0>(a, x + off[g], x_row_step, w + g * group_w, len);
+  for (; g < groups; ++g) row_fma_chunk<Arch, C, R, P, NH, 0>(a, x + off[g], x_row_step, w + g * group_w, load);
 }
 
 // Every tap group and H tap into the partial sums a, H taps in chunks of at most 4 (each chunk
 // size a loop of its own).
-template <class Arch, int C, int R, int P>
+template <class Arch, int C, int R, int P, class Load>
 __attribute__((always_inline)) inline void row_fma_taps(vf<Arch> (&a)[R][C][P], const float* x, int64_t x_row_step,
                                                         const int64_t* off, const float* w, int64_t groups,
-                                                        int64_t h_taps, int64_t len) {
+                                                        int64_t h_taps, const Load& load) {
   int64_t t = 0;
-  for (; t + 4 <= h_taps; t += 4) row_fma_groups<Arch, C, R, P, 4>(a, x, x_row_step, off, w, groups, h_taps, t, len);
+  for (; t + 4 <= h_taps; t += 4) row_fma_groups<Arch, C, R, P, 4>(a, x, x_row_step, off, w, groups, h_taps, t, load);
   switch (h_taps - t) {
-    case 3: row_fma_groups<Arch, C, R, P, 3>(a, x, x_row_step, off, w, groups, h_taps, t, len); break;
-    case 2: row_fma_groups<Arch, C, R, P, 2>(a, x, x_row_step, off, w, groups, h_taps, t, len); break;
-    case 1: row_fma_groups<Arch, C, R, P, 1>(a, x, x_row_step, off, w, groups, h_taps, t, len); break;
+    case 3: row_fma_groups<Arch, C, R, P, 3>(a, x, x_row_step, off, w, groups, h_taps, t, load); break;
+    case 2: row_fma_groups<Arch, C, R, P, 2>(a, x, x_row_step, off, w, groups, h_taps, t, load); break;
+    case 1: row_fma_groups<Arch, C, R, P, 1>(a, x, x_row_step, off, w, groups, h_taps, t, load); break;
     default: break;
   }
 }
@@ -958,7 +969,8 @@ void row_fma_block(float* acc, int64_t ld, int64_t n, const float* x, int64_t x_
       for (int c = 0; c < C; ++c)
 #pragma GCC unroll 4
         for (int q = 0; q < P; ++q) a[r][c][q] = V(0.0f);
-    row_fma_taps<Arch, C, R, P>(a, x + j, x_row_step, off, w, groups, h_taps, len);
+    if (len == W) row_fma_taps<Arch, C, R, P>(a, x + j, x_row_step, off, w, groups, h_taps, whole_vector<Arch>);
+    else row_fma_taps<Arch, C, R, P>(a, x + j, x_row_step, off, w, groups, h_taps, FirstLanes<Arch>{len});
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
@@ -1001,7 +1013,9 @@ void row_fma(float* acc, int64_t ld, int64_t channels, int64_t rows, int64_t n, 
 // row_fma_block for both W phases of stride 2 at once, written straight into the output rows
 // with bias and activation (contract in dispatch/kernel_table.hpp): no phase-split row buffer
 // and no second pass to interleave it.
-template <class Arch, int C, int R, class Act>
+// G > 0: both phases have G tap groups of NH H taps each, unrolled at compile time (the
+// runtime loops over groups and H-tap chunks cost bilinear_dw about a third of its time).
+template <class Arch, int C, int R, int G, int NH, class Act>
 void row_fma_zip_block(float* out, int64_t out_c_step, int64_t out_r_step, int64_t n_first, int64_t n_second,
                        const float* x, int64_t x_row_step, const RowTaps& first, const RowTaps& second,
                        const float* bias, const Epilogue& e, Act act) {
@@ -1009,6 +1023,14 @@ void row_fma_zip_block(float* out, int64_t out_c_step, int64_t out_r_step, int64
   constexpr int64_t W = int64_t(V::size);
   // Both phases' sums stay live together: one partial each (more would spill on 16 registers).
   constexpr int P = 1;
+  auto taps = [&](V(&acc)[R][C][P], const float* xj, const RowTaps& rt, const auto& load) __attribute__((always_inline)) {
+    if constexpr (G > 0) {
+#pragma GCC unroll 4
+      for (int g = 0; g < G; ++g) row_fma_chunk<Arch, C, R, P, NH, 0>(acc, xj + rt.off[g], x_row_step, rt.w + g * NH * C, load);
+    } else {
+      row_fma_taps<Arch, C, R, P>(acc, xj, x_row_step, rt.off, rt.w, rt.groups, rt.h_taps, load);
+    }
+  };
   for (int64_t j0 = 0; j0 < n_first; j0 += W) {
     // As in row_fma_block, a partial last pair of vectors moves back to end at the row's end
     // when both phases are equally long.
@@ -1022,8 +1044,13 @@ void row_fma_zip_block(float* out, int64_t out_c_step, int64_t out_r_step, int64
       for (int c = 0; c < C; ++c)
 #pragma GCC unroll 4
         for (int q = 0; q < P; ++q) a[r][c][q] = b[r][c][q] = V(0.0f);
-    row_fma_taps<Arch, C, R, P>(a, x + j, x_row_step, first.off, first.w, first.groups, first.h_taps, len1);
-    if (len2 > 0) row_fma_taps<Arch, C, R, P>(b, x + j, x_row_step, second.off, second.w, second.groups, second.h_taps, len2);
+    if (len1 == W && len2 == W) {
+      taps(a, x + j, first, whole_vector<Arch>);
+      taps(b, x + j, second, whole_vector<Arch>);
+    } else {
+      taps(a, x + j, first, FirstLanes<Arch>{len1});
+      if (len2 > 0) taps(b, x + j, second, FirstLanes<Arch>{len2});
+    }
     const int64_t n = len1 + (len2 > 0 ? len2 : 0);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
@@ -1036,18 +1063,18 @@ void row_fma_zip_block(float* out, int64_t out_c_step, int64_t out_r_step, int64
   }
 }
 
-template <class Arch, int C, int R, class Act>
+template <class Arch, int C, int R, int G, int NH, class Act>
 void row_fma_zip_rows(float* out, int64_t out_c_step, int64_t out_r_step, int64_t rows, int64_t n_first,
                       int64_t n_second, const float* x, int64_t x_row_step, const RowTaps& first,
                       const RowTaps& second, const float* bias, const Epilogue& e, Act act) {
   int64_t r = 0;
   for (; r + R <= rows; r += R)
-    row_fma_zip_block<Arch, C, R, Act>(out + r * out_r_step, out_c_step, out_r_step, n_first, n_second, x + r * x_row_step,
-                                  x_row_step, first, second, bias, e, act);
+    row_fma_zip_block<Arch, C, R, G, NH, Act>(out + r * out_r_step, out_c_step, out_r_step, n_first, n_second,
+                                          x + r * x_row_step, x_row_step, first, second, bias, e, act);
   if constexpr (R > 1) {
     if (r < rows)
-      row_fma_zip_rows<Arch, C, R / 2, Act>(out + r * out_r_step, out_c_step, out_r_step, rows - r, n_first, n_second,
-                                       x + r * x_row_step, x_row_step, first, second, bias, e, act);
+      row_fma_zip_rows<Arch, C, R / 2, G, NH, Act>(out + r * out_r_step, out_c_step, out_r_step, rows - r, n_first, n_second,
+                                               x + r * x_row_step, x_row_step, first, second, bias, e, act);
   }
 }
 
@@ -1055,14 +1082,20 @@ template <class Arch>
 void row_fma_zip(float* out, int64_t out_c_step, int64_t out_r_step, int64_t channels, int64_t rows, int64_t n_first,
                  int64_t n_second, const float* x, int64_t x_row_step, const RowTaps& first, const RowTaps& second,
                  const float* bias, const Epilogue& e) {
-  // The activation dispatched once per call (a compare chain per stored vector otherwise).
+  // The activation dispatched once per call (a compare chain per stored vector otherwise). One
+  // channel with 2 x 2 taps per phase (depthwise k = 4, s = 2: bilinear upsampling) gets its
+  // taps unrolled.
+  const bool two_by_two = first.groups == 2 && second.groups == 2 && first.h_taps == 2 && second.h_taps == 2;
   with_activation(e.activation, [&](auto act) {
     using A = decltype(act);
     switch (channels) {
-      case 1: return row_fma_zip_rows<Arch, 1, 4, A>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e, act);
-      case 2: return row_fma_zip_rows<Arch, 2, 2, A>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e, act);
-      case 3: return row_fma_zip_rows<Arch, 3, 1, A>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e, act);
-      default: return row_fma_zip_rows<Arch, 4, 1, A>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e, act);
+      case 1:
+        if (two_by_two)
+          return row_fma_zip_rows<Arch, 1, 4, 2, 2, A>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e, act);
+        return row_fma_zip_rows<Arch, 1, 4, 0, 0, A>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e, act);
+      case 2: return row_fma_zip_rows<Arch, 2, 2, 0, 0, A>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e, act);
+      case 3: return row_fma_zip_rows<Arch, 3, 1, 0, 0, A>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e, act);
+      default: return row_fma_zip_rows<Arch, 4, 1, 0, 0, A>(out, out_c_step, out_r_step, rows, n_first, n_second, x, x_row_step, first, second, bias, e, act);
     }
   });
 }
