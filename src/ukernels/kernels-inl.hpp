@@ -874,9 +874,9 @@ void pack(const float* src, const int64_t* outer_off, int64_t outer_count, const
 // Loads for kernels that run whole vectors and a partial last one through the same body (a
 // length test per load costs branches and spilled registers in the loop).
 template <class Arch>
-vf<Arch> whole_vector(const float* p) {
-  return vf<Arch>::load_unaligned(p);
-}
+struct WholeVector {
+  vf<Arch> operator()(const float* p) const { return vf<Arch>::load_unaligned(p); }
+};
 template <class Arch>
 struct FirstLanes {
   int64_t n;
@@ -890,7 +890,7 @@ template <class Arch, int C, int R, int P, int NH, int Q0, class Load>
 __attribute__((always_inline)) inline void row_fma_chunk(vf<Arch> (&a)[R][C][P], const float* p,
                                                          int64_t x_row_step, const float* w, const Load& load) {
   using V = vf<Arch>;
-    V wv[NH][C];
+  V wv[NH][C];
 #pragma GCC unroll 4
   for (int j = 0; j < NH; ++j)
 #pragma GCC unroll 4
@@ -969,7 +969,7 @@ void row_fma_block(float* acc, int64_t ld, int64_t n, const float* x, int64_t x_
       for (int c = 0; c < C; ++c)
 #pragma GCC unroll 4
         for (int q = 0; q < P; ++q) a[r][c][q] = V(0.0f);
-    if (len == W) row_fma_taps<Arch, C, R, P>(a, x + j, x_row_step, off, w, groups, h_taps, whole_vector<Arch>);
+    if (len == W) row_fma_taps<Arch, C, R, P>(a, x + j, x_row_step, off, w, groups, h_taps, WholeVector<Arch>());
     else row_fma_taps<Arch, C, R, P>(a, x + j, x_row_step, off, w, groups, h_taps, FirstLanes<Arch>{len});
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
@@ -1013,8 +1013,8 @@ void row_fma(float* acc, int64_t ld, int64_t channels, int64_t rows, int64_t n, 
 // row_fma_block for both W phases of stride 2 at once, written straight into the output rows
 // with bias and activation (contract in dispatch/kernel_table.hpp): no phase-split row buffer
 // and no second pass to interleave it.
-// G > 0: both phases have G tap groups of NH H taps each, unrolled at compile time (the
-// runtime loops over groups and H-tap chunks cost bilinear_dw about a third of its time).
+// G > 0: both phases have G tap groups of NH H taps each, unrolled at compile time (with the
+// runtime loops over groups and H-tap chunks, bilinear_dw's kernel took 1.23x as long).
 template <class Arch, int C, int R, int G, int NH, class Act>
 void row_fma_zip_block(float* out, int64_t out_c_step, int64_t out_r_step, int64_t n_first, int64_t n_second,
                        const float* x, int64_t x_row_step, const RowTaps& first, const RowTaps& second,
@@ -1023,10 +1023,13 @@ void row_fma_zip_block(float* out, int64_t out_c_step, int64_t out_r_step, int64
   constexpr int64_t W = int64_t(V::size);
   // Both phases' sums stay live together: one partial each (more would spill on 16 registers).
   constexpr int P = 1;
-  auto taps = [&](V(&acc)[R][C][P], const float* xj, const RowTaps& rt, const auto& load) __attribute__((always_inline)) {
+  // Forced inline: otherwise GCC kept the sums a and b, passed by reference, on the stack.
+  auto taps = [&](V(&acc)[R][C][P], const float* xj, const RowTaps& rt,
+                  const auto& load) __attribute__((always_inline)) {
     if constexpr (G > 0) {
 #pragma GCC unroll 4
-      for (int g = 0; g < G; ++g) row_fma_chunk<Arch, C, R, P, NH, 0>(acc, xj + rt.off[g], x_row_step, rt.w + g * NH * C, load);
+      for (int g = 0; g < G; ++g)
+        row_fma_chunk<Arch, C, R, P, NH, 0>(acc, xj + rt.off[g], x_row_step, rt.w + g * NH * C, load);
     } else {
       row_fma_taps<Arch, C, R, P>(acc, xj, x_row_step, rt.off, rt.w, rt.groups, rt.h_taps, load);
     }
@@ -1045,8 +1048,8 @@ void row_fma_zip_block(float* out, int64_t out_c_step, int64_t out_r_step, int64
 #pragma GCC unroll 4
         for (int q = 0; q < P; ++q) a[r][c][q] = b[r][c][q] = V(0.0f);
     if (len1 == W && len2 == W) {
-      taps(a, x + j, first, whole_vector<Arch>);
-      taps(b, x + j, second, whole_vector<Arch>);
+      taps(a, x + j, first, WholeVector<Arch>());
+      taps(b, x + j, second, WholeVector<Arch>());
     } else {
       taps(a, x + j, first, FirstLanes<Arch>{len1});
       if (len2 > 0) taps(b, x + j, second, FirstLanes<Arch>{len2});
@@ -1274,8 +1277,8 @@ void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, co
       // it, GCC spilled the pixel pointers around every iteration (r10 of the diverse set, 192
       // -> 1 channels: 30 instructions per 8 FMAs).
       int64_t i = 0;
-      for (; i + W <= cin; i += W) step(i, [](const float* q) { return V::load_unaligned(q); });
-      if (i < cin) step(i, [len = cin - i](const float* q) { return load_partial<Arch>(q, len); });
+      for (; i + W <= cin; i += W) step(i, WholeVector<Arch>());
+      if (i < cin) step(i, FirstLanes<Arch>{cin - i});
     }
   }
 #pragma GCC unroll 8
