@@ -1216,7 +1216,7 @@ inline float horizontal_sum(vf<Arch> v) {
 // broadcast; no sums, every lane is an output.
 template <class Arch, bool LANES, int C, int P>
 void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, const int64_t* x_off, const float* w,
-                const int64_t* w_off, int64_t taps, int64_t cin) {
+                const int64_t* w_off, int64_t taps, int64_t ci_step, int64_t cin) {
   using V = vf<Arch>;
   constexpr int64_t W = int64_t(V::size);
   constexpr int U = LANES ? (8 + P * C - 1) / (P * C) : 1;
@@ -1235,7 +1235,7 @@ void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, co
       // U input channels at a time into U sets of sums, so that small blocks (border pixels of
       // a phase row run alone) still keep about 8 independent FMA chains in flight.
       int64_t i = 0;
-      for (; i + U <= cin; i += U, xt += U * W) {
+      for (; i + U <= cin; i += U, xt += U * ci_step) {
 #pragma GCC unroll 8
         for (int u = 0; u < U; ++u) {
           V wv[C];
@@ -1243,13 +1243,13 @@ void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, co
           for (int c = 0; c < C; ++c) wv[c] = V(wt[c * cin + i + u]);
 #pragma GCC unroll 8
           for (int p = 0; p < P; ++p) {
-            const V xv = V::load_unaligned(xt + p * x_step + u * W);
+            const V xv = V::load_unaligned(xt + p * x_step + u * ci_step);
 #pragma GCC unroll 4
             for (int c = 0; c < C; ++c) part[u][p][c] = fmadd<Arch>(xv, wv[c], part[u][p][c]);
           }
         }
       }
-      for (; i < cin; ++i, xt += W) {
+      for (; i < cin; ++i, xt += ci_step) {
         V wv[C];
 #pragma GCC unroll 4
         for (int c = 0; c < C; ++c) wv[c] = V(wt[c * cin + i]);
@@ -1299,28 +1299,123 @@ void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, co
 // Pixels in blocks of as many as the registers hold (P x C sums, C weight vectors, one input).
 template <class Arch, bool LANES, int C>
 void taps_pixels(float* out, int64_t out_step, int64_t pixels, const float* x, int64_t x_step, const int64_t* x_off,
-                 const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
+                 const float* w, const int64_t* w_off, int64_t taps, int64_t ci_step, int64_t cin) {
   constexpr int kBlock = C == 1 ? 8 : C == 2 ? 6 : 4;
   using Block = void (*)(float*, int64_t, const float*, int64_t, const int64_t*, const float*, const int64_t*,
-                         int64_t, int64_t);
+                         int64_t, int64_t, int64_t);
   static constexpr auto blocks = by_count<Block>(std::make_integer_sequence<int, kBlock>{}, [](auto p) {
     return Block(&taps_block<Arch, LANES, C, decltype(p)::value>);
   });
   for (int64_t p = 0; p < pixels; p += kBlock) {
     const int64_t n = pixels - p < kBlock ? pixels - p : kBlock;
-    blocks[size_t(n - 1)](out + p * out_step, out_step, x + p * x_step, x_step, x_off, w, w_off, taps, cin);
+    blocks[size_t(n - 1)](out + p * out_step, out_step, x + p * x_step, x_step, x_off, w, w_off, taps, ci_step, cin);
   }
 }
 
+// ci_step: lanes only, floats from one input channel's vector to the next.
 template <class Arch, bool LANES>
 void taps_channels(float* out, int64_t out_step, int64_t pixels, int64_t cout, const float* x, int64_t x_step,
-                   const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
+                   const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t ci_step,
+                   int64_t cin) {
   switch (cout) {
-    case 1: return taps_pixels<Arch, LANES, 1>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
-    case 2: return taps_pixels<Arch, LANES, 2>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
-    case 3: return taps_pixels<Arch, LANES, 3>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
-    default: return taps_pixels<Arch, LANES, 4>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+    case 1: return taps_pixels<Arch, LANES, 1>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, ci_step, cin);
+    case 2: return taps_pixels<Arch, LANES, 2>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, ci_step, cin);
+    case 3: return taps_pixels<Arch, LANES, 3>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, ci_step, cin);
+    default: return taps_pixels<Arch, LANES, 4>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, ci_step, cin);
   }
+}
+
+template <class Arch>
+void dot_taps(float* out, int64_t out_step, int64_t pixels, int64_t cout, const float* x, int64_t x_step,
+              const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
+  taps_channels<Arch, false>(out, out_step, pixels, cout, x, x_step, x_off, w, w_off, taps, 1, cin);
+}
+
+// f(integral_constant<int, FIRST + i>) for i = 0 .. N - 1, in order, unrolled at compile time.
+template <int FIRST, class F, int... I>
+__attribute__((always_inline)) inline void unrolled(std::integer_sequence<int, I...>, F&& f) {
+  (f(std::integral_constant<int, FIRST + I>{}), ...);
+}
+
+// lane_taps for one output channel whose taps come in runs of RUN W taps reading consecutive
+// input pixels (x_off[t + m] = x_off[t] - m * x_step): P pixels of a run read only P + RUN - 1
+// distinct input vectors, so each is loaded once and multiplied by the RUN weights it meets,
+// instead of once per tap. Per input channel and run: P + RUN - 1 loads and RUN broadcasts for
+// P * RUN FMAs (P = 8, RUN = 3: 13 for 24) against P + 1 per P FMAs tap by tap, which keeps the
+// load ports, not the FMA units, the limit. U sets of sums over interleaved input channels keep
+// at least 6 independent FMA chains for small P.
+template <class Arch, int P, int RUN>
+void lane_run_block(float* out, int64_t out_step, const float* x, int64_t x_step, const int64_t* x_off,
+                    const float* w, const int64_t* w_off, int64_t taps, int64_t ci_step, int64_t cin) {
+  using V = vf<Arch>;
+  constexpr int64_t W = int64_t(V::size);
+  constexpr int U = P >= 6 ? 1 : P >= 3 ? 2 : 4;
+  V part[U][P];
+#pragma GCC unroll 8
+  for (int u = 0; u < U; ++u)
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) part[u][p] = V(0.0f);
+  for (int64_t t = 0; t < taps; t += RUN) {
+    const float* xt = x + x_off[t];
+    const float* wt[RUN];
+#pragma GCC unroll 4
+    for (int m = 0; m < RUN; ++m) wt[m] = w + w_off[t + m];
+    // Input channel i into sums s: input j (pixel p - m of tap m) for j = 1 - RUN .. P - 1.
+    auto channel = [&](V* s, const float* xi, int64_t i) __attribute__((always_inline)) {
+      V wv[RUN];
+#pragma GCC unroll 4
+      for (int m = 0; m < RUN; ++m) wv[m] = V(wt[m][i]);
+      unrolled<1 - RUN>(std::make_integer_sequence<int, P + RUN - 1>{}, [&](auto j) __attribute__((always_inline)) {
+        const V xv = V::load_unaligned(xi + decltype(j)::value * x_step);
+        unrolled<0>(std::make_integer_sequence<int, RUN>{}, [&](auto m) __attribute__((always_inline)) {
+          constexpr int p = decltype(j)::value + decltype(m)::value;
+          if constexpr (p >= 0 && p < P) s[p] = fmadd<Arch>(xv, wv[decltype(m)::value], s[p]);
+        });
+      });
+    };
+    int64_t i = 0;
+    for (; i + U <= cin; i += U, xt += U * ci_step)
+#pragma GCC unroll 4
+      for (int u = 0; u < U; ++u) channel(part[u], xt + u * ci_step, i + u);
+    for (; i < cin; ++i, xt += ci_step) channel(part[0], xt, i);
+  }
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p) {
+#pragma GCC unroll 4
+    for (int u = 1; u < U; ++u) part[0][p] += part[u][p];
+    part[0][p].store_unaligned(out + p * out_step);
+  }
+}
+
+template <class Arch, int RUN>
+void lane_run_pixels(float* out, int64_t out_step, int64_t pixels, const float* x, int64_t x_step,
+                     const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t ci_step,
+                     int64_t cin) {
+  constexpr int kBlock = 8;
+  using Block = void (*)(float*, int64_t, const float*, int64_t, const int64_t*, const float*, const int64_t*,
+                         int64_t, int64_t, int64_t);
+  static constexpr auto blocks = by_count<Block>(std::make_integer_sequence<int, kBlock>{}, [](auto p) {
+    return Block(&lane_run_block<Arch, decltype(p)::value, RUN>);
+  });
+  for (int64_t p = 0; p < pixels; p += kBlock) {
+    const int64_t n = pixels - p < kBlock ? pixels - p : kBlock;
+    blocks[size_t(n - 1)](out + p * out_step, out_step, x + p * x_step, x_step, x_off, w, w_off, taps, ci_step, cin);
+  }
+}
+
+// One output channel with runs of 2-4 taps: each input vector loaded once per run; otherwise
+// tap by tap.
+template <class Arch>
+void lane_taps(float* out, int64_t out_step, int64_t pixels, int64_t cout, const float* x, int64_t x_step,
+               const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t run, int64_t ci_step,
+               int64_t cin) {
+  if (cout == 1 && taps % run == 0) switch (run) {
+      case 2: return lane_run_pixels<Arch, 2>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, ci_step, cin);
+      case 3: return lane_run_pixels<Arch, 3>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, ci_step, cin);
+      case 4: return lane_run_pixels<Arch, 4>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, ci_step, cin);
+      default: break;
+    }
+  taps_channels<Arch, true>(out, out_step, pixels, cout, x, x_step, x_off, w, w_off, taps, ci_step, cin);
 }
 
 template <class Arch>
@@ -1483,8 +1578,8 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      &row_fma_zip<Arch>,
                      &vec_mat<Arch>,
                      &chan_fma<Arch>,
-                     &taps_channels<Arch, false>,
-                     &taps_channels<Arch, true>,
+                     &dot_taps<Arch>,
+                     &lane_taps<Arch>,
                      &epilogue_run<Arch>,
                      &zip_store<Arch>,
                      &pad_rows<Arch>,

@@ -110,28 +110,47 @@ TEST_CASE("chan_fma: runs of depthwise pixels with bias and activation, every IS
 
 // dot_taps (lanes false) or lane_taps (lanes true: L = the vector width lanes per element) on one
 // case against a plain loop. Inputs are NaN except the named elements (input channel i, lane l of
-// pixel p at p * x_step + x_off[t] + i * L + l), and outputs other than the named ones (channel c,
-// lane l of pixel p at p * out_step + c * L + l) must keep their value.
+// pixel p at p * x_step + x_off[t] + i * ci_step + l), and outputs other than the named ones
+// (channel c, lane l of pixel p at p * out_step + c * L + l) must keep their value.
 namespace {
 
-bool taps_kernel_matches(const KernelTable& kt, bool lanes, int64_t cout, int64_t cin, int64_t pixels, int64_t taps,
-                         std::mt19937& rng) {
-  const int64_t L = lanes ? kt.narrow_nr : 1;
-  const int64_t x_step = (cin + 1) * L + 3, out_step = (cout + 1) * L + 1, tap_step = pixels * x_step;
-  std::vector<float> x(size_t(taps * tap_step + 4), NAN);
+// Where a taps kernel's inputs live: pixel-major (channels of a pixel contiguous: dot_taps, NHWC
+// lanes) or channel-major (pixels of a channel contiguous: NCHW lanes).
+enum class TapsInput { pixel_major, channel_major };
+
+// lane_taps' taps come in runs of `run` reading consecutive pixels (x_off one x_step less per
+// tap of a run); dot_taps takes run 1.
+bool taps_kernel_matches(const KernelTable& kt, bool lanes, TapsInput order, int64_t cout, int64_t cin,
+                         int64_t pixels, int64_t taps, int64_t run, std::mt19937& rng) {
+  const int64_t L = lanes ? kt.narrow_nr : 1, out_step = (cout + 1) * L + 1;
+  const bool pixel_major = order == TapsInput::pixel_major;
+  const int64_t x_step = pixel_major ? (cin + 1) * L + 3 : L, span = pixels + run - 1;
+  const int64_t ci_step = pixel_major ? L : (span + 1) * L + 3;
+  const int64_t run_step = pixel_major ? span * x_step : cin * ci_step;
+  std::vector<float> x(size_t(taps / run * run_step + 4), NAN);
   std::vector<int64_t> x_off, w_off;
-  for (int64_t t = 0; t < taps; ++t) {
-    x_off.push_back(t * tap_step + int64_t(rng() % 3));
-    w_off.push_back(t * cout * cin);
+  for (int64_t t = 0; t < taps; t += run) {
+    const int64_t first = t / run * run_step + (run - 1) * x_step + int64_t(rng() % 3);
+    for (int64_t m = 0; m < run; ++m) {
+      x_off.push_back(first - m * x_step);
+      w_off.push_back((t + m) * cout * cin);
+    }
   }
+  auto at = [&](int64_t p, int64_t t, int64_t i, int64_t l) {
+    return size_t(p * x_step + x_off[size_t(t)] + i * ci_step + l);
+  };
   std::uniform_real_distribution<float> d(-1, 1);
   for (int64_t t = 0; t < taps; ++t)
     for (int64_t p = 0; p < pixels; ++p)
-      for (int64_t i = 0; i < cin * L; ++i) x[size_t(p * x_step + x_off[size_t(t)] + i)] = d(rng);
+      for (int64_t i = 0; i < cin; ++i)
+        for (int64_t l = 0; l < L; ++l) x[at(p, t, i, l)] = d(rng);
   const auto w = test::random_tensor(size_t(std::max<int64_t>(taps, 1) * cout * cin), rng);
   std::vector<float> out(size_t(pixels * out_step), -3.0f);
-  (lanes ? kt.lane_taps : kt.dot_taps)(out.data(), out_step, pixels, cout, x.data(), x_step, x_off.data(), w.data(),
-                                       w_off.data(), taps, cin);
+  if (lanes)
+    kt.lane_taps(out.data(), out_step, pixels, cout, x.data(), x_step, x_off.data(), w.data(), w_off.data(), taps, run,
+                 ci_step, cin);
+  else
+    kt.dot_taps(out.data(), out_step, pixels, cout, x.data(), x_step, x_off.data(), w.data(), w_off.data(), taps, cin);
   bool ok = true;
   for (int64_t p = 0; p < pixels; ++p)
     for (int64_t j = 0; j < out_step; ++j) {
@@ -144,8 +163,7 @@ bool taps_kernel_matches(const KernelTable& kt, bool lanes, int64_t cout, int64_
       double want = 0;
       for (int64_t t = 0; t < taps; ++t)
         for (int64_t i = 0; i < cin; ++i)
-          want += double(x[size_t(p * x_step + x_off[size_t(t)] + i * L + l)]) *
-                  double(w[size_t(w_off[size_t(t)] + c * cin + i)]);
+          want += double(x[at(p, t, i, l)]) * double(w[size_t(w_off[size_t(t)] + c * cin + i)]);
       ok = ok && close(got, want);
     }
   return ok;
@@ -162,7 +180,7 @@ TEST_CASE("dot_taps: runs of pixels x 1-4 channels, dot products along the input
         for (int64_t pixels : {1, 2, 3, 5, 6, 7, 8, 9, 13, 17})
           for (int64_t taps : {0, 1, 3}) {
             INFO(kt->isa_name << " cout " << cout << " cin " << cin << " pixels " << pixels << " taps " << taps);
-            CHECK(taps_kernel_matches(*kt, false, cout, cin, pixels, taps, rng));
+            CHECK(taps_kernel_matches(*kt, false, TapsInput::pixel_major, cout, cin, pixels, taps, 1, rng));
           }
 }
 
@@ -173,9 +191,29 @@ TEST_CASE("lane_taps: runs of pixels x 1-4 channels, vectors across images, ever
       for (int64_t cin : {1, 3, 8, 17})
         for (int64_t pixels : {1, 2, 3, 5, 6, 7, 8, 9, 13, 17})
           for (int64_t taps : {0, 1, 3}) {
-            INFO(kt->isa_name << " cout " << cout << " cin " << cin << " pixels " << pixels << " taps " << taps);
-            CHECK(taps_kernel_matches(*kt, true, cout, cin, pixels, taps, rng));
+            for (TapsInput order : {TapsInput::pixel_major, TapsInput::channel_major}) {
+              INFO(kt->isa_name << " cout " << cout << " cin " << cin << " pixels " << pixels << " taps " << taps
+                                << (order == TapsInput::pixel_major ? " pixel-major" : " channel-major"));
+              CHECK(taps_kernel_matches(*kt, true, order, cout, cin, pixels, taps, 1, rng));
+            }
           }
+}
+
+TEST_CASE("lane_taps: runs of W taps over consecutive input pixels (each input loaded once per run)",
+          "[kernels]") {
+  std::mt19937 rng(23);
+  for (const KernelTable* kt : test::kernel_tables())
+    for (int64_t run = 2; run <= 5; ++run)
+      for (int64_t cout : {1, 2})
+        for (int64_t cin : {1, 2, 3, 5, 8})
+          for (int64_t pixels = 1; pixels <= 17; ++pixels)
+            for (int64_t runs : {0, 1, 3})
+              for (TapsInput order : {TapsInput::pixel_major, TapsInput::channel_major}) {
+                INFO(kt->isa_name << " run " << run << " cout " << cout << " cin " << cin << " pixels " << pixels
+                                  << " runs " << runs
+                                  << (order == TapsInput::pixel_major ? " pixel-major" : " channel-major"));
+                CHECK(taps_kernel_matches(*kt, true, order, cout, cin, pixels, runs * run, run, rng));
+              }
 }
 
 TEST_CASE("pad_rows: zero columns either side, nothing outside each row", "[kernels]") {
