@@ -1348,7 +1348,6 @@ template <class Arch, int P, int RUN>
 void lane_run_block(float* out, int64_t out_step, const float* x, int64_t x_step, const int64_t* x_off,
                     const float* w, const int64_t* w_off, int64_t taps, int64_t ci_step, int64_t cin) {
   using V = vf<Arch>;
-  constexpr int64_t W = int64_t(V::size);
   constexpr int U = P >= 6 ? 1 : P >= 3 ? 2 : 4;
   V part[U][P];
 #pragma GCC unroll 8
