@@ -691,7 +691,7 @@ class DirectScatter final : public Strategy {
           for (int64_t co = 0; co < cog; co += kDotChannels) {
             const int64_t c = g * cog + co;
             kt_.lane_taps(out + (c - c0) * L, p.stride.w * channels * L, seg.q1 - seg.q0, std::min(kDotChannels, cog - co),
-                          staged + g * pr_.cig * L, pixel_step, x_off, taps_.data() + c * pr_.cig, w_off, taps, run, L,
+                          staged + g * pr_.cig * L, pixel_step, x_off, taps_.data() + c * pr_.cig, w_off, taps, run,
                           pr_.cig);
           }
       }

@@ -1216,7 +1216,7 @@ inline float horizontal_sum(vf<Arch> v) {
 // broadcast; no sums, every lane is an output.
 template <class Arch, bool LANES, int C, int P>
 void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, const int64_t* x_off, const float* w,
-                const int64_t* w_off, int64_t taps, int64_t ci_step, int64_t cin) {
+                const int64_t* w_off, int64_t taps, int64_t cin) {
   using V = vf<Arch>;
   constexpr int64_t W = int64_t(V::size);
   constexpr int U = LANES ? (8 + P * C - 1) / (P * C) : 1;
@@ -1235,7 +1235,7 @@ void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, co
       // U input channels at a time into U sets of sums, so that small blocks (border pixels of
       // a phase row run alone) still keep about 8 independent FMA chains in flight.
       int64_t i = 0;
-      for (; i + U <= cin; i += U, xt += U * ci_step) {
+      for (; i + U <= cin; i += U, xt += U * W) {
 #pragma GCC unroll 8
         for (int u = 0; u < U; ++u) {
           V wv[C];
@@ -1243,13 +1243,13 @@ void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, co
           for (int c = 0; c < C; ++c) wv[c] = V(wt[c * cin + i + u]);
 #pragma GCC unroll 8
           for (int p = 0; p < P; ++p) {
-            const V xv = V::load_unaligned(xt + p * x_step + u * ci_step);
+            const V xv = V::load_unaligned(xt + p * x_step + u * W);
 #pragma GCC unroll 4
             for (int c = 0; c < C; ++c) part[u][p][c] = fmadd<Arch>(xv, wv[c], part[u][p][c]);
           }
         }
       }
-      for (; i < cin; ++i, xt += ci_step) {
+      for (; i < cin; ++i, xt += W) {
         V wv[C];
 #pragma GCC unroll 4
         for (int c = 0; c < C; ++c) wv[c] = V(wt[c * cin + i]);
@@ -1299,36 +1299,34 @@ void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, co
 // Pixels in blocks of as many as the registers hold (P x C sums, C weight vectors, one input).
 template <class Arch, bool LANES, int C>
 void taps_pixels(float* out, int64_t out_step, int64_t pixels, const float* x, int64_t x_step, const int64_t* x_off,
-                 const float* w, const int64_t* w_off, int64_t taps, int64_t ci_step, int64_t cin) {
+                 const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
   constexpr int kBlock = C == 1 ? 8 : C == 2 ? 6 : 4;
   using Block = void (*)(float*, int64_t, const float*, int64_t, const int64_t*, const float*, const int64_t*,
-                         int64_t, int64_t, int64_t);
+                         int64_t, int64_t);
   static constexpr auto blocks = by_count<Block>(std::make_integer_sequence<int, kBlock>{}, [](auto p) {
     return Block(&taps_block<Arch, LANES, C, decltype(p)::value>);
   });
   for (int64_t p = 0; p < pixels; p += kBlock) {
     const int64_t n = pixels - p < kBlock ? pixels - p : kBlock;
-    blocks[size_t(n - 1)](out + p * out_step, out_step, x + p * x_step, x_step, x_off, w, w_off, taps, ci_step, cin);
+    blocks[size_t(n - 1)](out + p * out_step, out_step, x + p * x_step, x_step, x_off, w, w_off, taps, cin);
   }
 }
 
-// ci_step: lanes only, floats from one input channel's vector to the next.
 template <class Arch, bool LANES>
 void taps_channels(float* out, int64_t out_step, int64_t pixels, int64_t cout, const float* x, int64_t x_step,
-                   const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t ci_step,
-                   int64_t cin) {
+                   const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
   switch (cout) {
-    case 1: return taps_pixels<Arch, LANES, 1>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, ci_step, cin);
-    case 2: return taps_pixels<Arch, LANES, 2>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, ci_step, cin);
-    case 3: return taps_pixels<Arch, LANES, 3>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, ci_step, cin);
-    default: return taps_pixels<Arch, LANES, 4>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, ci_step, cin);
+    case 1: return taps_pixels<Arch, LANES, 1>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+    case 2: return taps_pixels<Arch, LANES, 2>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+    case 3: return taps_pixels<Arch, LANES, 3>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+    default: return taps_pixels<Arch, LANES, 4>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
   }
 }
 
 template <class Arch>
 void dot_taps(float* out, int64_t out_step, int64_t pixels, int64_t cout, const float* x, int64_t x_step,
               const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
-  taps_channels<Arch, false>(out, out_step, pixels, cout, x, x_step, x_off, w, w_off, taps, 1, cin);
+  taps_channels<Arch, false>(out, out_step, pixels, cout, x, x_step, x_off, w, w_off, taps, cin);
 }
 
 // f(integral_constant<int, FIRST + i>) for i = 0 .. N - 1, in order, unrolled at compile time.
@@ -1346,8 +1344,9 @@ __attribute__((always_inline)) inline void unrolled(std::integer_sequence<int, I
 // at least 6 independent FMA chains for small P.
 template <class Arch, int P, int RUN>
 void lane_run_block(float* out, int64_t out_step, const float* x, int64_t x_step, const int64_t* x_off,
-                    const float* w, const int64_t* w_off, int64_t taps, int64_t ci_step, int64_t cin) {
+                    const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
   using V = vf<Arch>;
+  constexpr int64_t W = int64_t(V::size);
   constexpr int U = P >= 6 ? 1 : P >= 3 ? 2 : 4;
   V part[U][P];
 #pragma GCC unroll 8
@@ -1373,10 +1372,10 @@ void lane_run_block(float* out, int64_t out_step, const float* x, int64_t x_step
       });
     };
     int64_t i = 0;
-    for (; i + U <= cin; i += U, xt += U * ci_step)
+    for (; i + U <= cin; i += U, xt += U * W)
 #pragma GCC unroll 4
-      for (int u = 0; u < U; ++u) channel(part[u], xt + u * ci_step, i + u);
-    for (; i < cin; ++i, xt += ci_step) channel(part[0], xt, i);
+      for (int u = 0; u < U; ++u) channel(part[u], xt + u * W, i + u);
+    for (; i < cin; ++i, xt += W) channel(part[0], xt, i);
   }
 #pragma GCC unroll 8
   for (int p = 0; p < P; ++p) {
@@ -1388,17 +1387,17 @@ void lane_run_block(float* out, int64_t out_step, const float* x, int64_t x_step
 
 template <class Arch, int RUN>
 void lane_run_pixels(float* out, int64_t out_step, int64_t pixels, const float* x, int64_t x_step,
-                     const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t ci_step,
+                     const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps,
                      int64_t cin) {
   constexpr int kBlock = 8;
   using Block = void (*)(float*, int64_t, const float*, int64_t, const int64_t*, const float*, const int64_t*,
-                         int64_t, int64_t, int64_t);
+                         int64_t, int64_t);
   static constexpr auto blocks = by_count<Block>(std::make_integer_sequence<int, kBlock>{}, [](auto p) {
     return Block(&lane_run_block<Arch, decltype(p)::value, RUN>);
   });
   for (int64_t p = 0; p < pixels; p += kBlock) {
     const int64_t n = pixels - p < kBlock ? pixels - p : kBlock;
-    blocks[size_t(n - 1)](out + p * out_step, out_step, x + p * x_step, x_step, x_off, w, w_off, taps, ci_step, cin);
+    blocks[size_t(n - 1)](out + p * out_step, out_step, x + p * x_step, x_step, x_off, w, w_off, taps, cin);
   }
 }
 
@@ -1406,15 +1405,15 @@ void lane_run_pixels(float* out, int64_t out_step, int64_t pixels, const float* 
 // tap by tap.
 template <class Arch>
 void lane_taps(float* out, int64_t out_step, int64_t pixels, int64_t cout, const float* x, int64_t x_step,
-               const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t run, int64_t ci_step,
+               const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t run,
                int64_t cin) {
   if (cout == 1 && taps % run == 0) switch (run) {
-      case 2: return lane_run_pixels<Arch, 2>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, ci_step, cin);
-      case 3: return lane_run_pixels<Arch, 3>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, ci_step, cin);
-      case 4: return lane_run_pixels<Arch, 4>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, ci_step, cin);
+      case 2: return lane_run_pixels<Arch, 2>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+      case 3: return lane_run_pixels<Arch, 3>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+      case 4: return lane_run_pixels<Arch, 4>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
       default: break;
     }
-  taps_channels<Arch, true>(out, out_step, pixels, cout, x, x_step, x_off, w, w_off, taps, ci_step, cin);
+  taps_channels<Arch, true>(out, out_step, pixels, cout, x, x_step, x_off, w, w_off, taps, cin);
 }
 
 template <class Arch>

@@ -110,23 +110,16 @@ TEST_CASE("chan_fma: runs of depthwise pixels with bias and activation, every IS
 
 // dot_taps (lanes false) or lane_taps (lanes true: L = the vector width lanes per element) on one
 // case against a plain loop. Inputs are NaN except the named elements (input channel i, lane l of
-// pixel p at p * x_step + x_off[t] + i * ci_step + l), and outputs other than the named ones
-// (channel c, lane l of pixel p at p * out_step + c * L + l) must keep their value.
+// pixel p at p * x_step + x_off[t] + i * L + l), and outputs other than the named ones (channel c,
+// lane l of pixel p at p * out_step + c * L + l) must keep their value.
 namespace {
-
-// Where a taps kernel's inputs live: pixel-major (channels of a pixel contiguous: dot_taps, NHWC
-// lanes) or channel-major (pixels of a channel contiguous: NCHW lanes).
-enum class TapsInput { pixel_major, channel_major };
 
 // lane_taps' taps come in runs of `run` reading consecutive pixels (x_off one x_step less per
 // tap of a run); dot_taps takes run 1.
-bool taps_kernel_matches(const KernelTable& kt, bool lanes, TapsInput order, int64_t cout, int64_t cin,
-                         int64_t pixels, int64_t taps, int64_t run, std::mt19937& rng) {
+bool taps_kernel_matches(const KernelTable& kt, bool lanes, int64_t cout, int64_t cin, int64_t pixels, int64_t taps,
+                         int64_t run, std::mt19937& rng) {
   const int64_t L = lanes ? kt.narrow_nr : 1, out_step = (cout + 1) * L + 1;
-  const bool pixel_major = order == TapsInput::pixel_major;
-  const int64_t x_step = pixel_major ? (cin + 1) * L + 3 : L, span = pixels + run - 1;
-  const int64_t ci_step = pixel_major ? L : (span + 1) * L + 3;
-  const int64_t run_step = pixel_major ? span * x_step : cin * ci_step;
+  const int64_t x_step = (cin + 1) * L + 3, run_step = (pixels + run - 1) * x_step;
   std::vector<float> x(size_t(taps / run * run_step + 4), NAN);
   std::vector<int64_t> x_off, w_off;
   for (int64_t t = 0; t < taps; t += run) {
@@ -137,7 +130,7 @@ bool taps_kernel_matches(const KernelTable& kt, bool lanes, TapsInput order, int
     }
   }
   auto at = [&](int64_t p, int64_t t, int64_t i, int64_t l) {
-    return size_t(p * x_step + x_off[size_t(t)] + i * ci_step + l);
+    return size_t(p * x_step + x_off[size_t(t)] + i * L + l);
   };
   std::uniform_real_distribution<float> d(-1, 1);
   for (int64_t t = 0; t < taps; ++t)
@@ -147,8 +140,7 @@ bool taps_kernel_matches(const KernelTable& kt, bool lanes, TapsInput order, int
   const auto w = test::random_tensor(size_t(std::max<int64_t>(taps, 1) * cout * cin), rng);
   std::vector<float> out(size_t(pixels * out_step), -3.0f);
   if (lanes)
-    kt.lane_taps(out.data(), out_step, pixels, cout, x.data(), x_step, x_off.data(), w.data(), w_off.data(), taps, run,
-                 ci_step, cin);
+    kt.lane_taps(out.data(), out_step, pixels, cout, x.data(), x_step, x_off.data(), w.data(), w_off.data(), taps, run, cin);
   else
     kt.dot_taps(out.data(), out_step, pixels, cout, x.data(), x_step, x_off.data(), w.data(), w_off.data(), taps, cin);
   bool ok = true;
@@ -180,7 +172,7 @@ TEST_CASE("dot_taps: runs of pixels x 1-4 channels, dot products along the input
         for (int64_t pixels : {1, 2, 3, 5, 6, 7, 8, 9, 13, 17})
           for (int64_t taps : {0, 1, 3}) {
             INFO(kt->isa_name << " cout " << cout << " cin " << cin << " pixels " << pixels << " taps " << taps);
-            CHECK(taps_kernel_matches(*kt, false, TapsInput::pixel_major, cout, cin, pixels, taps, 1, rng));
+            CHECK(taps_kernel_matches(*kt, false, cout, cin, pixels, taps, 1, rng));
           }
 }
 
@@ -191,11 +183,8 @@ TEST_CASE("lane_taps: runs of pixels x 1-4 channels, vectors across images, ever
       for (int64_t cin : {1, 3, 8, 17})
         for (int64_t pixels : {1, 2, 3, 5, 6, 7, 8, 9, 13, 17})
           for (int64_t taps : {0, 1, 3}) {
-            for (TapsInput order : {TapsInput::pixel_major, TapsInput::channel_major}) {
-              INFO(kt->isa_name << " cout " << cout << " cin " << cin << " pixels " << pixels << " taps " << taps
-                                << (order == TapsInput::pixel_major ? " pixel-major" : " channel-major"));
-              CHECK(taps_kernel_matches(*kt, true, order, cout, cin, pixels, taps, 1, rng));
-            }
+            INFO(kt->isa_name << " cout " << cout << " cin " << cin << " pixels " << pixels << " taps " << taps);
+            CHECK(taps_kernel_matches(*kt, true, cout, cin, pixels, taps, 1, rng));
           }
 }
 
@@ -207,13 +196,11 @@ TEST_CASE("lane_taps: runs of W taps over consecutive input pixels (each input l
       for (int64_t cout : {1, 2})
         for (int64_t cin : {1, 2, 3, 5, 8})
           for (int64_t pixels = 1; pixels <= 17; ++pixels)
-            for (int64_t runs : {0, 1, 3})
-              for (TapsInput order : {TapsInput::pixel_major, TapsInput::channel_major}) {
-                INFO(kt->isa_name << " run " << run << " cout " << cout << " cin " << cin << " pixels " << pixels
-                                  << " runs " << runs
-                                  << (order == TapsInput::pixel_major ? " pixel-major" : " channel-major"));
-                CHECK(taps_kernel_matches(*kt, true, order, cout, cin, pixels, runs * run, run, rng));
-              }
+            for (int64_t runs : {0, 1, 3}) {
+              INFO(kt->isa_name << " run " << run << " cout " << cout << " cin " << cin << " pixels " << pixels
+                                << " runs " << runs);
+              CHECK(taps_kernel_matches(*kt, true, cout, cin, pixels, runs * run, run, rng));
+            }
 }
 
 TEST_CASE("pad_rows: zero columns either side, nothing outside each row", "[kernels]") {
