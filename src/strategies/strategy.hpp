@@ -40,7 +40,10 @@ inline TensorStrides strides_of(Layout layout, int64_t c, int64_t h, int64_t w) 
 
 // Per-thread workspace slices are rounded to whole cache lines so every slice (and the packed
 // panels at its start) stays 64-byte aligned.
-inline size_t cache_line_floats(size_t floats) { return (floats + 15) / 16 * 16; }
+constexpr int64_t kCacheLineFloats = 16;
+inline size_t cache_line_floats(size_t floats) {
+  return (floats + kCacheLineFloats - 1) / kCacheLineFloats * kCacheLineFloats;
+}
 
 class Strategy {
  public:
