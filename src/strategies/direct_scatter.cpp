@@ -183,9 +183,16 @@ class DirectScatter final : public Strategy {
       dot_ = !lanes_ && direct_uses_dot_products(p, kt_);
       if (!dot_ && !depthwise_ && !lanes_)
         for (int64_t ow = 0; ow < p.output.w; ++ow) runs_w_.push_back(tap_run_at(phases_w_, ow, p.crop.w, p.stride.w));
-      if (dot_ || (lanes_ && !nchw_))
+      if (dot_)
         for (int64_t ow = 0; ow < std::min(p.output.w, kDotBiasPixels); ++ow)
           row_bias_.insert(row_bias_.end(), pr.bias.begin(), pr.bias.end());
+      // Lanes: the same for the [ow][channel][image] rows lane_row adds the bias to (NCHW: one
+      // group's channels, group after group).
+      if (lanes_)
+        for (int64_t g = 0; g < (nchw_ ? p.groups : 1); ++g)
+          for (int64_t ow = 0; ow < std::min(p.output.w, kDotBiasPixels); ++ow)
+            for (int64_t c = nchw_ ? g * pr.cog : 0; c < (nchw_ ? (g + 1) * pr.cog : p.out_channels); ++c)
+              row_bias_.insert(row_bias_.end(), size_t(kt_.narrow_nr), pr.bias[size_t(c)]);
       // Tap matrices [th][tw][g][ci][co] (vec_mat), or [th][tw][g][co][ci] for dot_taps and
       // depthwise chan_fma (where it is [th][tw][c]) and lane_taps.
       const int64_t KH = p.kernel.h, KW = p.kernel.w;
@@ -680,8 +687,8 @@ class DirectScatter final : public Strategy {
   }
 
   // Output row oh of groups [g0, g1) for a block of `images` images: lane_taps per W-phase
-  // segment into [ow][channel][image], then a transpose into the images' rows (NCHW: per channel;
-  // NHWC: the whole row, every group, at once), bias and activation.
+  // segment into [ow][channel][image], bias and activation, then a transpose into the images'
+  // rows (NCHW: per channel; NHWC: the whole row, every group, at once).
   // `staged` holds input rows from row0 on.
   void lane_row(const float* staged, int64_t row0, float* y, int64_t images, int64_t g0, int64_t g1, int64_t oh,
                 float* ws) const {
@@ -705,20 +712,16 @@ class DirectScatter final : public Strategy {
                           pr_.cig);
           }
       }
-    if (!nchw_) {
-      float* row = y + oh * ys_.h;
-      kt_.transpose(acc, L, ow * channels, images, row, ys_.n);
-      for (int64_t n = 0; n < images; ++n)
-        for (int64_t q = 0; q < ow; q += kDotBiasPixels)
-          kt_.epilogue(row + n * ys_.n + q * channels, std::min(kDotBiasPixels, ow - q) * channels, row_bias_.data(), 1,
-                       p.epilogue);
-      return;
-    }
-    for (int64_t c = c0; c < c0 + channels; ++c) {
-      float* dst = y + c * ys_.c + oh * ys_.h;
-      kt_.transpose(acc + (c - c0) * L, channels * L, ow, images, dst, ys_.n);
-      for (int64_t n = 0; n < images; ++n) kt_.epilogue(dst + n * ys_.n, ow, pr_.bias.data() + c, 0, p.epilogue);
-    }
+    // Bias and activation on the row while it is in cache, before it is transposed out.
+    const int64_t bias_pixels = std::min(kDotBiasPixels, ow);
+    const float* bias = row_bias_.data() + (nchw_ ? g0 * bias_pixels * channels * L : 0);
+    for (int64_t q = 0; q < ow; q += kDotBiasPixels)
+      kt_.epilogue(acc + q * channels * L, std::min(kDotBiasPixels, ow - q) * channels * L, bias, 1, p.epilogue);
+    if (!nchw_)
+      kt_.transpose(acc, L, ow * channels, images, y + oh * ys_.h, ys_.n);
+    else
+      for (int64_t c = c0; c < c0 + channels; ++c)
+        kt_.transpose(acc + (c - c0) * L, channels * L, ow, images, y + c * ys_.c + oh * ys_.h, ys_.n);
   }
 
   // NHWC output row oh, one kernel call per W-phase segment, whose output pixels see the same
@@ -761,7 +764,7 @@ class DirectScatter final : public Strategy {
   std::vector<int64_t> lane_in_lo_, lane_in_hi_;  // lanes: input rows [lo, hi) each output row reads
   int64_t lane_band_rows_ = 1, lane_band_span_ = 0;  // lanes: output rows per band, input rows per band
   bool dot_ = false;  // NHWC: dot products along input channels (dot_taps) instead of vec_mat
-  std::vector<float> row_bias_;  // dot: the bias of every element of kDotBiasPixels output pixels
+  std::vector<float> row_bias_;  // dot, lanes: the bias of every element of kDotBiasPixels output pixels
   // NCHW staging (see the top of the file), and the steps between input rows and channel rows of
   // what the tap lists address.
   Staging st_;
