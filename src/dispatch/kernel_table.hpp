@@ -97,26 +97,22 @@ using ChanFmaKernel = void (*)(float* out, int64_t out_step, int64_t pixels, int
                                int64_t x_step, const int64_t* x_off, const float* w, const int64_t* w_off,
                                int64_t taps, const float* bias, const Epilogue& epilogue);
 
-// Few-channel dot products over a run of output pixels that see the same taps: for p < pixels,
-// c < cout (1..4),
+// Few-channel dot products over a run of output pixels that see the same taps (dot_taps): for
+// p < pixels, c < cout (1..4),
 //   out[p*out_step + c] = sum_t sum_i x[p*x_step + x_off[t] + i] * w[w_off[t] + c*cin + i], i < cin:
 // NHWC output pixels with few output channels as dot products along the input channels
-// (contiguous in NHWC), every tap in one call. Overwrites only the named outputs.
-using DotTapsKernel = void (*)(float* out, int64_t out_step, int64_t pixels, int64_t cout, const float* x,
-                               int64_t x_step, const int64_t* x_off, const float* w, const int64_t* w_off,
-                               int64_t taps, int64_t cin);
-
-// The same over lanes of images (L = the vector width in floats, one image per lane): for
-// p < pixels, c < cout (1..4), l < L,
+// (contiguous in NHWC), every tap in one call.
+// The same over lanes of images (lane_taps; L = the vector width in floats, one image per lane):
+// for p < pixels, c < cout (1..4), l < L,
 //   out[p*out_step + c*L + l] = sum_t sum_i x[p*x_step + x_off[t] + i*L + l] * w[w_off[t] + c*cin + i]:
 // thin layers of a batch of at least L images, input staged as [pixel][channel][image]
-// (direct_scatter's batch lanes). Overwrites only the named outputs.
-// The taps come in runs of `run` (>= 1, dividing taps) whose input pixels are consecutive,
-// x_off[t + m] = x_off[t] - m * x_step for m < run (the W taps of one phase, dilation 1): the
-// kernel may then load each input vector once per run.
-using LaneTapsKernel = void (*)(float* out, int64_t out_step, int64_t pixels, int64_t cout, const float* x,
-                                int64_t x_step, const int64_t* x_off, const float* w, const int64_t* w_off,
-                                int64_t taps, int64_t run, int64_t cin);
+// (direct_scatter's batch lanes).
+// Both overwrite only the named outputs. The taps come in runs of `run` (>= 1, dividing taps)
+// whose input pixels are consecutive, x_off[t + m] = x_off[t] - m * x_step for m < run (the W
+// taps of one phase, dilation 1): the kernel may then load each input vector once per run.
+using TapsKernel = void (*)(float* out, int64_t out_step, int64_t pixels, int64_t cout, const float* x,
+                            int64_t x_step, const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps,
+                            int64_t run, int64_t cin);
 
 // Micro-panel packing: contract in gemm/gemm.hpp ("Packing").
 using PackKernel = void (*)(const float* src, const int64_t* outer_off, int64_t outer_count,
@@ -163,8 +159,8 @@ struct KernelTable {
   RowFmaZipKernel row_fma_zip;
   VecMatKernel vec_mat;
   ChanFmaKernel chan_fma;
-  DotTapsKernel dot_taps;
-  LaneTapsKernel lane_taps;
+  TapsKernel dot_taps;
+  TapsKernel lane_taps;
   EpilogueKernel epilogue;
   ZipStoreKernel zip_store;
   PadRowsKernel pad_rows;

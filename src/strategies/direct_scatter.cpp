@@ -18,7 +18,9 @@
 // multiply by the tap vector instead (chan_fma), one call per run of output pixels that see the
 // same taps. With few output channels per group, vec_mat's vectors would be mostly empty lanes:
 // each output channel is then a dot product along the input channels (contiguous in NHWC),
-// again per run of output pixels with the same taps (dot_taps).
+// again per run of output pixels with the same taps (dot_taps; for one output channel, each
+// input vector loaded once per run of a phase's W taps, as lane_taps does below: 64 -> 1
+// channels, 14x14, k5 s2, 4 images, AVX2, 1 thread: 0.126-0.137 -> 0.099-0.101 ms).
 //
 // Batch lanes (either layout, few output channels per group, a batch of at least one vector of
 // images): vectors across images instead. For a band of output rows, the input rows it reads of
@@ -738,7 +740,7 @@ class DirectScatter final : public Strategy {
       for (const auto& seg : fw.segments) {
         const int64_t taps = segment_taps(rh, 0, fw, seg, xs_.h, xs_.w, x_off, w_off);
         float* out = row + (fw.first + seg.q0 * p.stride.w) * ys_.w;
-        const int64_t pixels = seg.q1 - seg.q0, out_step = p.stride.w * ys_.w;
+        const int64_t pixels = seg.q1 - seg.q0, out_step = p.stride.w * ys_.w, run = consecutive_w_taps(fw, seg);
         if (depthwise_) {
           kt_.chan_fma(out, out_step, pixels, C, x, xs_.w, x_off, taps_.data(), w_off, taps, pr_.bias.data(),
                        p.epilogue);
@@ -748,7 +750,7 @@ class DirectScatter final : public Strategy {
           for (int64_t co = 0; co < pr_.cog; co += kDotChannels) {
             const int64_t c = g * pr_.cog + co;
             kt_.dot_taps(out + c, out_step, pixels, std::min(kDotChannels, pr_.cog - co), x + g * pr_.cig, xs_.w,
-                         x_off, taps_.data() + c * pr_.cig, w_off, taps, pr_.cig);
+                         x_off, taps_.data() + c * pr_.cig, w_off, taps, run, pr_.cig);
           }
       }
     }

@@ -1323,31 +1323,29 @@ void taps_channels(float* out, int64_t out_step, int64_t pixels, int64_t cout, c
   }
 }
 
-template <class Arch>
-void dot_taps(float* out, int64_t out_step, int64_t pixels, int64_t cout, const float* x, int64_t x_step,
-              const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
-  taps_channels<Arch, false>(out, out_step, pixels, cout, x, x_step, x_off, w, w_off, taps, cin);
-}
-
 // f(integral_constant<int, FIRST + i>) for i = 0 .. N - 1, in order, unrolled at compile time.
 template <int FIRST, class F, int... I>
 __attribute__((always_inline)) inline void unrolled(std::integer_sequence<int, I...>, F&& f) {
   (f(std::integral_constant<int, FIRST + I>{}), ...);
 }
 
-// lane_taps for one output channel whose taps come in runs of RUN W taps reading consecutive
-// input pixels (x_off[t + m] = x_off[t] - m * x_step): P pixels of a run read only P + RUN - 1
-// distinct input vectors, so each is loaded once and multiplied by the RUN weights it meets,
-// instead of once per tap. Per input channel and run: P + RUN - 1 loads and RUN broadcasts for
-// P * RUN FMAs (P = 8, RUN = 3: 13 for 24) against P + 1 per P FMAs tap by tap, which keeps the
-// load ports, not the FMA units, the limit. U sets of sums over interleaved input channels keep
-// at least 6 independent FMA chains for small P.
-template <class Arch, int P, int RUN>
-void lane_run_block(float* out, int64_t out_step, const float* x, int64_t x_step, const int64_t* x_off,
-                    const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
+// dot_taps and lane_taps for one output channel whose taps come in runs of RUN W taps reading
+// consecutive input pixels (x_off[t + m] = x_off[t] - m * x_step): P pixels of a run read only
+// P + RUN - 1 distinct input vectors, so each is loaded once and multiplied by the RUN weights it
+// meets, instead of once per tap. Per step and run: P + RUN - 1 input loads and RUN weight loads
+// for P * RUN FMAs (P = 8, RUN = 3: 13 for 24) against P + 1 per P FMAs tap by tap, which keeps
+// the load ports, not the FMA units, the limit. U sets of sums over interleaved steps keep at
+// least 6 independent FMA chains for small P.
+// lanes (LANES true): step i is input channel i, one image per lane, its weight broadcast.
+// dot (LANES false): step i is input channels [i*W, i*W + W) times their weights' vector (the
+// last step partial), one horizontal sum per pixel at the end.
+template <class Arch, bool LANES, int P, int RUN>
+void run_block(float* out, int64_t out_step, const float* x, int64_t x_step, const int64_t* x_off, const float* w,
+               const int64_t* w_off, int64_t taps, int64_t cin) {
   using V = vf<Arch>;
   constexpr int64_t W = int64_t(V::size);
   constexpr int U = P >= 6 ? 1 : P >= 3 ? 2 : 4;
+  const int64_t steps = LANES ? cin : cin / W;  // whole steps
   V part[U][P];
 #pragma GCC unroll 8
   for (int u = 0; u < U; ++u)
@@ -1358,13 +1356,17 @@ void lane_run_block(float* out, int64_t out_step, const float* x, int64_t x_step
     const float* wt[RUN];
 #pragma GCC unroll 4
     for (int m = 0; m < RUN; ++m) wt[m] = w + w_off[t + m];
-    // Input channel i into sums s: input j (pixel p - m of tap m) for j = 1 - RUN .. P - 1.
-    auto channel = [&](V* s, const float* xi, int64_t i) __attribute__((always_inline)) {
+    // Step i into sums s: input j (pixel p - m of tap m) for j = 1 - RUN .. P - 1.
+    auto step = [&](V* s, int64_t i, const auto& load) __attribute__((always_inline)) {
       V wv[RUN];
 #pragma GCC unroll 4
-      for (int m = 0; m < RUN; ++m) wv[m] = V(wt[m][i]);
+      for (int m = 0; m < RUN; ++m) {
+        if constexpr (LANES) wv[m] = V(wt[m][i]);
+        else wv[m] = load(wt[m] + i * W);
+      }
+      const float* xi = xt + i * W;
       unrolled<1 - RUN>(std::make_integer_sequence<int, P + RUN - 1>{}, [&](auto j) __attribute__((always_inline)) {
-        const V xv = V::load_unaligned(xi + decltype(j)::value * x_step);
+        const V xv = load(xi + decltype(j)::value * x_step);
         unrolled<0>(std::make_integer_sequence<int, RUN>{}, [&](auto m) __attribute__((always_inline)) {
           constexpr int p = decltype(j)::value + decltype(m)::value;
           if constexpr (p >= 0 && p < P) s[p] = fmadd<Arch>(xv, wv[decltype(m)::value], s[p]);
@@ -1372,28 +1374,30 @@ void lane_run_block(float* out, int64_t out_step, const float* x, int64_t x_step
       });
     };
     int64_t i = 0;
-    for (; i + U <= cin; i += U, xt += U * W)
+    for (; i + U <= steps; i += U)
 #pragma GCC unroll 4
-      for (int u = 0; u < U; ++u) channel(part[u], xt + u * W, i + u);
-    for (; i < cin; ++i, xt += W) channel(part[0], xt, i);
+      for (int u = 0; u < U; ++u) step(part[u], i + u, WholeVector<Arch>());
+    for (; i < steps; ++i) step(part[0], i, WholeVector<Arch>());
+    if constexpr (!LANES)
+      if (steps * W < cin) step(part[0], steps, FirstLanes<Arch>{cin - steps * W});
   }
 #pragma GCC unroll 8
   for (int p = 0; p < P; ++p) {
 #pragma GCC unroll 4
     for (int u = 1; u < U; ++u) part[0][p] += part[u][p];
-    part[0][p].store_unaligned(out + p * out_step);
+    if constexpr (LANES) part[0][p].store_unaligned(out + p * out_step);
+    else out[p * out_step] = horizontal_sum<Arch>(part[0][p]);
   }
 }
 
-template <class Arch, int RUN>
-void lane_run_pixels(float* out, int64_t out_step, int64_t pixels, const float* x, int64_t x_step,
-                     const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps,
-                     int64_t cin) {
+template <class Arch, bool LANES, int RUN>
+void run_pixels(float* out, int64_t out_step, int64_t pixels, const float* x, int64_t x_step, const int64_t* x_off,
+                const float* w, const int64_t* w_off, int64_t taps, int64_t cin) {
   constexpr int kBlock = 8;
   using Block = void (*)(float*, int64_t, const float*, int64_t, const int64_t*, const float*, const int64_t*,
                          int64_t, int64_t);
   static constexpr auto blocks = by_count<Block>(std::make_integer_sequence<int, kBlock>{}, [](auto p) {
-    return Block(&lane_run_block<Arch, decltype(p)::value, RUN>);
+    return Block(&run_block<Arch, LANES, decltype(p)::value, RUN>);
   });
   for (int64_t p = 0; p < pixels; p += kBlock) {
     const int64_t n = pixels - p < kBlock ? pixels - p : kBlock;
@@ -1403,17 +1407,16 @@ void lane_run_pixels(float* out, int64_t out_step, int64_t pixels, const float* 
 
 // One output channel with runs of 2-4 taps: each input vector loaded once per run; otherwise
 // tap by tap.
-template <class Arch>
-void lane_taps(float* out, int64_t out_step, int64_t pixels, int64_t cout, const float* x, int64_t x_step,
-               const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t run,
-               int64_t cin) {
+template <class Arch, bool LANES>
+void taps_runs(float* out, int64_t out_step, int64_t pixels, int64_t cout, const float* x, int64_t x_step,
+               const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps, int64_t run, int64_t cin) {
   if (cout == 1 && taps % run == 0) switch (run) {
-      case 2: return lane_run_pixels<Arch, 2>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
-      case 3: return lane_run_pixels<Arch, 3>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
-      case 4: return lane_run_pixels<Arch, 4>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+      case 2: return run_pixels<Arch, LANES, 2>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+      case 3: return run_pixels<Arch, LANES, 3>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
+      case 4: return run_pixels<Arch, LANES, 4>(out, out_step, pixels, x, x_step, x_off, w, w_off, taps, cin);
       default: break;
     }
-  taps_channels<Arch, true>(out, out_step, pixels, cout, x, x_step, x_off, w, w_off, taps, cin);
+  taps_channels<Arch, LANES>(out, out_step, pixels, cout, x, x_step, x_off, w, w_off, taps, cin);
 }
 
 template <class Arch>
@@ -1576,8 +1579,8 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      &row_fma_zip<Arch>,
                      &vec_mat<Arch>,
                      &chan_fma<Arch>,
-                     &dot_taps<Arch>,
-                     &lane_taps<Arch>,
+                     &taps_runs<Arch, false>,
+                     &taps_runs<Arch, true>,
                      &epilogue_run<Arch>,
                      &zip_store<Arch>,
                      &pad_rows<Arch>,

@@ -114,8 +114,8 @@ TEST_CASE("chan_fma: runs of depthwise pixels with bias and activation, every IS
 // lane l of pixel p at p * out_step + c * L + l) must keep their value.
 namespace {
 
-// lane_taps' taps come in runs of `run` reading consecutive pixels (x_off one x_step less per
-// tap of a run); dot_taps takes run 1.
+// The taps come in runs of `run` reading consecutive pixels (x_off one x_step less per tap of a
+// run).
 bool taps_kernel_matches(const KernelTable& kt, bool lanes, int64_t cout, int64_t cin, int64_t pixels, int64_t taps,
                          int64_t run, std::mt19937& rng) {
   const int64_t L = lanes ? kt.narrow_nr : 1, out_step = (cout + 1) * L + 1;
@@ -142,7 +142,7 @@ bool taps_kernel_matches(const KernelTable& kt, bool lanes, int64_t cout, int64_
   if (lanes)
     kt.lane_taps(out.data(), out_step, pixels, cout, x.data(), x_step, x_off.data(), w.data(), w_off.data(), taps, run, cin);
   else
-    kt.dot_taps(out.data(), out_step, pixels, cout, x.data(), x_step, x_off.data(), w.data(), w_off.data(), taps, cin);
+    kt.dot_taps(out.data(), out_step, pixels, cout, x.data(), x_step, x_off.data(), w.data(), w_off.data(), taps, run, cin);
   bool ok = true;
   for (int64_t p = 0; p < pixels; ++p)
     for (int64_t j = 0; j < out_step; ++j) {
@@ -188,19 +188,20 @@ TEST_CASE("lane_taps: runs of pixels x 1-4 channels, vectors across images, ever
           }
 }
 
-TEST_CASE("lane_taps: runs of W taps over consecutive input pixels (each input loaded once per run)",
+TEST_CASE("dot_taps and lane_taps: runs of W taps over consecutive input pixels (each input loaded once per run)",
           "[kernels]") {
   std::mt19937 rng(23);
   for (const KernelTable* kt : test::kernel_tables())
-    for (int64_t run = 2; run <= 5; ++run)
-      for (int64_t cout : {1, 2})
-        for (int64_t cin : {1, 2, 3, 5, 8})
-          for (int64_t pixels = 1; pixels <= 17; ++pixels)
-            for (int64_t runs : {0, 1, 3}) {
-              INFO(kt->isa_name << " run " << run << " cout " << cout << " cin " << cin << " pixels " << pixels
-                                << " runs " << runs);
-              CHECK(taps_kernel_matches(*kt, true, cout, cin, pixels, runs * run, run, rng));
-            }
+    for (bool lanes : {false, true})
+      for (int64_t run = 2; run <= 5; ++run)
+        for (int64_t cout : {1, 2})
+          for (int64_t cin : {1, 2, 3, 5, 8, 17, 40})
+            for (int64_t pixels = 1; pixels <= 17; ++pixels)
+              for (int64_t runs : {0, 1, 3}) {
+                INFO(kt->isa_name << (lanes ? " lane_taps" : " dot_taps") << " run " << run << " cout " << cout
+                                  << " cin " << cin << " pixels " << pixels << " runs " << runs);
+                CHECK(taps_kernel_matches(*kt, lanes, cout, cin, pixels, runs * run, run, rng));
+              }
 }
 
 TEST_CASE("pad_rows: zero columns either side, nothing outside each row", "[kernels]") {
