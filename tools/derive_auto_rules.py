@@ -33,6 +33,11 @@ strategy) after direct's dot-product loop got faster, and added bench/data/avx2/
 (bench/data/random_layers_diverse.csv from tools/random_layers_diverse.py: 24 layers drawn off the
 decoder patterns, both layouts) as a second held-out set; the AVX2 thresholds were re-fitted on the
 fit set and scored on both held-out sets.
+Session 17 added direct's image lanes (NCHW, few images, at least 32 input channels per group)
+and bench/data/avx2/tune_thin_nchw.json (bench/data/thin_layers_nchw.csv: 18 random thin NCHW
+layers of 1-6 images), re-measured the AVX2 NCHW records of the 10 other layers where image lanes
+apply (their direct timings were the rows'), and chose image_lanes_pixels by score (1024: 462 of
+500 AVX2 picks within 5%, geomean 1.018x; without the rule 445, 1.041x, worst 10.1x).
 For each candidate it prints how often its pick is within 5% of the measured winner, the
 geometric-mean and worst slowdown against the winner, and the worst cases. RULES_IN_USE must
 mirror src/strategies/auto_select.cpp.
@@ -95,6 +100,16 @@ def direct_batch_lanes(f, vector_floats=16):
             and (f["layout"] == "nchw" or f["ow"] * f["Cout"] * L <= 1 << 18))
 
 
+def direct_image_lanes(f, vector_floats=16):
+    """direct_scatter.cpp's direct_uses_image_lanes: NCHW, too few images for batch lanes, few
+    output channels against at least 32 input channels per group."""
+    vectors = lambda n: -(-n // vector_floats)
+    rows = min(f["H"], (f["kh"] - 1) * f["dh"] // f["sh"] + 1)
+    return (f["layout"] == "nchw" and not direct_batch_lanes(f, vector_floats) and f["cog"] <= 4
+            and f["cig"] >= 32 and f["sh"] * f["sw"] <= 65536 and rows * f["W"] * f["Cin"] <= 1 << 21
+            and 2 * f["cog"] * vectors(f["cig"]) <= f["cig"] * vectors(f["cog"]))
+
+
 VECTOR_FLOATS = {"avx512f": 16, "avx2": 8, "sse2": 4}
 TILE_NR = {"avx512f": 32, "avx2": 16}  # the GEMM tile's width (NR) per ISA family
 
@@ -118,6 +133,7 @@ def features(params, isa="avx512f"):
     f["isa"] = isa
     f["dot"] = direct_dot_products(f, VECTOR_FLOATS[isa])
     f["lanes"] = direct_batch_lanes(f, VECTOR_FLOATS[isa])
+    f["image_lanes"] = direct_image_lanes(f, VECTOR_FLOATS[isa])
     f["one_tap"] = tph <= 1 and tpw <= 1
     f["w_members"] = mw
     vh = valid_pairs(f["H"], f["sh"], f["kh"], f["dh"], f["ct"], f["oh"])
@@ -165,7 +181,8 @@ THRESHOLDS_BY_ISA = {
                     col2im_channels_nhwc=4, col2im_cin_nhwc=64, small_image_reduction=64, small_image_pixels=16384,
                     nhwc_direct_reduction=0, nhwc_direct_cog=1 << 30, one_tap_subpixel_reduction=1 << 30,
                     one_tap_subpixel_max_macs=1 << 30, one_tap_col2im_channels_nchw=0,
-                    one_tap_subpixel_channels_nhwc=16, small_cout_max_reduction=1 << 30),
+                    one_tap_subpixel_channels_nhwc=16, small_cout_max_reduction=1 << 30,
+                    image_lanes_pixels=1024),
 }
 # Fitted (`--search`) on the AVX2 suite, random and thin-NHWC records; tune_holdout.json was kept
 # out of the fit and scores it (see main()). Session 13 re-measured the NCHW records (cheaper
@@ -189,7 +206,8 @@ GRID = dict(small_cout=[0, 2, 4, 8], dot_channels_nhwc=[0, 4, 8, 16, 32], via_ch
             nhwc_direct_cog=[16, 32, 64, 128, 1 << 30], one_tap_subpixel_reduction=[4, 8, 16, 32, 64, 1 << 30],
             one_tap_subpixel_max_macs=[64, 128, 256, 512, 1024, 1 << 30],
             one_tap_col2im_channels_nchw=[0, 4, 8, 12, 16], one_tap_subpixel_channels_nhwc=[8, 12, 16, 1 << 30],
-            small_cout_max_reduction=[32, 64, 128, 256, 512, 1 << 30])
+            small_cout_max_reduction=[32, 64, 128, 256, 512, 1 << 30],
+            image_lanes_pixels=[0, 256, 1024, 4096, 1 << 30])
 
 
 COUPLED = [("nhwc_direct_reduction", "nhwc_direct_cog"), ("via_cog", "via_macs_per_element"),
@@ -220,6 +238,9 @@ def rules_measured(f, P=None):
     one_tap_subpixel = f["one_tap"] and (nchw or f["gemm_channels"] >= P["one_tap_subpixel_channels_nhwc"])
     if f["lanes"]:
         return "subpixel" if one_tap_subpixel else "direct_scatter"
+    # Session 17 (tune_thin_nchw.json): direct's image lanes on small NCHW images.
+    if nchw and not f["one_tap"] and f["H"] * f["W"] <= P["image_lanes_pixels"] and f["image_lanes"]:
+        return "direct_scatter"
     # Session 10 (AVX2 data): NCHW layers where each output reads one input pixel (k <= s) and
     # enough input channels: subpixel stacks every phase on one GEMM. Session 11: not with so many
     # multiply-adds per element that the NHWC copies are cheap (unet_up1: 683).
@@ -262,6 +283,7 @@ def rules_measured(f, P=None):
 DEFAULT_DATA = [d + f for d in ("bench/data/", "bench/data/avx2/")
                 for f in ("tune_layers.json", "tune_random.json", "tune_holdout.json", "tune_thin_nhwc.json")]
 DEFAULT_DATA.append("bench/data/avx2/tune_diverse.json")  # session 13, AVX2 only
+DEFAULT_DATA.append("bench/data/avx2/tune_thin_nchw.json")  # session 17, AVX2 only
 RULES_IN_USE = rules_measured
 CANDIDATES = {"previous": rules_previous, "session 2": rules_session2,
               "AVX-512 thresholds": lambda f: rules_measured(f, THRESHOLDS_BY_ISA["avx512f"]),

@@ -2,8 +2,9 @@
 // family. They were chosen by a search over measured timings of every strategy on the built-in
 // suite and 64 random layers, both layouts, 1 and 2 threads, and 20 random few-channel NHWC
 // layers (`tconv tune --json`): bench/data/tune_*.json on an AVX-512 Xeon (368 measurements),
-// bench/data/avx2/tune_*.json on an AVX2 Zen 1 (368). tools/derive_auto_rules.py scores rule
-// sets against the data and mirrors these rules.
+// bench/data/avx2/tune_*.json on an AVX2 Zen 1 (368; session 17 added 36 measurements of thin
+// NCHW layers of few images, tune_thin_nchw.json). tools/derive_auto_rules.py scores rule sets
+// against the data and mirrors these rules.
 #include <algorithm>
 #include <map>
 #include <string>
@@ -40,6 +41,7 @@ struct Thresholds {
   int64_t via_channels, via_cog;  // subpixel_via_nhwc: GEMM channels at most, Cout/g at least,
   double via_macs_per_element;    // and multiply-adds per tensor element at least,
   int64_t via_width;              // or input rows at most this wide
+  int64_t image_lanes_pixels;     // direct's image lanes (NCHW): input images of at most this many pixels
 };
 
 constexpr int64_t kNever = int64_t{1} << 30;
@@ -51,7 +53,8 @@ constexpr Thresholds kAvx512Thresholds{
     0, kNever,                  // nhwc_direct_reduction, nhwc_direct_cog (rule off)
     16, 32, 4, 64,              // col2im channels / Cin per group, NCHW then NHWC
     64, 16384,                  // small_image_reduction, small_image_pixels
-    256, 16, 192, 8};           // via_channels, via_cog, via_macs_per_element, via_width
+    256, 16, 192, 8,            // via_channels, via_cog, via_macs_per_element, via_width
+    1024};                      // image_lanes_pixels (from the AVX2 data: none measured here)
 // AVX2 (Zen 1, session 10): fitted on bench/data/avx2/ (suite, random, thin NHWC: 272
 // measurements), and scored on the held-out random set. Session 13 re-measured the NCHW records
 // after the NHWC copies got cheaper and added a held-out set of more diverse random layers
@@ -67,7 +70,8 @@ constexpr Thresholds kAvx2Thresholds{
     16, 32,                     // nhwc_direct_reduction, nhwc_direct_cog
     8, 32, 4, 64,               // col2im channels / Cin per group, NCHW then NHWC
     32, 65536,                  // small_image_reduction, small_image_pixels
-    kNever, 8, 32, 0};          // via_channels, via_cog, via_macs_per_element, via_width
+    kNever, 8, 32, 0,           // via_channels, via_cog, via_macs_per_element, via_width
+    1024};                      // image_lanes_pixels
 
 PhaseShape phase_shape(int64_t k, int64_t s, int64_t d) {
   std::map<int64_t, int64_t> taps_of_residue;
@@ -129,6 +133,16 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     }
     return {"direct_scatter", "at most 4 output channels per group and a batch of at least one vector of images: "
                               "direct batch lanes (vectors across images)"};
+  }
+  if (nchw && !one_tap && p.input.h * p.input.w <= t.image_lanes_pixels && direct_uses_image_lanes(p, kt)) {
+    // Session 17 (bench/data/avx2/tune_thin_nchw.json): NCHW layers of at most 4 output channels
+    // per group and at least 32 input channels, too few images for batch lanes. Direct stages
+    // each image pixel-major and runs dot products along the input channels; on small images
+    // it beat every other strategy (256 -> 2 channels, 7x7, k5 s2, 1 image: 0.051 ms against
+    // gemm_col2im's 0.104 and subpixel's 0.50), on 56x56 ones gemm_col2im's larger GEMMs won.
+    return {"direct_scatter", "NCHW, at most 4 output channels per group against Cin/g = " + n(double(cig)) +
+                                  ", too few images for lanes across them, a small image: direct dot products on each "
+                                  "image staged pixel-major"};
   }
   const double macs_per_element = double(p.useful_macs()) / double(p.input_elements() + p.output_elements());
   if (nchw && one_tap_subpixel && reduction >= double(t.one_tap_subpixel_reduction) &&

@@ -33,6 +33,14 @@
 // layer's phases are short (tfgan_4: 14 pixels), so vectors along them are partly empty, and
 // dot products need a horizontal sum per output; lanes need neither.
 //
+// Image lanes (NCHW, the same form with one image per "vector", for batches too small for lanes
+// across images): each image's band of input rows is staged pixel-major ([ih][iw][ci], a
+// transpose), then every output channel is a dot product along the input channels (dot_taps,
+// with its W-tap runs for one output channel) and the output rows come back through a transpose.
+// It replaces the rows wherever the input channels fill vectors (at least 32 per group): 256 -> 2
+// channels, 7x7, k5 s2, 1 image, AVX2: 0.142 ms on rows, 0.051 on image lanes (gemm_col2im
+// 0.104); 64 -> 1, 56x56, k4 s2, 6 images: 3.15 -> 2.39 (bench/data/avx2/tune_thin_nchw.json).
+//
 // Memory-bound layers (depthwise, very few channels) are where this wins: it reads the input
 // and weights in place and writes each output element once.
 #include <algorithm>
@@ -86,10 +94,24 @@ constexpr int64_t kMaxLaneStagedFloats = int64_t{1} << 21, kLaneBandFloats = int
 // 3 alternating runs, 1 / 2 threads: 64 -> 128 pixels, 3.52-3.72 -> 3.56-3.64 / 1.92-1.96 ->
 // 1.86-1.89 ms (32: 3.83-3.94; 256: 3.66-3.74); tfgan_4 unchanged.
 constexpr int64_t kLaneStagePixels = 128;
+// Image lanes (NCHW, one image at a time, dot products on its input staged pixel-major): at least
+// this many input channels per group (fewer make short dot products whose per-call costs and
+// the staging outweigh them), and bands of at most kImageLaneBandFloats staged floats.
+constexpr int64_t kImageLaneMinChannels = 32, kImageLaneBandFloats = int64_t{1} << 16;
 // NHWC batch lanes compute a whole output row, every group, per task: at most this many floats.
 constexpr int64_t kMaxLaneRowFloats = int64_t{1} << 18;
 
 int64_t lane_blocks(const Params& p, int64_t lanes) { return (p.batch + lanes - 1) / lanes; }
+
+// Whether lane_row's form fits a layer with `lanes` images per vector: few output channels per
+// group, the input rows one output row reads within kMaxLaneStagedFloats when staged.
+bool lanes_fit(const Params& p, int64_t lanes) {
+  const int64_t cig = p.in_channels / p.groups, cog = p.out_channels / p.groups;
+  return cog <= kLaneMaxChannels && cig > 1 && p.stride.h * p.stride.w <= (int64_t{1} << 16) &&
+         std::min(p.input.h, (p.kernel.h - 1) * p.dilation.h / p.stride.h + 1) * p.input.w * p.in_channels * lanes <=
+             kMaxLaneStagedFloats &&
+         (p.layout == Layout::nchw || p.output.w * p.out_channels * lanes <= kMaxLaneRowFloats);
+}
 
 // NHWC, per (pixel, tap): vec_mat runs Cin/g FMAs of ceil(Cout/g / W) vectors (W floats per
 // vector), mostly empty lanes when Cout/g is small; dot_taps runs Cout/g FMAs per vector of
@@ -176,7 +198,8 @@ class DirectScatter final : public Strategy {
     ys_ = strides_of(layout, p.out_channels, p.output.h, p.output.w);
     phases_h_ = decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h);
     phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
-    lanes_ = direct_uses_batch_lanes(p, kt_);
+    lanes_ = direct_uses_batch_lanes(p, kt_) || direct_uses_image_lanes(p, kt_);
+    lane_width_ = direct_uses_batch_lanes(p, kt_) ? kt_.narrow_nr : 1;
     if (!nchw_ || lanes_) {
       size_t h_taps = 0, w_taps = 0;
       for (const auto& ph : phases_h_) h_taps = std::max(h_taps, ph.taps.size());
@@ -194,7 +217,7 @@ class DirectScatter final : public Strategy {
         for (int64_t g = 0; g < (nchw_ ? p.groups : 1); ++g)
           for (int64_t ow = 0; ow < std::min(p.output.w, kDotBiasPixels); ++ow)
             for (int64_t c = nchw_ ? g * pr.cog : 0; c < (nchw_ ? (g + 1) * pr.cog : p.out_channels); ++c)
-              row_bias_.insert(row_bias_.end(), size_t(kt_.narrow_nr), pr.bias[size_t(c)]);
+              row_bias_.insert(row_bias_.end(), size_t(lane_width_), pr.bias[size_t(c)]);
       // Tap matrices [th][tw][g][ci][co] (vec_mat), or [th][tw][g][co][ci] for dot_taps and
       // depthwise chan_fma (where it is [th][tw][c]) and lane_taps.
       const int64_t KH = p.kernel.h, KW = p.kernel.w;
@@ -247,7 +270,7 @@ class DirectScatter final : public Strategy {
   }
 
   std::string implementation() const override {
-    const char* form = lanes_        ? "direct_lanes_"
+    const char* form = lanes_        ? (lane_width_ > 1 ? "direct_lanes_" : "direct_dot_staged_")
                        : nchw_       ? (zip_first_ >= 0 ? "direct_rows_zip_" : "direct_rows_")
                        : depthwise_  ? "direct_chanwise_"
                        : dot_        ? "direct_dot_"
@@ -257,7 +280,7 @@ class DirectScatter final : public Strategy {
   }
   uint64_t executed_macs() const override {
     const Params& p = pr_.params;
-    if (lanes_) return p.useful_macs() / uint64_t(p.batch) * uint64_t(lane_blocks(p, kt_.narrow_nr) * kt_.narrow_nr);
+    if (lanes_) return p.useful_macs() / uint64_t(p.batch) * uint64_t(lane_blocks(p, lane_width_) * lane_width_);
     return st_.staged ? st_.macs : p.useful_macs();
   }
 
@@ -583,8 +606,8 @@ class DirectScatter final : public Strategy {
   // line is evicted before the next channel completes it (staging 16 images of tfgan_4: 92 ->
   // 48 us). NHWC staging writes contiguously.
   int64_t lane_pixel_step() const {
-    const int64_t L = kt_.narrow_nr, floats = pr_.params.in_channels * L;
-    return nchw_ && floats % (4 * kCacheLineFloats) == 0 ? floats + L : floats;
+    const int64_t L = lane_width_, floats = pr_.params.in_channels * L;
+    return nchw_ && L > 1 && floats % (4 * kCacheLineFloats) == 0 ? floats + L : floats;
   }
   size_t lane_band_floats() const {
     const Params& p = pr_.params;
@@ -592,7 +615,7 @@ class DirectScatter final : public Strategy {
   }
   size_t lane_row_floats() const {
     const Params& p = pr_.params;
-    return cache_line_floats(size_t(p.output.w * (nchw_ ? pr_.cog : p.out_channels) * kt_.narrow_nr));
+    return cache_line_floats(size_t(p.output.w * (nchw_ ? pr_.cog : p.out_channels) * lane_width_));
   }
 
   // Input rows [lo, hi) that output rows [oh0, oh1) read (lo == hi when none).
@@ -622,7 +645,8 @@ class DirectScatter final : public Strategy {
       lane_in_lo_.push_back(lo);
       lane_in_hi_.push_back(hi);
     }
-    const int64_t budget = std::max<int64_t>(1, kLaneBandFloats / (p.input.w * lane_pixel_step()));
+    const int64_t band_floats = lane_width_ > 1 ? kLaneBandFloats : kImageLaneBandFloats;
+    const int64_t budget = std::max<int64_t>(1, band_floats / (p.input.w * lane_pixel_step()));
     // The most input rows a window of `rows` output rows reads: sliding minimum of lo and
     // maximum of hi (monotonic queues of row indices), rows without taps left out.
     const auto widest = [&](int64_t rows) {
@@ -658,7 +682,7 @@ class DirectScatter final : public Strategy {
   // way whatever its height, so the result does not depend on the thread count.
   void execute_lanes(const float* x, float* y, float* ws, int threads) const {
     const Params& p = pr_.params;
-    const int64_t L = kt_.narrow_nr, C = p.in_channels, W = p.input.w, OH = p.output.h;
+    const int64_t L = lane_width_, C = p.in_channels, W = p.input.w, OH = p.output.h;
     const int64_t blocks = lane_blocks(p, L);
     const int64_t bands_wanted = (2 * threads + blocks - 1) / blocks;
     const int64_t rows = std::min(lane_band_rows_, std::max<int64_t>(1, (OH + bands_wanted - 1) / bands_wanted));
@@ -676,6 +700,8 @@ class DirectScatter final : public Strategy {
       if (images < L) std::fill(staged, staged + pixels * pixel_step, 0.0f);
       if (!nchw_)  // the band's channel vectors are contiguous rows, one per image
         kt_.transpose(x + n0 * xs_.n + in.first * xs_.h, xs_.n, images, pixels * C, staged, L);
+      else if (L == 1)  // one image: its channel rows of the band become pixel rows
+        kt_.transpose(x + n0 * xs_.n + in.first * xs_.h, xs_.c, C, pixels, staged, pixel_step);
       else  // chunks of pixels, every channel of a chunk at once: a chunk's staged floats stay in
             // cache until complete instead of the whole band being swept once per channel
         for (int64_t j0 = 0; j0 < pixels; j0 += kLaneStagePixels)
@@ -695,7 +721,7 @@ class DirectScatter final : public Strategy {
   void lane_row(const float* staged, int64_t row0, float* y, int64_t images, int64_t g0, int64_t g1, int64_t oh,
                 float* ws) const {
     const Params& p = pr_.params;
-    const int64_t L = kt_.narrow_nr, cog = pr_.cog, pixel_step = lane_pixel_step(), row_step = p.input.w * pixel_step;
+    const int64_t L = lane_width_, cog = pr_.cog, pixel_step = lane_pixel_step(), row_step = p.input.w * pixel_step;
     const int64_t channels = (g1 - g0) * cog, c0 = g0 * cog, ow = p.output.w;
     float* acc = ws;
     int64_t* x_off = reinterpret_cast<int64_t*>(ws + lane_row_floats());
@@ -709,9 +735,9 @@ class DirectScatter final : public Strategy {
         for (int64_t g = g0; g < g1; ++g)
           for (int64_t co = 0; co < cog; co += kDotChannels) {
             const int64_t c = g * cog + co;
-            kt_.lane_taps(out + (c - c0) * L, p.stride.w * channels * L, seg.q1 - seg.q0, std::min(kDotChannels, cog - co),
-                          staged + g * pr_.cig * L, pixel_step, x_off, taps_.data() + c * pr_.cig, w_off, taps, run,
-                          pr_.cig);
+            (L > 1 ? kt_.lane_taps : kt_.dot_taps)(out + (c - c0) * L, p.stride.w * channels * L, seg.q1 - seg.q0,
+                                                   std::min(kDotChannels, cog - co), staged + g * pr_.cig * L, pixel_step,
+                                                   x_off, taps_.data() + c * pr_.cig, w_off, taps, run, pr_.cig);
           }
       }
     // Bias and activation on the row while it is in cache, before it is transposed out.
@@ -721,6 +747,8 @@ class DirectScatter final : public Strategy {
       kt_.epilogue(acc + q * channels * L, std::min(kDotBiasPixels, ow - q) * channels * L, bias, 1, p.epilogue);
     if (!nchw_)
       kt_.transpose(acc, L, ow * channels, images, y + oh * ys_.h, ys_.n);
+    else if (L == 1)
+      kt_.transpose(acc, channels, ow, channels, y + c0 * ys_.c + oh * ys_.h, ys_.c);
     else
       for (int64_t c = c0; c < c0 + channels; ++c)
         kt_.transpose(acc + (c - c0) * L, channels * L, ow, images, y + c * ys_.c + oh * ys_.h, ys_.n);
@@ -762,7 +790,8 @@ class DirectScatter final : public Strategy {
   const Problem& pr_;
   const KernelTable& kt_;
   bool nchw_ = true, depthwise_ = false;
-  bool lanes_ = false;  // batch lanes (see the top of the file)
+  bool lanes_ = false;  // batch lanes, or image lanes (see the top of the file)
+  int64_t lane_width_ = 0;  // lanes: images per vector (1: image lanes, dot products)
   std::vector<int64_t> lane_in_lo_, lane_in_hi_;  // lanes: input rows [lo, hi) each output row reads
   int64_t lane_band_rows_ = 1, lane_band_span_ = 0;  // lanes: output rows per band, input rows per band
   bool dot_ = false;  // NHWC: dot products along input channels (dot_taps) instead of vec_mat
@@ -799,12 +828,14 @@ bool direct_stages_nchw_input(const Params& p) {
 }
 
 bool direct_uses_batch_lanes(const Params& p, const KernelTable& kt) {
-  const int64_t lanes = kt.narrow_nr, cig = p.in_channels / p.groups, cog = p.out_channels / p.groups;
-  return cog <= kLaneMaxChannels && cig > 1 && p.batch >= lanes && 2 * lane_blocks(p, lanes) * lanes <= 3 * p.batch &&
-         p.stride.h * p.stride.w <= (int64_t{1} << 16) &&
-         std::min(p.input.h, (p.kernel.h - 1) * p.dilation.h / p.stride.h + 1) * p.input.w * p.in_channels * lanes <=
-             kMaxLaneStagedFloats &&
-         (p.layout == Layout::nchw || p.output.w * p.out_channels * lanes <= kMaxLaneRowFloats);
+  const int64_t lanes = kt.narrow_nr;
+  return p.batch >= lanes && 2 * lane_blocks(p, lanes) * lanes <= 3 * p.batch && lanes_fit(p, lanes);
+}
+
+bool direct_uses_image_lanes(const Params& p, const KernelTable& kt) {
+  const int64_t cig = p.in_channels / p.groups, cog = p.out_channels / p.groups;
+  return p.layout == Layout::nchw && !direct_uses_batch_lanes(p, kt) && lanes_fit(p, 1) &&
+         cig >= kImageLaneMinChannels && dot_beats_vec_mat(cig, cog, kt.narrow_nr);
 }
 
 bool direct_uses_dot_products(const Params& p, const KernelTable& kt) {

@@ -85,6 +85,10 @@ bool direct_uses_dot_products(const Params& params, const KernelTable& kernels);
 // Whether direct_scatter runs an NCHW layer with vectors across images (few output channels per
 // group, a batch of at least one vector of images: its batch lanes).
 bool direct_uses_batch_lanes(const Params& params, const KernelTable& kernels);
+// Whether direct_scatter runs an NCHW layer image by image on its input staged pixel-major, as
+// dot products along the input channels (few output channels per group, against many input
+// channels, and a batch too small for lanes across images).
+bool direct_uses_image_lanes(const Params& params, const KernelTable& kernels);
 
 // An NCHW plan that runs `create`'s NHWC plan on NHWC copies of chunks of images
 // (nhwc_bridge.cpp); its workspace adds those copies.
