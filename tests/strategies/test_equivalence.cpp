@@ -77,6 +77,22 @@ void check_all(const Params& p, std::mt19937& rng) {
   }
 }
 
+// Each shape through check_all, after form(p, kernels, plan) has checked which of direct's forms
+// a direct_scatter plan runs on each ISA level.
+template <class Form>
+void check_direct_shapes(std::initializer_list<const char*> shapes, std::mt19937& rng, Form form) {
+  for (const char* text : shapes) {
+    INFO(text);
+    const Params p = Params::parse(text);
+    for (const detail::KernelTable* kt : test::kernel_tables()) {
+      const Plan plan = direct_plan_on(p, kt->isa_name, rng);
+      INFO(kt->isa_name << ": " << plan.implementation());
+      form(p, *kt, plan);
+    }
+    check_all(p, rng);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("Randomised sweep: every strategy, ISA, layout and thread count vs reference", "[sweep]") {
@@ -223,26 +239,19 @@ TEST_CASE("Direct image lanes: NCHW thin layers of few images, staged pixel-majo
   // W-tap runs for one output channel). Groups, dilation with k < s, crops and output padding,
   // a channel count off the vector width, stride 1, and an image taller than one band.
   std::mt19937 rng(37);
-  const char* shapes[] = {
+  const auto shapes = {
       "N=1 Cin=256 Cout=2 H=7 W=7 kh=5 kw=5 sh=2 sw=2 dh=1 dw=1 g=1 ct=2 cl=2 oh=14 ow=14 layout=nchw bias=1 act=relu",
       "N=3 Cin=64 Cout=4 H=6 W=9 kh=4 kw=3 sh=2 sw=3 dh=1 dw=1 g=2 ct=1 cl=0 oh=12 ow=27 layout=nchw bias=1 act=tanh",
       "N=2 Cin=40 Cout=1 H=5 W=7 kh=2 kw=3 sh=3 sw=4 dh=3 dw=2 g=1 ct=0 cl=1 oh=15 ow=30 layout=nchw bias=1",
       "N=2 Cin=35 Cout=1 H=8 W=8 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 g=1 ct=1 cl=1 oh=9 ow=8 layout=nchw bias=1 act=leaky_relu alpha=0.1",
       "N=1 Cin=64 Cout=2 H=40 W=64 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=80 ow=128 layout=nchw bias=1 act=sigmoid",
   };
-  for (const char* text : shapes) {
-    INFO(text);
-    const Params p = Params::parse(text);
-    for (const detail::KernelTable* kt : test::kernel_tables()) {
-      const Plan plan = direct_plan_on(p, kt->isa_name, rng);
-      INFO(kt->isa_name << ": " << plan.implementation());
-      const bool image_lanes = detail::direct_uses_image_lanes(p, *kt);
-      if (kt->isa == detail::Isa::avx2) CHECK(image_lanes);  // the path this test is for
-      CHECK((plan.implementation().find("direct_dot_staged") == 0) == image_lanes);
-      if (image_lanes) CHECK(plan.executed_macs() == plan.useful_macs());
-    }
-    check_all(p, rng);
-  }
+  check_direct_shapes(shapes, rng, [](const Params& p, const detail::KernelTable& kt, const Plan& plan) {
+    const bool image_lanes = detail::direct_uses_image_lanes(p, kt);
+    if (kt.isa == detail::Isa::avx2) CHECK(image_lanes);  // the path this test is for
+    CHECK((plan.implementation().find("direct_dot_staged") == 0) == image_lanes);
+    if (image_lanes) CHECK(plan.executed_macs() == plan.useful_macs());
+  });
 }
 
 TEST_CASE("Direct NCHW stride-2 rows stored straight into the output (row_fma_zip), every ISA", "[sweep][zip]") {
@@ -250,21 +259,15 @@ TEST_CASE("Direct NCHW stride-2 rows stored straight into the output (row_fma_zi
   // (the column-0 phase one longer), phase rows of partial vectors, row counts off the kernel's
   // row blocks, 1-4 output channels per group, bias and activations, crops of 0 and 1.
   std::mt19937 rng(31);
-  const char* shapes[] = {
+  const auto shapes = {
       "N=2 Cin=6 Cout=6 H=11 W=13 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=6 ct=1 cl=1 oh=22 ow=26 layout=nchw bias=1 act=relu",
       "N=1 Cin=2 Cout=3 H=7 W=9 kh=3 kw=3 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=13 ow=17 layout=nchw bias=1 act=tanh",
       "N=1 Cin=4 Cout=8 H=5 W=21 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1 g=2 ct=0 cl=0 oh=10 ow=42 layout=nchw bias=1 act=leaky_relu alpha=0.1",
       "N=3 Cin=3 Cout=6 H=9 W=4 kh=4 kw=3 sh=3 sw=2 dh=1 dw=1 g=3 ct=2 cl=0 oh=22 ow=9 layout=nchw bias=0",
   };
-  for (const char* text : shapes) {
-    INFO(text);
-    const Params p = Params::parse(text);
-    for (const auto& isa : supported_isas()) {
-      INFO(isa);
-      CHECK_THAT(direct_plan_on(p, isa, rng).implementation(), Catch::StartsWith("direct_rows_zip"));
-    }
-    check_all(p, rng);
-  }
+  check_direct_shapes(shapes, rng, [](const Params&, const detail::KernelTable&, const Plan& plan) {
+    CHECK_THAT(plan.implementation(), Catch::StartsWith("direct_rows_zip"));
+  });
 }
 
 TEST_CASE("PyTorch golden values", "[golden]") {
