@@ -54,7 +54,7 @@ constexpr Thresholds kAvx512Thresholds{
     16, 32, 4, 64,              // col2im channels / Cin per group, NCHW then NHWC
     64, 16384,                  // small_image_reduction, small_image_pixels
     256, 16, 192, 8,            // via_channels, via_cog, via_macs_per_element, via_width
-    1024};                      // image_lanes_pixels (from the AVX2 data: none measured here)
+    1024};                      // image_lanes_pixels (AVX2's value: no AVX-512 data for this rule)
 // AVX2 (Zen 1, session 10): fitted on bench/data/avx2/ (suite, random, thin NHWC: 272
 // measurements), and scored on the held-out random set. Session 13 re-measured the NCHW records
 // after the NHWC copies got cheaper and added a held-out set of more diverse random layers

@@ -698,9 +698,9 @@ class DirectScatter final : public Strategy {
       }
   }
 
-  // The most output rows per band whose input rows fit
-  // kLaneBandFloats (at least one), with the most input rows any such band reads: every band of
-  // at most lane_band_rows_ rows, wherever it starts, stages at most lane_band_span_ rows.
+  // The most output rows per band whose input rows fit kLaneBandFloats (image lanes:
+  // kImageLaneBandFloats; at least one), with the most input rows any such band reads: every band
+  // of at most lane_band_rows_ rows, wherever it starts, stages at most lane_band_span_ rows.
   void plan_lane_bands() {
     const Params& p = pr_.params;
     const int64_t OH = p.output.h;
