@@ -263,7 +263,7 @@ TEST_CASE("Direct segment forms with more taps than their prebuilt lists hold, e
       "N=1 Cin=4 Cout=4 H=40 W=40 kh=25 kw=25 sh=1 sw=1 dh=1 dw=1 g=4 ct=3 cl=5 oh=60 ow=58 layout=nhwc bias=1 act=relu",
       "N=1 Cin=24 Cout=2 H=30 W=30 kh=21 kw=21 sh=1 sw=1 dh=1 dw=1 g=1 ct=2 cl=0 oh=48 ow=50 layout=nhwc bias=1",
       "N=1 Cin=32 Cout=1 H=30 W=30 kh=21 kw=21 sh=1 sw=1 dh=1 dw=1 g=1 ct=0 cl=4 oh=50 ow=44 layout=nchw bias=1 act=tanh",
-      "N=8 Cin=4 Cout=1 H=30 W=30 kh=21 kw=21 sh=1 sw=1 dh=1 dw=1 g=1 ct=1 cl=1 oh=48 ow=48 layout=nchw bias=1",
+      "N=16 Cin=4 Cout=1 H=30 W=30 kh=21 kw=21 sh=1 sw=1 dh=1 dw=1 g=1 ct=1 cl=1 oh=48 ow=48 layout=nchw bias=1",
   };
   check_direct_shapes(shapes, rng, [](const Params&, const detail::KernelTable&, const Plan& plan) {
     CHECK_THAT(plan.implementation(), !Catch::StartsWith("direct_rows") && !Catch::StartsWith("direct_vecmat"));
