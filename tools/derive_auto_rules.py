@@ -12,7 +12,7 @@ bench/data/avx2/ holds the same four sets measured on an AVX2 machine (session 1
 `--strategies direct_scatter,gemm_col2im,subpixel,subpixel_via_nhwc` and the output in
 bench/data/avx2/. Each file records its ISA; records are scored against the thresholds of their
 ISA family (THRESHOLDS_BY_ISA: AVX-512, or AVX2 which SSE2 shares), as auto_select.cpp does.
-Run: tools/derive_auto_rules.py [--search] [files]   (default: all nine files)
+Run: tools/derive_auto_rules.py [--search] [files]   (default: all twelve files)
 `--search` runs a coordinate descent over GRID per ISA family (single thresholds and the pairs of
 COUPLED) from the thresholds in use, and prints the best. Session 10 fitted the AVX2 set on
 avx2/tune_{layers,random,thin_nhwc}.json and kept avx2/tune_holdout.json out to score it.
@@ -38,6 +38,11 @@ and bench/data/avx2/tune_thin_nchw.json (bench/data/thin_layers_nchw.csv: 18 ran
 layers of 1-6 images), re-measured the AVX2 NCHW records of the 10 other layers where image lanes
 apply (their direct timings were the rows'), and chose image_lanes_pixels by score (1024: 462 of
 500 AVX2 picks within 5%, geomean 1.018x; without the rule 445, 1.041x, worst 10.1x).
+Session 18 ran on the target machine, an AVX-512 Zen 4 (512-bit FMAs as two 256-bit halves), and
+measured all six sets there (bench/data/avx512/, same four strategies, both layouts for the
+random, held-out, diverse and suite sets); those replace the Xeon AVX-512 data of sessions 2-7
+(bench/data/tune_*.json, removed; in git history). The AVX-512 thresholds were re-fitted on all
+500 records: 441 within 5% (1.033x) against 400 (1.078x) for the Xeon thresholds.
 For each candidate it prints how often its pick is within 5% of the measured winner, the
 geometric-mean and worst slowdown against the winner, and the worst cases. RULES_IN_USE must
 mirror src/strategies/auto_select.cpp.
@@ -173,28 +178,31 @@ def rules_session2(f):
 
 
 # The thresholds of src/strategies/auto_select.cpp per ISA family, and the grid `--search` tries
-# for each. AVX-512 (sessions 2-7, bench/data/*.json); AVX2 (session 10, bench/data/avx2/*.json,
-# Zen 1), which SSE2 shares for want of its own data.
+# for each. AVX-512 (session 18, Zen 4: `--search` over all of bench/data/avx512/*.json, the six
+# sets; cross-checked by fitting without tune_holdout.json or tune_diverse.json and scoring it);
+# AVX2 (session 10, bench/data/avx2/*.json, Zen 1), which SSE2 shares for want of its own data.
 THRESHOLDS_BY_ISA = {
-    "avx512f": dict(small_cout=4, dot_channels_nhwc=16, via_channels=256, via_cog=16, via_macs_per_element=192,
-                    via_width=8, short_reduction=32, col2im_channels_nchw=16, col2im_cin_nchw=32,
-                    col2im_channels_nhwc=4, col2im_cin_nhwc=64, small_image_reduction=64, small_image_pixels=16384,
-                    nhwc_direct_reduction=0, nhwc_direct_cog=1 << 30, one_tap_subpixel_reduction=1 << 30,
-                    one_tap_subpixel_max_macs=1 << 30, one_tap_col2im_channels_nchw=0,
-                    one_tap_subpixel_channels_nhwc=16, small_cout_max_reduction=1 << 30,
-                    image_lanes_pixels=1024),
+    "avx512f": dict(small_cout=8, dot_channels_nhwc=16, via_channels=1 << 30, via_cog=8, via_macs_per_element=128,
+                    via_width=32, short_reduction=32, col2im_channels_nchw=8, col2im_cin_nchw=32,
+                    col2im_channels_nhwc=16, col2im_cin_nhwc=64, small_image_reduction=64, small_image_pixels=65536,
+                    nhwc_direct_reduction=8, nhwc_direct_cog=128, one_tap_subpixel_reduction=16,
+                    one_tap_subpixel_max_macs=64, one_tap_col2im_channels_nchw=8,
+                    one_tap_subpixel_channels_nhwc=1 << 30, small_cout_max_reduction=1 << 30,
+                    image_lanes_pixels=1 << 30),
 }
 # Fitted (`--search`) on the AVX2 suite, random and thin-NHWC records; tune_holdout.json was kept
 # out of the fit and scores it (see main()). Session 13 re-measured the NCHW records (cheaper
 # NHWC copies), added tune_diverse.json as a second held-out set, and re-fitted: via_macs 64 ->
 # 32 (the search's 0 ties on the fit set and scores worse held out), plus the one-tap channel
 # and small_cout reduction limits (12 NHWC channels: the diverse set's r18 and r05, 2.2x).
-THRESHOLDS_BY_ISA["avx2"] = dict(THRESHOLDS_BY_ISA["avx512f"], via_channels=1 << 30, via_cog=8,
-                                 via_macs_per_element=32, via_width=0, col2im_channels_nchw=8,
+THRESHOLDS_BY_ISA["avx2"] = dict(small_cout=4, dot_channels_nhwc=16, via_channels=1 << 30, via_cog=8,
+                                 via_macs_per_element=32, via_width=0, short_reduction=32, col2im_channels_nchw=8,
+                                 col2im_cin_nchw=32, col2im_channels_nhwc=4, col2im_cin_nhwc=64,
                                  small_image_reduction=32, small_image_pixels=65536, nhwc_direct_reduction=16,
                                  nhwc_direct_cog=32, one_tap_subpixel_reduction=4,
                                  one_tap_subpixel_max_macs=256, one_tap_col2im_channels_nchw=8,
-                                 one_tap_subpixel_channels_nhwc=12, small_cout_max_reduction=64)
+                                 one_tap_subpixel_channels_nhwc=12, small_cout_max_reduction=64,
+                                 image_lanes_pixels=1024)
 THRESHOLDS = THRESHOLDS_BY_ISA["avx512f"]
 GRID = dict(small_cout=[0, 2, 4, 8], dot_channels_nhwc=[0, 4, 8, 16, 32], via_channels=[256, 1 << 30],
             via_cog=[8, 16], via_macs_per_element=[0, 32, 64, 96, 128, 192, 256, 384],
@@ -280,10 +288,9 @@ def rules_measured(f, P=None):
     return "subpixel"
 
 
-DEFAULT_DATA = [d + f for d in ("bench/data/", "bench/data/avx2/")
-                for f in ("tune_layers.json", "tune_random.json", "tune_holdout.json", "tune_thin_nhwc.json")]
-DEFAULT_DATA.append("bench/data/avx2/tune_diverse.json")  # session 13, AVX2 only
-DEFAULT_DATA.append("bench/data/avx2/tune_thin_nchw.json")  # session 17, AVX2 only
+DEFAULT_DATA = [d + f for d in ("bench/data/avx512/", "bench/data/avx2/")
+                for f in ("tune_layers.json", "tune_random.json", "tune_holdout.json", "tune_thin_nhwc.json",
+                          "tune_diverse.json", "tune_thin_nchw.json")]
 RULES_IN_USE = rules_measured
 CANDIDATES = {"previous": rules_previous, "session 2": rules_session2,
               "AVX-512 thresholds": lambda f: rules_measured(f, THRESHOLDS_BY_ISA["avx512f"]),
