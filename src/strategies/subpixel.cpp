@@ -189,8 +189,11 @@ class Subpixel final : public Strategy {
   static constexpr int64_t kTasksPerThread = 4;
   static constexpr int64_t kSharedInputBytes = 256 << 10;  // half of a Zen 1 L2
   int64_t rows_per_task() const { return std::max<int64_t>(1, kTaskOutputPixels / pr_.params.output.w); }
-  // Output channel rows/columns ((co, member) pairs) per task.
-  int64_t channel_chunk(int64_t rows) const { return channels_on_m_ ? rows : round_up(256, kt_.nr); }
+  // Output channel rows/columns ((co, member) pairs) per task. NHWC: each task packs its pixels'
+  // A panels once for all its channels, so wide chunks amortise that packing: unet_up1 (2048
+  // stacked channels, K 1024), AVX-512 Zen 4, 1 thread: 32.0 -> 30.3 ms with 1024 instead of
+  // 256 (packing was 6% of the time); the other suite layers within noise.
+  int64_t channel_chunk(int64_t rows) const { return channels_on_m_ ? rows : round_up(1024, kt_.nr); }
 
   size_t per_thread_floats() const {
     // Pack buffer, then two int64 offset tables of one region's pixels in a task (2 floats each).
