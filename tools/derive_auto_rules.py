@@ -12,7 +12,7 @@ bench/data/avx2/ holds the same four sets measured on an AVX2 machine (session 1
 `--strategies direct_scatter,gemm_col2im,subpixel,subpixel_via_nhwc` and the output in
 bench/data/avx2/. Each file records its ISA; records are scored against the thresholds of their
 ISA family (THRESHOLDS_BY_ISA: AVX-512, or AVX2 which SSE2 shares), as auto_select.cpp does.
-Run: tools/derive_auto_rules.py [--search] [files]   (default: all twelve files)
+Run: tools/derive_auto_rules.py [--search] [files]   (default: all thirteen files)
 `--search` runs a coordinate descent over GRID per ISA family (single thresholds and the pairs of
 COUPLED) from the thresholds in use, and prints the best. Session 10 fitted the AVX2 set on
 avx2/tune_{layers,random,thin_nhwc}.json and kept avx2/tune_holdout.json out to score it.
@@ -42,7 +42,10 @@ Session 18 ran on the target machine, an AVX-512 Zen 4 (512-bit FMAs as two 256-
 measured all six sets there (bench/data/avx512/, same four strategies, both layouts for the
 random, held-out, diverse and suite sets); those replace the Xeon AVX-512 data of sessions 2-7
 (bench/data/tune_*.json, removed; in git history). The AVX-512 thresholds were re-fitted on all
-500 records: 441 within 5% (1.033x) against 400 (1.078x) for the Xeon thresholds.
+500 records: 441 within 5% (1.033x) against 400 (1.078x) for the Xeon thresholds. Then it
+measured 10 NCHW batch-lanes layers (bench/data/lanes_layers_nchw.csv, `--layout nchw`) into
+tune_lanes_nchw.json: direct's lanes won 8, so rule 3 stays as it is (README, "Which strategy
+wins where").
 For each candidate it prints how often its pick is within 5% of the measured winner, the
 geometric-mean and worst slowdown against the winner, and the worst cases. RULES_IN_USE must
 mirror src/strategies/auto_select.cpp.
@@ -291,6 +294,7 @@ def rules_measured(f, P=None):
 DEFAULT_DATA = [d + f for d in ("bench/data/avx512/", "bench/data/avx2/")
                 for f in ("tune_layers.json", "tune_random.json", "tune_holdout.json", "tune_thin_nhwc.json",
                           "tune_diverse.json", "tune_thin_nchw.json")]
+DEFAULT_DATA.append("bench/data/avx512/tune_lanes_nchw.json")  # session 18, after the fit
 RULES_IN_USE = rules_measured
 CANDIDATES = {"previous": rules_previous, "session 2": rules_session2,
               "AVX-512 thresholds": lambda f: rules_measured(f, THRESHOLDS_BY_ISA["avx512f"]),

@@ -2,7 +2,7 @@
 // family. They were chosen by a search over measured timings of every strategy on the built-in
 // suite and 88 random layers, both layouts, 1 and 2 threads, and 38 random thin layers
 // (`tconv tune --json`): bench/data/avx512/tune_*.json on an AVX-512 Zen 4 (500 measurements,
-// session 18), bench/data/avx2/tune_*.json on an AVX2 Zen 1 (500; session 17 added 36
+// session 18, plus 20 of NCHW batch-lanes layers that scored rule 3 afterwards), bench/data/avx2/tune_*.json on an AVX2 Zen 1 (500; session 17 added 36
 // measurements of thin NCHW layers of few images, tune_thin_nchw.json).
 // tools/derive_auto_rules.py scores rule sets against the data and mirrors these rules.
 #include <algorithm>
