@@ -329,7 +329,8 @@ class DirectScatter final : public Strategy {
     if (lanes_) return lane_band_floats() + lane_row_floats() + cache_line_floats(size_t(4 * pixel_taps_));
     if (!nchw_) return cache_line_floats(size_t(depthwise_ || dot_ ? 4 * pixel_taps_ : p.out_channels));
     return cache_line_floats(size_t(staged_floats()) + kRowBlock * kChannelBlock * cache_line_floats(size_t(p.output.w)) +
-                             size_t((2 + kChannelBlock) * max_row_taps() + 2 * 4 * w_segments()));
+                             size_t((2 + kChannelBlock) * max_row_taps()) +
+                             size_t(w_segments()) * sizeof(List) / sizeof(float));
   }
   // Row lists per H segment, at most.
   int64_t w_segments() const {

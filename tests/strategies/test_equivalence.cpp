@@ -443,6 +443,51 @@ TEST_CASE("auto on AVX2: the rules fitted on the diverse random layers", "[auto]
   }
 }
 
+TEST_CASE("No strategy writes outside workspace_bytes(), on every ISA", "[plan][workspace]") {
+  // One thread's plan: its whole workspace is the one thread's share, so an undersized share
+  // shows in the guard bytes after it (and, unaligned by one, before it) in a release build too.
+  std::mt19937 rng(29);
+  const auto shapes = {
+      // Direct NCHW rows whose tap lists are too big to prebuild: built per segment in the
+      // workspace, one List per W-phase segment (found by a random sweep of large shapes).
+      "N=1 Cin=128 Cout=128 H=3 W=3 kh=16 kw=16 sh=2 sw=2 dh=1 dw=1 g=1 ct=0 cl=0 oh=20 ow=20 layout=nchw",
+      "N=1 Cin=194 Cout=160 H=11 W=9 kh=15 kw=15 sh=2 sw=2 dh=1 dw=2 g=2 ct=1 cl=14 oh=35 ow=17 layout=nchw act=sigmoid",
+      "N=2 Cin=24 Cout=20 H=9 W=9 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=18 ow=18 layout=nhwc bias=1",
+      "N=16 Cin=32 Cout=3 H=8 W=8 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=16 ow=16 layout=nchw",
+      "N=1 Cin=8 Cout=8 H=12 W=12 kh=3 kw=3 sh=2 sw=2 dh=2 dw=2 g=8 ct=1 cl=1 oh=25 ow=25 layout=nhwc bias=1",
+  };
+  constexpr size_t kGuard = 256;
+  constexpr unsigned char kPattern = 0xA5;
+  for (const char* text : shapes) {
+    INFO(text);
+    const Params p = Params::parse(text);
+    const auto x = test::random_tensor(size_t(p.input_elements()), rng);
+    const auto w = test::random_tensor(size_t(p.weight_elements()), rng);
+    const auto b = test::random_tensor(size_t(p.out_channels), rng);
+    for (const auto& isa : supported_isas()) {
+      test::ForceIsa force(isa);
+      for (const auto& strategy : fast_strategies()) {
+        if (strategy == "subpixel_via_nhwc" && p.layout == Layout::nhwc) continue;
+        INFO(isa << " " << strategy);
+        PlanOptions o;
+        o.strategy = strategy;
+        o.max_threads = 1;
+        const Plan plan(p, w.data(), p.has_bias ? b.data() : nullptr, o);
+        INFO(plan.implementation());
+        // 64 + 1 bytes in: the plan aligns the workspace up to 64 bytes, using up to 63 of them.
+        const size_t head = 65;
+        std::vector<unsigned char> ws(head + plan.workspace_bytes() + kGuard, kPattern);
+        std::vector<float> y(size_t(p.output_elements()));
+        plan.execute(x.data(), y.data(), ws.data() + head, 1);
+        const bool tail_intact = std::all_of(ws.end() - kGuard, ws.end(), [](unsigned char c) { return c == kPattern; });
+        const bool head_intact = std::all_of(ws.begin(), ws.begin() + head, [](unsigned char c) { return c == kPattern; });
+        CHECK(tail_intact);
+        CHECK(head_intact);
+      }
+    }
+  }
+}
+
 TEST_CASE("Concurrent executions of one plan with distinct workspaces agree", "[plan][threads]") {
   std::mt19937 rng(23);
   const Params p = Params::parse("N=2 Cin=24 Cout=20 H=9 W=9 kh=4 kw=4 sh=2 sw=2 ct=1 cl=1 oh=18 ow=18 bias=1 act=relu");
