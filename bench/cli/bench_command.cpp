@@ -22,9 +22,9 @@
 namespace tconv::bench {
 
 float fma_loop_avx512f(int64_t iterations);
-int fma_width_avx512f();
+int fma_flops_per_iteration_avx512f();
 float fma_loop_avx2(int64_t iterations);
-int fma_width_avx2();
+int fma_flops_per_iteration_avx2();
 
 namespace {
 
@@ -36,14 +36,14 @@ struct PeakInfo {
 PeakInfo measure_peak(const std::vector<int>& threads, double min_time) {
   PeakInfo info;
   float (*loop)(int64_t) = &fma_loop_avx2;
-  int width = 0;
+  int flops_per_iteration = 0;
   const auto isas = supported_isas();
   if (std::find(isas.begin(), isas.end(), "avx512f") != isas.end()) {
     loop = &fma_loop_avx512f;
-    width = fma_width_avx512f();
+    flops_per_iteration = fma_flops_per_iteration_avx512f();
     info.isa = "avx512f";
   } else if (std::find(isas.begin(), isas.end(), "avx2") != isas.end()) {
-    width = fma_width_avx2();
+    flops_per_iteration = fma_flops_per_iteration_avx2();
     info.isa = "avx2";
   } else {
     info.isa = "sse2";
@@ -57,7 +57,7 @@ PeakInfo measure_peak(const std::vector<int>& threads, double min_time) {
       { sink = sink + loop(kIters); }
     }, min_time, 3);
     // Fastest repetition: the peak is what the machine can do, not its average.
-    info.gflops[t] = tm.min > 0 ? double(t) * kIters * 16 * width * 2 / tm.min / 1e9 : 0;
+    info.gflops[t] = tm.min > 0 ? double(t) * double(kIters) * flops_per_iteration / tm.min / 1e9 : 0;
   }
   return info;
 }

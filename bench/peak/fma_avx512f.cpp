@@ -5,6 +5,7 @@
 namespace tconv::bench {
 
 float fma_loop_avx512f(int64_t iterations) { return avx512f::fma_loop<xsimd::avx512f>(iterations); }
-int fma_width_avx512f() { return int(xsimd::batch<float, xsimd::avx512f>::size); }
+// Floating-point operations per iteration of the loop.
+int fma_flops_per_iteration_avx512f() { return avx512f::fma_chains<xsimd::avx512f>() * int(xsimd::batch<float, xsimd::avx512f>::size) * 2; }
 
 }  // namespace tconv::bench
