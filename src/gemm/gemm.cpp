@@ -263,7 +263,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   //   The group is packed in one go, each row read in longer runs, and then runs panel by
   //   panel; kStreamedGroupFloats (an L1 data cache) keeps it cached. Zen 3 AVX2, `tconv bench`
   //   (NCHW, 1 / 2 threads, best of 2 runs): unet_up4 (K = 128 planes 150 KiB apart) subpixel
-  //   38.4 / 19.8 -> 34.8 / 17.9 ms, gemm_col2im 46.5 / 23.8 -> 43.4 / 23.0. Rows close
+  //   39.3 / 20.5 -> 34.7 / 17.8 ms, gemm_col2im 46.6 / 24.4 -> 42.9 / 22.4. Rows close
   //   together gain nothing: grouped_up (planes 4 KiB apart) was 4-6% slower this way.
   constexpr int64_t kMaxGroupPanels = 8, kGroupFloats = 128 << 10, kCachedAFloats = 64 << 10;
   constexpr int64_t kManyStreams = 64, kStreamedGroupFloats = 8 << 10, kStreamedSpanFloats = 1 << 20;
@@ -303,8 +303,8 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
         g.cols = columns_of(jr, false);
         jr += cnt;
       }
-      // Big A: each A tile against every panel; else each panel against all of A.
-      const int64_t rows_per_step = a_tiles_outer ? MR : blk.m_count;
+      // Big A: each A tile against every panel; else each panel against all of A (mc_max).
+      const int64_t rows_per_step = a_tiles_outer ? MR : mc_max;
       for (int64_t ic = 0; ic < blk.m_count; ic += rows_per_step) {
         const int64_t mc = std::min(rows_per_step, blk.m_count - ic);
         for (int64_t p = 0; p < panels; ++p) {
