@@ -2,8 +2,9 @@
 // family. They were chosen by a search over measured timings of every strategy on the built-in
 // suite and 88 random layers, both layouts, 1 and 2 threads, and 38 random thin layers
 // (`tconv tune --json`): bench/data/avx512/tune_*.json on an AVX-512 Zen 4 (500 measurements,
-// session 18, plus 20 of NCHW batch-lanes layers that scored rule 3 afterwards), bench/data/avx2/tune_*.json on an AVX2 Zen 1 (500; session 17 added 36
-// measurements of thin NCHW layers of few images, tune_thin_nchw.json).
+// session 18, plus 20 of NCHW batch-lanes layers that scored rule 3 afterwards), bench/data/avx2/tune_*.json on an AVX2 Zen 3
+// (596, session 22: the Zen 1 data of sessions 10-17 re-measured with today's code, plus a third
+// held-out set of random layers, tune_diverse2.json).
 // tools/derive_auto_rules.py scores rule sets against the data and mirrors these rules.
 #include <algorithm>
 #include <map>
@@ -33,7 +34,8 @@ struct Thresholds {
   int64_t small_cout;             // direct's staged NCHW row kernels: at most this many Cout/g
   int64_t small_cout_max_reduction;  // and at most this K of a phase GEMM
   int64_t dot_channels_nhwc;      // direct's NHWC dot products: at most this many GEMM channels
-  int64_t short_reduction;        // NCHW direct: K of a phase GEMM at most this
+  int64_t short_reduction;        // NCHW direct: K of a phase GEMM at most this,
+  int64_t short_reduction_channels;  // unless more GEMM channels than this (then via NHWC)
   int64_t nhwc_direct_reduction, nhwc_direct_cog;  // NHWC direct: K at most, Cout/g at least
   int64_t col2im_channels_nchw, col2im_cin_nchw;  // gemm_col2im: few GEMM channels, many Cin/g
   int64_t col2im_channels_nhwc, col2im_cin_nhwc;
@@ -41,7 +43,8 @@ struct Thresholds {
   int64_t via_channels, via_cog;  // subpixel_via_nhwc: GEMM channels at most, Cout/g at least,
   double via_macs_per_element;    // and multiply-adds per tensor element at least,
   int64_t via_width;              // or input rows at most this wide
-  int64_t image_lanes_pixels;     // direct's image lanes (NCHW): input images of at most this many pixels
+  int64_t image_lanes_pixels;     // direct's image lanes (NCHW): input images of at most this many pixels,
+  int64_t image_lanes_cin;        // or at most this many input channels per group
 };
 
 constexpr int64_t kNever = int64_t{1} << 30;
@@ -53,29 +56,29 @@ constexpr int64_t kNever = int64_t{1} << 30;
 constexpr Thresholds kAvx512Thresholds{
     16, 64,                     // one_tap_subpixel_reduction, one_tap_subpixel_max_macs
     8, kNever,                  // one_tap_col2im_channels_nchw, one_tap_subpixel_channels_nhwc
-    8, kNever, 16, 32,          // small_cout, small_cout_max_reduction, dot_channels_nhwc, short_reduction
+    8, kNever, 16, 32, kNever,  // small_cout, small_cout_max_reduction, dot_channels_nhwc, short_reduction(_channels)
     8, 128,                     // nhwc_direct_reduction, nhwc_direct_cog
     8, 32, 16, 64,              // col2im channels / Cin per group, NCHW then NHWC
     64, 65536,                  // small_image_reduction, small_image_pixels
     kNever, 8, 128, 32,         // via_channels, via_cog, via_macs_per_element, via_width
-    kNever};                    // image_lanes_pixels (rule 4 on every image size)
-// AVX2 (Zen 1, session 10): fitted on bench/data/avx2/ (suite, random, thin NHWC: 272
-// measurements), and scored on the held-out random set. Session 13 re-measured the NCHW records
-// after the NHWC copies got cheaper and added a held-out set of more diverse random layers
-// (tune_diverse.json: odd kernels against the stride, asymmetric kernels, dilation), on which
-// session 12's rules put 71 of 96 picks within 5% of the winner (geomean 1.080x). Re-fitted,
-// and scored after re-measuring the NHWC records too (faster dot products): fit set 255 of 272
-// within 5% (1.015x), held out 88 of 96 (1.016x) and 86 of 96 (1.022x). SSE2 machines share
-// them for want of their own data.
+    kNever, 0};                 // image_lanes_pixels (rule 4 on every image size), image_lanes_cin
+// AVX2: fitted in sessions 10-17 on an AVX2 Zen 1, re-fitted in session 22 on an AVX2 Zen 3
+// after every set was re-measured there (bench/data/avx2/, 596 measurements; the Zen 1 files
+// are in git history). The Zen 1 thresholds scored 522 of 596 within 5% of the winner (geomean
+// 1.040x) on the new data, these 546 (1.020x). Cross-check, fitting without the never-fitted
+// tune_diverse2.json and scoring it: 83 of 96 (1.062x) against the Zen 1 thresholds' 82 (1.078x).
+// Two rules gained a threshold there: direct's image lanes also for 32 input channels per group
+// on any image size, and short-reduction NCHW layers with many GEMM channels go through NHWC.
+// SSE2 machines share them for want of their own data.
 constexpr Thresholds kAvx2Thresholds{
-    4, 256,                     // one_tap_subpixel_reduction, one_tap_subpixel_max_macs
-    8, 12,                      // one_tap_col2im_channels_nchw, one_tap_subpixel_channels_nhwc
-    4, 64, 16, 32,              // small_cout, small_cout_max_reduction, dot_channels_nhwc, short_reduction
-    16, 32,                     // nhwc_direct_reduction, nhwc_direct_cog
-    8, 32, 4, 64,               // col2im channels / Cin per group, NCHW then NHWC
+    4, 1024,                    // one_tap_subpixel_reduction, one_tap_subpixel_max_macs
+    8, kNever,                  // one_tap_col2im_channels_nchw, one_tap_subpixel_channels_nhwc
+    4, 512, 16, 32, 128,        // small_cout, small_cout_max_reduction, dot_channels_nhwc, short_reduction(_channels)
+    4, 128,                     // nhwc_direct_reduction, nhwc_direct_cog
+    4, 32, 4, 64,               // col2im channels / Cin per group, NCHW then NHWC
     32, 65536,                  // small_image_reduction, small_image_pixels
     kNever, 8, 32, 0,           // via_channels, via_cog, via_macs_per_element, via_width
-    1024};                      // image_lanes_pixels
+    256, 32};                   // image_lanes_pixels, image_lanes_cin
 
 PhaseShape phase_shape(int64_t k, int64_t s, int64_t d) {
   std::map<int64_t, int64_t> taps_of_residue;
@@ -114,8 +117,9 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
   // Session 13 (bench/data/avx2/tune_diverse.json): not with so few stacked GEMM channels that
   // subpixel's tiles stay mostly empty. NCHW with many input channels: 8 images of 256 -> 1
   // channels, k2 s4, gemm_col2im 1.7x faster (with 24 -> 1, subpixel stays 1.4x ahead of direct
-  // and 4x ahead of gemm_col2im). NHWC: with 12 GEMM channels (64 -> 3, k2 s4) subpixel is 2.2x
-  // faster than direct's dot products, which win with at most 8.
+  // and 4x ahead of gemm_col2im). NHWC: with 12 GEMM channels (64 -> 3, k2 s4) subpixel was 2.2x
+  // faster than direct's dot products on Zen 1; on Zen 3 (session 22) they were within noise of
+  // each other, and the AVX2 threshold no longer sets one-tap NHWC layers apart.
   if (nchw && one_tap && gemm_channels < t.one_tap_col2im_channels_nchw && cig >= t.col2im_cin_nchw && input_pixels >= 64) {
     return {"gemm_col2im", "NCHW, one input pixel per output, " + n(double(gemm_channels)) + " GEMM channels and Cin/g = " +
                                n(double(cig)) + ": GEMM over (Cout*KH*KW) x pixels reuses each packed input row for every tap"};
@@ -138,15 +142,18 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     return {"direct_scatter", "at most 4 output channels per group and a batch of at least one vector of images: "
                               "direct batch lanes (vectors across images)"};
   }
-  if (nchw && !one_tap && p.input.h * p.input.w <= t.image_lanes_pixels && direct_uses_image_lanes(p, kt)) {
+  if (nchw && !one_tap && (p.input.h * p.input.w <= t.image_lanes_pixels || cig <= t.image_lanes_cin) &&
+      direct_uses_image_lanes(p, kt)) {
     // Session 17 (bench/data/avx2/tune_thin_nchw.json): NCHW layers of at most 4 output channels
     // per group and at least 32 input channels, too few images for batch lanes. Direct stages
     // each image pixel-major and runs dot products along the input channels; on small images
     // it beat every other strategy (256 -> 2 channels, 7x7, k5 s2, 1 image: 0.051 ms against
     // gemm_col2im's 0.104 and subpixel's 0.50), on 56x56 ones gemm_col2im's larger GEMMs won.
+    // Session 22 (Zen 3): with only 32 input channels per group on any image size too (32 -> 1,
+    // 256x256, k5 s3: 7.5 against subpixel's 14.7 ms; 32 -> 1, 44x29, k7 s2: 1.5x).
     return {"direct_scatter", "NCHW, at most 4 output channels per group against Cin/g = " + n(double(cig)) +
-                                  ", too few images for lanes across them, a small image: direct dot products on each "
-                                  "image staged pixel-major"};
+                                  ", too few images for lanes across them, a small image or few input channels: "
+                                  "direct dot products on each image staged pixel-major"};
   }
   const double macs_per_element = double(p.useful_macs()) / double(p.input_elements() + p.output_elements());
   if (nchw && one_tap_subpixel && reduction >= double(t.one_tap_subpixel_reduction) &&
@@ -162,7 +169,8 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     // dcgan_g5, tfgan_4: a GEMM tile over output channels would be mostly padding; direct's
     // row kernel runs up to 8 output rows x 4 channels per input load on a staged image. Not
     // with a long reduction on AVX2: 4 images of 96 -> 1 and 96 -> 3 channels, k7x5 s2 and k5
-    // s3 (K 840 and 267), gemm_col2im 1.3x faster.
+    // s3 (K 840 and 267), gemm_col2im 1.3x faster (Zen 1; on Zen 3, session 22, the limit rose
+    // from 64 to 512: 16 -> 8 channels in 2 groups, k7x5 s1, K 280: direct 1.9x faster).
     return {"direct_scatter", "NCHW with at most " + n(double(t.small_cout)) + " output channels per group on a small image: direct row kernels on the staged input"};
   }
   if (!nchw && gemm_channels <= t.dot_channels_nhwc && !one_tap_subpixel && direct_uses_dot_products(p, kt)) {
@@ -179,7 +187,16 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
   }
   if (nchw && reduction <= double(t.short_reduction) && !paired_stores) {
     // A GEMM tile would do a few multiply-adds per element it stores, and NCHW phase outputs
-    // are strided; direct writes whole output rows.
+    // are strided; direct writes whole output rows. Except with many GEMM channels: then the
+    // output is most of the traffic, and NHWC writes it as whole channel vectors, with one
+    // contiguous transpose. Session 22 (Zen 3, bench/data/avx2/): 8 -> 256 channels, k4 s3,
+    // 1 image, 1 / 2 threads: direct 8.5 / 4.1 ms, through NHWC 4.2 / 2.2; 1 -> 64 channels,
+    // 116x116, k8 s4: 22.8 / 10.7 against 15.1 / 9.1 (bench/data/avx2/tune_diverse2.json,
+    // tune_holdout.json).
+    if (gemm_channels > t.short_reduction_channels && p.groups == 1) {
+      return {"subpixel_via_nhwc", "NCHW with a short reduction (" + n(reduction) + ") and " + n(double(gemm_channels)) +
+                                       " GEMM channels: the output dominates; subpixel on NHWC copies stores whole channel vectors"};
+    }
     return {"direct_scatter", "NCHW with a short reduction (Cin/g x taps per phase = " + n(reduction) +
                                   " <= " + n(double(t.short_reduction)) + ") and strided phase outputs: direct row kernels"};
   }

@@ -449,24 +449,34 @@ TEST_CASE("auto's thresholds follow the ISA they were measured on", "[auto]") {
 }
 
 TEST_CASE("auto on AVX2: the rules fitted on the diverse random layers", "[auto]") {
-  // bench/data/avx2/tune_diverse.json, 1 thread: r02 (one tap, 4 GEMM channels, Cin 256) gemm_col2im
-  // 2.8 ms against subpixel's 4.8; r18 (NHWC, one tap, 12 GEMM channels) subpixel 2.2x faster than
-  // direct's dot products. r24 (96 -> 1 channels, k7x5: K 840, 11x7 pixels): gemm_col2im was 1.3x
-  // faster than direct's rows; session 17's image lanes (tune_diverse.json, re-measured) run it
-  // in 0.074 ms against gemm_col2im's 0.183.
+  // bench/data/avx2/ (Zen 3, session 22), 1 thread: r02 of tune_diverse.json (one tap, 4 GEMM
+  // channels, Cin 256) runs gemm_col2im; r18 (NHWC, one tap, 12 GEMM channels): direct's dot
+  // products and subpixel within 1% (subpixel was 2.2x faster on Zen 1), direct 1.14x at 2
+  // threads. r24 (96 -> 1 channels, k7x5: K 840, 11x7 pixels): direct's image lanes. Of
+  // tune_diverse2.json: n13 (8 -> 256 channels, k4 s3: K 14, 1024 GEMM channels) 4.2 ms through
+  // NHWC copies against direct's 8.5; n07 (32 -> 1 channels, 44x29, k7 s2) 0.138 ms on direct's
+  // image lanes against gemm_col2im's 0.212.
   const Params few_channels = Params::parse("N=8 Cin=256 Cout=1 H=37 W=57 kh=2 kw=2 sh=4 sw=4 ct=1 cl=1 oh=144 ow=224");
   const Params thin_nhwc = Params::parse("N=4 Cin=64 Cout=3 H=25 W=45 kh=2 kw=2 sh=4 sw=4 ct=0 cl=0 oh=98 ow=178 layout=nhwc");
   const Params long_k = Params::parse("N=4 Cin=96 Cout=1 H=11 W=7 kh=7 kw=5 sh=2 sw=2 ct=6 cl=2 oh=15 ow=13");
+  const Params wide_short_k = Params::parse("N=1 Cin=8 Cout=256 H=38 W=45 kh=4 kw=4 sh=3 sw=3 ct=0 cl=2 oh=115 ow=132");
+  const Params few_cin_big_image = Params::parse("N=2 Cin=32 Cout=1 H=44 W=29 kh=7 kw=7 sh=2 sw=2 ct=0 cl=5 oh=93 ow=53");
   for (const detail::KernelTable* kt : test::kernel_tables()) {
     if (kt->isa != detail::Isa::avx2) continue;  // fitted on AVX2 data (SSE2 vectors enable direct's batch lanes on r24)
     INFO(kt->isa_name);
     const detail::Choice a = detail::choose_strategy(few_channels, *kt);
     CHECK(a.strategy == "gemm_col2im");
     CHECK_THAT(a.reason, Catch::Contains("one input pixel per output"));
-    CHECK(detail::choose_strategy(thin_nhwc, *kt).strategy == "subpixel");
+    CHECK(detail::choose_strategy(thin_nhwc, *kt).strategy == "direct_scatter");
     const detail::Choice c = detail::choose_strategy(long_k, *kt);
     CHECK(c.strategy == "direct_scatter");
     CHECK_THAT(c.reason, Catch::Contains("staged pixel-major"));
+    const detail::Choice d = detail::choose_strategy(wide_short_k, *kt);
+    CHECK(d.strategy == "subpixel_via_nhwc");
+    CHECK_THAT(d.reason, Catch::Contains("the output dominates"));
+    const detail::Choice e = detail::choose_strategy(few_cin_big_image, *kt);
+    CHECK(e.strategy == "direct_scatter");
+    CHECK_THAT(e.reason, Catch::Contains("staged pixel-major"));
   }
 }
 
