@@ -12,7 +12,7 @@ bench/data/avx2/ holds the same four sets measured on an AVX2 machine (session 1
 `--strategies direct_scatter,gemm_col2im,subpixel,subpixel_via_nhwc` and the output in
 bench/data/avx2/. Each file records its ISA; records are scored against the thresholds of their
 ISA family (THRESHOLDS_BY_ISA: AVX-512, or AVX2 which SSE2 shares), as auto_select.cpp does.
-Run: tools/derive_auto_rules.py [--search] [files]   (default: all fourteen files)
+Run: tools/derive_auto_rules.py [--search] [files]   (default: all fifteen files)
 `--search` runs a coordinate descent over GRID per ISA family (single thresholds and the pairs of
 COUPLED) from the thresholds in use, and prints the best. Session 10 fitted the AVX2 set on
 avx2/tune_{layers,random,thin_nhwc}.json and kept avx2/tune_holdout.json out to score it.
@@ -57,6 +57,13 @@ records; fitted without tune_diverse2.json, the search scores it 83 of 96 within
 against the Zen 1 thresholds' 82 (1.078x). The AVX-512 search on bench/data/avx512/ picks
 short_reduction_channels = 128 too, but by 2 records either way (geomean 1.033x -> 1.032x), so
 the AVX-512 set keeps the rule off until the target machine re-measures it.
+After the fit, a check set no fit has seen: bench/data/random_layers_check22.csv (h01-h24:
+tools/random_layers_diverse.py 24 31337; f01-f16: tools/random_layers.py 16 4242), both layouts,
+into bench/data/avx2/tune_check22.json: the Zen 1 thresholds 126 of 160 within 5% (1.108x, worst
+4.45x), the re-fitted ones 128 (1.068x, worst 2.81x); all 80 NHWC picks within 5%, NCHW 48 of 80
+(1.141x). A further rule tried on that evidence (NCHW with a W stride of at least 3 through NHWC
+copies, where subpixel's phase stores are scattered on AVX2) fitted to stride 4 and gained
+nothing on the check set, so it was left out.
 For each candidate it prints how often its pick is within 5% of the measured winner, the
 geometric-mean and worst slowdown against the winner, and the worst cases. RULES_IN_USE must
 mirror src/strategies/auto_select.cpp.
@@ -313,6 +320,7 @@ DEFAULT_DATA = [d + f for d in ("bench/data/avx512/", "bench/data/avx2/")
                           "tune_diverse.json", "tune_thin_nchw.json")]
 DEFAULT_DATA.append("bench/data/avx512/tune_lanes_nchw.json")  # session 18, after the fit
 DEFAULT_DATA.append("bench/data/avx2/tune_diverse2.json")  # session 22
+DEFAULT_DATA.append("bench/data/avx2/tune_check22.json")  # session 22, after the fit
 RULES_IN_USE = rules_measured
 CANDIDATES = {"previous": rules_previous, "session 2": rules_session2,
               "AVX-512 thresholds": lambda f: rules_measured(f, THRESHOLDS_BY_ISA["avx512f"]),
