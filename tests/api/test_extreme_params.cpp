@@ -1,6 +1,7 @@
 // Any argument values: random parameters drawn far outside the sweep's small ranges (strides,
 // dilations and kernels up to 2^20, crops past the output, sizes of 0, -1 and 2^31). Every
-// strategy either matches the reference or throws tconv::Error without writing the output.
+// strategy either matches the reference or throws tconv::Error without writing the output, and
+// no plan asks for a workspace out of proportion to its tensors.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -90,6 +91,13 @@ TEST_CASE("Extreme parameter values: the reference's result or an error, never a
       std::vector<float> y(size_t(p.output_elements()), NAN);
       try {
         const Plan plan(p, w.data(), b.empty() ? nullptr : b.data(), o);
+        // Bounded by the tensors, not by the kernel's or the stride's extent (im2col_gemm's
+        // column buffer once asked 268 GB for a 27-pixel input with a 31x33 kernel at stride 4096).
+        // (The weights term covers im2col_gemm's K x 4 NR floats of column pieces.)
+        const double tensor_bytes = 4.0 * double(p.input_elements() + p.output_elements() + 128 * p.weight_elements());
+        CHECK(double(plan.workspace_bytes()) <= 64.0 * (1 << 20) + tensor_bytes);
+        // im2col_gemm multiplies every inserted zero: at stride 4096 that is 10^10 and more.
+        if (plan.executed_macs() > 200'000'000) continue;
         plan.execute(x.data(), y.data(), nullptr, 2);
       } catch (const Error&) {  // a strategy that does not take these parameters says so
         CHECK(std::all_of(y.begin(), y.end(), [](float v) { return std::isnan(v); }));
@@ -101,4 +109,19 @@ TEST_CASE("Extreme parameter values: the reference's result or an error, never a
   // The draw reaches both outcomes often enough to mean something.
   CHECK(ran >= cases / 16);
   CHECK(rejected >= cases / 10);
+}
+
+TEST_CASE("im2col_gemm's workspace stays bounded when one output row's columns exceed it", "[params][workspace]") {
+  // Found by the draw above's harness: K = 1000 x 31 x 33 and 32831 output columns asked for
+  // 268 GB of column buffer per thread; rows too long for the budget now run in pieces.
+  const Params p = Params::parse(
+      "N=2 Cin=3000 Cout=3 H=1 W=9 kh=31 kw=33 sh=4096 sw=4096 dh=1 dw=2 g=3 ct=2 cl=2 oh=29 ow=32831 layout=nhwc bias=1 act=relu");
+  const std::vector<float> w(size_t(p.weight_elements()), 0.25f), b(size_t(p.out_channels), 0.5f);
+  for (const char* strategy : {"im2col_gemm", "auto"}) {  // auto: im2col_gemm beyond 65536 phases
+    PlanOptions o;
+    o.strategy = strategy;
+    o.max_threads = 2;
+    const Plan plan(p, w.data(), b.data(), o);
+    CHECK(plan.workspace_bytes() <= size_t(64) << 20);
+  }
 }

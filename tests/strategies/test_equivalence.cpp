@@ -184,6 +184,11 @@ TEST_CASE("Layer-like shapes: larger channels exercise full tiles and K blocking
       // runs them row by row; also depthwise rows and a 3-wide tail past a full 2-tap row.
       "N=2 Cin=8 Cout=6 H=9 W=32 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=2 ct=1 cl=1 oh=18 ow=64 layout=nchw bias=1 act=relu",
       "N=1 Cin=3 Cout=5 H=6 W=63 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=12 ow=126 layout=nchw bias=1",
+      // im2col_gemm's column buffer in pieces of a row: K x OW beyond its 2^20-float budget (K
+      // 1600, 902 columns: pieces of 655 and 247), and K alone beyond it (one pixel per piece).
+      "N=1 Cin=64 Cout=3 H=2 W=300 kh=5 kw=5 sh=3 sw=3 dh=1 dw=1 g=1 ct=0 cl=0 oh=8 ow=902 layout=nchw bias=1 act=relu",
+      "N=1 Cin=64 Cout=3 H=2 W=300 kh=5 kw=5 sh=3 sw=3 dh=1 dw=1 g=1 ct=1 cl=2 oh=7 ow=899 layout=nhwc bias=1",
+      "N=1 Cin=4100 Cout=2 H=1 W=3 kh=16 kw=16 sh=1 sw=1 dh=1 dw=1 g=1 ct=0 cl=0 oh=16 ow=18 layout=nchw bias=1",
       // Images of over 1 MiB each with small weights: the NHWC bridge runs one image per chunk.
       "N=3 Cin=4 Cout=5 H=100 W=90 kh=3 kw=3 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=200 ow=180 layout=nchw bias=1 act=relu",
   };
