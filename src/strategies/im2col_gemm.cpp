@@ -7,8 +7,7 @@
 // an input pixel or is zero). The im2col buffer is tiled by output rows, and a row too long for
 // the budget by columns, so the workspace is bounded: per thread, K x tile pixels of at most
 // max(kColumnBudgetFloats, 4 NR K) floats (K = Cin/g x KH x KW, NR the GEMM tile's width), plus
-// the GEMM's packing buffers. The
-// GEMM writes the output with bias and activation.
+// the GEMM's packing buffers. The GEMM writes the output with bias and activation.
 #include <algorithm>
 
 #include "gemm/gemm.hpp"
