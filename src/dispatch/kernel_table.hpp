@@ -62,10 +62,11 @@ using GemmNarrowUkernel = void (*)(int64_t segments, const int64_t* kc, const fl
 // segment of up to 4 output channels in each of `rows` output rows whose inputs lie x_row_step
 // apart, all taps that reach it (see direct_scatter.cpp). Taps come in `groups` groups of h_taps
 // H taps, tap h of a group reading the input row h rows above tap 0's (so one loaded input row
-// serves several output rows). Reads x only at the named positions.
+// serves several output rows). Reads x only at the named positions. accumulate: acc += the sums
+// instead of acc = (a block of input channels at a time).
 using RowFmaKernel = void (*)(float* acc, int64_t ld, int64_t channels, int64_t rows, int64_t n,
                               const float* x, int64_t x_row_step, const int64_t* tap_offsets,
-                              const float* tap_weights, int64_t groups, int64_t h_taps);
+                              const float* tap_weights, int64_t groups, int64_t h_taps, bool accumulate);
 
 // The tap groups of one W phase for RowFmaZipKernel: as RowFmaKernel's off, w, groups, h_taps.
 struct RowTaps {

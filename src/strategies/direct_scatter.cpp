@@ -47,6 +47,7 @@
 #include <deque>
 #include <limits>
 #include <memory>
+#include <numeric>
 
 #include "epilogue/phase_row.hpp"
 #include "plan/checked.hpp"
@@ -61,6 +62,9 @@ namespace {
 // (of one H phase) sharing every weight broadcast.
 constexpr int64_t kChannelBlock = 4;
 constexpr int64_t kRowBlock = 8;
+// NCHW bands and channel passes (plan_bands()): input floats one band or pass reads at most (in
+// L2 with the partial sums), and the partial sums' floats.
+constexpr int64_t kPassInputFloats = int64_t{1} << 16, kPassAccFloats = int64_t{1} << 14;
 // Largest prebuilt tap-list table (floats) a plan keeps; beyond it tasks build their own.
 constexpr int64_t kPrebuiltFloats = int64_t{1} << 23;
 // Staging limits: the staged image (floats, per thread, within L2) and the multiply-adds the zero
@@ -98,6 +102,8 @@ constexpr int64_t kLaneStagePixels = 128;
 // this many input channels per group (fewer make short dot products whose per-call costs and
 // the staging outweigh them), and bands of at most kImageLaneBandFloats staged floats.
 constexpr int64_t kImageLaneMinChannels = 32, kImageLaneBandFloats = int64_t{1} << 16;
+// NCHW: input floats per image and group from which the rows beat the lanes (nchw_rows_beat_lanes()).
+constexpr double kRowsOverLanesFloats = double(int64_t{1} << 22);
 // Segment forms: tap list entries prebuilt for every output row at most (16 bytes each); beyond,
 // each row builds its lists as it goes. Prebuilt, 64 -> 1 channels, 14x14, k5 s2, AVX2, 1 thread:
 // 1 image NCHW (image lanes) 0.036 -> 0.0335 ms, NHWC (dot products) 0.0297 -> 0.0262; 4 images
@@ -245,6 +251,7 @@ class DirectScatter final : public Strategy {
       use_staging();
       prebuild_lists();
       plan_zip();
+      plan_bands();
       if (zip_first_ < 0) row_writer_ = std::make_unique<PhaseRowWriter>(phases_w_, p.stride.w, kt_);
     }
   }
@@ -257,11 +264,20 @@ class DirectScatter final : public Strategy {
     const Params& p = pr_.params;
     if (lanes_) return execute_lanes(x, y, ws, threads);
     if (nchw_) {
+      // Tasks are (image, group, channel block), split by rows (whole bands, or row blocks) when
+      // too few of them would leave threads idle: into as many parts as make the task count a
+      // multiple of the threads.
       const int64_t blocks = (pr_.cog + kChannelBlock - 1) / kChannelBlock;
-      parallel_for(threads, p.batch * p.groups * blocks, [&](int64_t t, int tid) {
-        const int64_t n = t / (p.groups * blocks), g = (t / blocks) % p.groups, b = t % blocks;
+      const int64_t outer = p.batch * p.groups * blocks, rows = max_phase_rows();
+      const int64_t unit = std::min(band_rows_, kRowBlock), units = (rows + unit - 1) / unit;
+      const int64_t splits =
+          outer >= 4 * threads ? 1 : std::min(units, threads / std::gcd(outer, int64_t{threads}));
+      parallel_for(threads, outer * splits, [&](int64_t t, int tid) {
+        const int64_t o = t / splits, part = t % splits;
+        const int64_t n = o / (p.groups * blocks), g = (o / blocks) % p.groups, b = o % blocks;
         const int64_t co0 = b * kChannelBlock;
         block_nchw(x + n * xs_.n, y + n * ys_.n, g, co0, std::min(kChannelBlock, pr_.cog - co0),
+                   part * units / splits * unit, std::min(rows, (part + 1) * units / splits * unit),
                    ws + size_t(tid) * per_thread_floats());
       });
     } else {
@@ -281,7 +297,9 @@ class DirectScatter final : public Strategy {
 
   std::string implementation() const override {
     const char* form = lanes_        ? (lane_width_ > 1 ? "direct_lanes_" : "direct_dot_staged_")
-                       : nchw_       ? (zip_first_ >= 0 ? "direct_rows_zip_" : "direct_rows_")
+                       : nchw_       ? (zip_first_ >= 0                ? "direct_rows_zip_"
+                                        : pass_channels_ < pr_.cig ? "direct_rows_passes_"
+                                                                   : "direct_rows_")
                        : depthwise_  ? "direct_chanwise_"
                        : dot_        ? "direct_dot_"
                                      : "direct_vecmat_";
@@ -321,14 +339,15 @@ class DirectScatter final : public Strategy {
   }
   size_t per_thread_floats() const {
     const Params& p = pr_.params;
-    // NCHW: kChannelBlock phase-split rows, tap offsets (int64: 2 floats each), tap weights.
+    // NCHW: acc_rows() phase-split rows per channel of a block, tap offsets (int64: 2 floats
+    // each), tap weights.
     // NHWC: the channel accumulator, or (depthwise, dot) a pixel's input and weight offsets.
     // Staged: the staged image first.
     // Lanes: the staged input rows of a band, one output row [ow][channel][image] (NCHW: of one
     // group), then a pixel's input and weight offsets.
     if (lanes_) return lane_band_floats() + lane_row_floats() + cache_line_floats(size_t(4 * pixel_taps_));
     if (!nchw_) return cache_line_floats(size_t(depthwise_ || dot_ ? 4 * pixel_taps_ : p.out_channels));
-    return cache_line_floats(size_t(staged_floats()) + kRowBlock * kChannelBlock * cache_line_floats(size_t(p.output.w)) +
+    return cache_line_floats(size_t(staged_floats()) + acc_rows() * kChannelBlock * cache_line_floats(size_t(p.output.w)) +
                              size_t((2 + kChannelBlock) * max_row_taps()) +
                              size_t(w_segments()) * sizeof(List) / sizeof(float));
   }
@@ -433,58 +452,131 @@ class DirectScatter final : public Strategy {
     return pre_wts_.data() + (g * blocks + block) * pre_weights_per_block_;
   }
 
-  // Output channels [co0, co0 + nco) of group g (nco <= 4), every row. Rows are visited by H
+  // Output channels [co0, co0 + nco) of group g (nco <= 4), phase rows [q_begin, q_end) of every H
+  // phase (q_begin a multiple of band_rows_ when banded). Rows are visited by H
   // phase and H segment: all rows of a segment share their tap lists (offsets relative to the
-  // row, weights), prebuilt at plan creation or built once per segment here.
-  void block_nchw(const float* x, float* y, int64_t g, int64_t co0, int64_t nco, float* ws) const {
+  // row, weights), prebuilt at plan creation or built once per segment here. In bands
+  // (plan_bands()), band_rows_ rows of every H phase at a time, each summed over the input
+  // channels a pass at a time.
+  void block_nchw(const float* x, float* y, int64_t g, int64_t co0, int64_t nco, int64_t q_begin, int64_t q_end,
+                  float* ws) const {
     const Params& p = pr_.params;
     const float* xg = st_.staged ? stage(x + g * pr_.cig * xs_.c, ws) : x + g * pr_.cig * xs_.c;
     ws += staged_floats();
     const int64_t ld = int64_t(cache_line_floats(size_t(p.output.w)));  // one phase-split row per channel
     float* acc = ws;
     const bool prebuilt = !pre_offs_.empty();
-    int64_t* offs = reinterpret_cast<int64_t*>(ws + kRowBlock * kChannelBlock * ld);
+    int64_t* offs = reinterpret_cast<int64_t*>(ws + acc_rows() * kChannelBlock * ld);
     float* wts = reinterpret_cast<float*>(offs + (prebuilt ? 0 : max_row_taps()));
     List* lists = reinterpret_cast<List*>(wts + (prebuilt ? 0 : kChannelBlock * max_row_taps()));
     const int64_t blocks = (pr_.cog + kChannelBlock - 1) / kChannelBlock;
-    size_t hseg = 0;
-    for (const Phase1D& fh : phases_h_) {
-      for (const auto& seg_h : fh.segments) {
-        int64_t n_lists = 0;
-        const int64_t* seg_offs = offs;
-        const float* seg_wts = wts;
-        const List* seg_lists = lists;
-        if (prebuilt) {
-          const HsegLists& h = hseg_first_[hseg++];
-          seg_offs = pre_offs_.data() + h.first_group;
-          seg_wts = pre_wts_.data() + (g * blocks + co0 / kChannelBlock) * pre_weights_per_block_ + h.first_weight * nco;
-          seg_lists = pre_lists_.data() + h.first_list;
-          n_lists = h.lists;
-        } else {
-          ListSize size;
-          n_lists = build_lists(g, co0, nco, fh, seg_h, offs, wts, lists, &size);
-        }
-        if (zip_first_ >= 0) {
-          zip_rows(y, g, co0, nco, fh, seg_h, xg, seg_offs, seg_wts, seg_lists);
-          continue;
-        }
-        int64_t covered = 0;
-        for (int64_t l = 0; l < n_lists; ++l) covered += seg_lists[l].len;
-        for (int64_t q = seg_h.q0; q < seg_h.q1; q += kRowBlock) {
-          const int64_t rows = std::min(kRowBlock, seg_h.q1 - q);
-          // Lists cover disjoint outputs and the kernel writes (not adds) them: zero only rows
-          // some output of which no tap reaches.
-          if (covered < p.output.w) std::fill(acc, acc + rows * nco * ld, 0.0f);
-          for (int64_t l = 0; l < n_lists; ++l) {
-            const List& li = seg_lists[l];
-            kt_.row_fma(acc + li.out_start, ld, nco, rows, li.len, xg + q * row_step_, row_step_,
-                        seg_offs + li.first_group, seg_wts + li.first_weight * nco, li.groups, li.h_taps);
+    const bool passes = pass_channels_ < pr_.cig, banded = band_rows_ < max_phase_rows();
+    for (int64_t qa = q_begin; qa < q_end; qa += band_rows_) {
+      const int64_t qz = std::min(q_end, qa + band_rows_);
+      for (int64_t c0 = 0; c0 < pr_.cig; c0 += pass_channels_) {
+        const int64_t c1 = std::min(pr_.cig, c0 + pass_channels_);
+        size_t hseg = 0;
+        for (size_t ih = 0; ih < phases_h_.size(); ++ih) {
+          const Phase1D& fh = phases_h_[ih];
+          for (const auto& seg_h : fh.segments) {
+            int64_t n_lists = 0;
+            const int64_t* seg_offs = offs;
+            const float* seg_wts = wts;
+            const List* seg_lists = lists;
+            const HsegLists* pre = prebuilt ? &hseg_first_[hseg++] : nullptr;
+            // The segment's row blocks that start in [qa, qz), and where the last one ends: a
+            // block's rows, hence its sums' order, do not depend on how tasks split the rows.
+            const auto block_start = [&](int64_t q) {
+              if (banded) return std::max(seg_h.q0, q);
+              return seg_h.q0 + std::max<int64_t>(0, q - seg_h.q0 + kRowBlock - 1) / kRowBlock * kRowBlock;
+            };
+            const int64_t q0 = block_start(qa), q1 = std::min(seg_h.q1, block_start(qz));
+            if (q0 >= q1) continue;
+            if (pre) {
+              seg_offs = pre_offs_.data() + pre->first_group;
+              seg_wts = pre_wts_.data() + (g * blocks + co0 / kChannelBlock) * pre_weights_per_block_ +
+                        pre->first_weight * nco;
+              seg_lists = pre_lists_.data() + pre->first_list;
+              n_lists = pre->lists;
+            } else {
+              ListSize size;
+              n_lists = build_lists(g, co0, nco, fh, seg_h, offs, wts, lists, &size);
+            }
+            if (zip_first_ >= 0) {
+              zip_rows(y, g, co0, nco, fh, q0, q1, xg, seg_offs, seg_wts, seg_lists);
+              continue;
+            }
+            int64_t covered = 0;
+            for (int64_t l = 0; l < n_lists; ++l) covered += seg_lists[l].len;
+            for (int64_t q = q0; q < q1; q += kRowBlock) {
+              const int64_t rows = std::min(kRowBlock, q1 - q);
+              float* rows_acc = acc + (passes ? int64_t(ih) * band_rows_ + (q - qa) : 0) * nco * ld;
+              // Lists cover disjoint outputs and the kernel writes (not adds) them in the first
+              // pass: zero only rows some output of which no tap reaches.
+              if (c0 == 0 && covered < p.output.w) std::fill(rows_acc, rows_acc + rows * nco * ld, 0.0f);
+              for (int64_t l = 0; l < n_lists; ++l) {
+                const List& li = seg_lists[l];
+                // A list's groups run channel by channel, the same number for each.
+                const int64_t per_channel = li.groups / pr_.cig;
+                kt_.row_fma(rows_acc + li.out_start, ld, nco, rows, li.len, xg + q * row_step_, row_step_,
+                            seg_offs + li.first_group + c0 * per_channel,
+                            seg_wts + (li.first_weight + c0 * per_channel * li.h_taps) * nco, (c1 - c0) * per_channel,
+                            li.h_taps, c0 > 0);
+              }
+              if (c1 == pr_.cig)
+                for (int64_t r = 0; r < rows; ++r)
+                  store_rows(y, g, co0, nco, fh.first + (q + r) * p.stride.h, rows_acc + r * nco * ld, ld);
+            }
           }
-          for (int64_t r = 0; r < rows; ++r)
-            store_rows(y, g, co0, nco, fh.first + (q + r) * p.stride.h, acc + r * nco * ld, ld);
         }
       }
     }
+  }
+
+  // Bands and channel passes. With several H phases and an input image beyond kPassInputFloats,
+  // rows run in bands of kRowBlock rows of every H phase, so the input rows a band reads stay in
+  // cache for every H phase instead of being read from memory by each (4 times at stride 4; the
+  // W-phase lists of a row block already share its rows). When one band's input rows, over every
+  // input channel, exceed kPassInputFloats, the band's sums also run over pass_channels_ input
+  // channels at a time (fewer rows per band, so every H phase's partial sums fit
+  // kPassAccFloats): each pass reads a few runs of consecutive rows per channel plane once from
+  // memory, and then from cache for every H phase and list. (Only with prebuilt tap lists, which
+  // are not rebuilt per band, and not with row_fma_zip, which stores finished outputs.)
+  void plan_bands() {
+    const Params& p = pr_.params;
+    int64_t lo = 0, hi = 0;
+    bool any = false;
+    for (const Phase1D& fh : phases_h_)
+      for (const auto& t : fh.taps) {
+        lo = any ? std::min(lo, t.base) : t.base;
+        hi = any ? std::max(hi, t.base) : t.base;
+        any = true;
+      }
+    pass_channels_ = pr_.cig;
+    band_rows_ = std::max<int64_t>(1, max_phase_rows());
+    const int64_t width = st_.staged ? st_.width : p.input.w;
+    const int64_t height = st_.staged ? st_.height : p.input.h;
+    if (!any || band_rows_ <= kRowBlock || pre_offs_.empty() || phases_h_.size() < 2 ||
+        pr_.cig * height * width <= kPassInputFloats)
+      return;
+    band_rows_ = kRowBlock;
+    const int64_t span = hi - lo;  // input rows a band reads beyond its own count
+    if (zip_first_ >= 0 || pr_.cig * (kRowBlock + span) * width <= kPassInputFloats) return;
+    const int64_t ld = int64_t(cache_line_floats(size_t(p.output.w)));
+    const int64_t rows = std::min<int64_t>(kRowBlock, kPassAccFloats / (int64_t(phases_h_.size()) * kChannelBlock * ld));
+    const int64_t channels = kPassInputFloats / ((std::max<int64_t>(rows, 1) + span) * width);
+    if (rows < 1 || channels >= pr_.cig) return;
+    band_rows_ = rows;
+    pass_channels_ = std::max<int64_t>(1, channels);
+  }
+  int64_t max_phase_rows() const {
+    int64_t max_q = 0;
+    for (const Phase1D& fh : phases_h_) max_q = std::max(max_q, fh.count);
+    return max_q;
+  }
+  // Phase-split rows block_nchw keeps per channel.
+  int64_t acc_rows() const {
+    return pass_channels_ < pr_.cig ? int64_t(phases_h_.size()) * band_rows_ : kRowBlock;
   }
 
   // Stride-2 W phases that each run one tap list over their whole phase row in every H segment
@@ -518,17 +610,17 @@ class DirectScatter final : public Strategy {
     zip_first_ = first;
   }
 
-  // Output rows [seg_h.q0, seg_h.q1) of H phase fh, channels [co0, co0 + nco) of group g, through
+  // Output rows [q0, q1) of H phase fh, channels [co0, co0 + nco) of group g, through
   // row_fma_zip (the segment's two lists are W phases 0 and 1, plan_zip()).
-  void zip_rows(float* y, int64_t g, int64_t co0, int64_t nco, const Phase1D& fh, const Phase1D::Segment& seg_h,
+  void zip_rows(float* y, int64_t g, int64_t co0, int64_t nco, const Phase1D& fh, int64_t q0, int64_t q1,
                 const float* xg, const int64_t* offs, const float* wts, const List* lists) const {
     const Params& p = pr_.params;
     auto taps = [&](const List& li) { return RowTaps{offs + li.first_group, wts + li.first_weight * nco, li.groups, li.h_taps}; };
     const RowTaps first = taps(lists[zip_first_]), second = taps(lists[1 - zip_first_]);
     const int64_t n_first = phases_w_[size_t(zip_first_)].count, n_second = phases_w_[size_t(1 - zip_first_)].count;
     const int64_t channel = g * pr_.cog + co0;
-    for (int64_t q = seg_h.q0; q < seg_h.q1; q += kRowBlock) {
-      const int64_t rows = std::min(kRowBlock, seg_h.q1 - q);
+    for (int64_t q = q0; q < q1; q += kRowBlock) {
+      const int64_t rows = std::min(kRowBlock, q1 - q);
       float* out = y + channel * ys_.c + (fh.first + q * p.stride.h) * ys_.h;
       kt_.row_fma_zip(out, ys_.c, p.stride.h * ys_.h, nco, rows, n_first, n_second, xg + q * row_step_, row_step_, first,
                       second, pr_.bias.data() + channel, p.epilogue);
@@ -871,6 +963,7 @@ class DirectScatter final : public Strategy {
   int64_t pixel_taps_ = 0;  // NHWC: taps of one output pixel, at most
   std::unique_ptr<PhaseRowWriter> row_writer_;  // NCHW without row_fma_zip
   int64_t zip_first_ = -1;  // NCHW row_fma_zip: the W phase holding column 0 (plan_zip()), -1: not used
+  int64_t pass_channels_ = 0, band_rows_ = 0;  // NCHW rows: input channels per pass, rows per band
   TensorStrides xs_{}, ys_{};
   std::vector<Phase1D> phases_h_, phases_w_;
   std::vector<float> taps_;
@@ -895,15 +988,33 @@ bool direct_stages_nchw_input(const Params& p) {
       .staged;
 }
 
+// NCHW lanes stage their input through transposes, which read every channel plane a few
+// pixels at a time: from memory (inputs beyond the last-level cache) that runs at half the speed
+// of the rows' channel passes, which read runs of rows. The rows win on such inputs, and from
+// half that size when each input element feeds at most about one multiply-add (cog * KH * KW
+// <= SH * SW). Measured on AVX2, NCHW, ms at 1 / 2 threads, lanes -> rows: 2 images of 512 -> 1
+// channels, 156x156, k2 s2 34.9 / 18.3 -> 16.6 / 11.4; 16 of 128 -> 1, 130x130, k2 s2 30.3 /
+// 18.5 -> 26.5 / 13.1; 4 of 128 -> 1, 179x256, k4 s2 41.8 / 22.8 -> 34.5 / 17.4; but 1 of 32 ->
+// 1, 256x256, k4 s2 2.70 / 1.42 -> 3.21 / 1.63 (8 MB of input stays in cache between calls).
+bool nchw_rows_beat_lanes(const Params& p) {
+  const int64_t cig = p.in_channels / p.groups, cog = p.out_channels / p.groups;
+  const double image_floats = double(cig) * double(p.input.h) * double(p.input.w);
+  return p.layout == Layout::nchw &&
+         (image_floats >= kRowsOverLanesFloats ||
+          (image_floats >= kRowsOverLanesFloats / 2 &&
+           double(cog) * double(p.kernel.h) * double(p.kernel.w) <= double(p.stride.h) * double(p.stride.w)));
+}
+
 bool direct_uses_batch_lanes(const Params& p, const KernelTable& kt) {
   const int64_t lanes = kt.narrow_nr;
-  return p.batch >= lanes && 2 * lane_blocks(p, lanes) * lanes <= 3 * p.batch && lanes_fit(p, lanes);
+  return p.batch >= lanes && 2 * lane_blocks(p, lanes) * lanes <= 3 * p.batch && lanes_fit(p, lanes) &&
+         !nchw_rows_beat_lanes(p);
 }
 
 bool direct_uses_image_lanes(const Params& p, const KernelTable& kt) {
   const int64_t cig = p.in_channels / p.groups, cog = p.out_channels / p.groups;
   return p.layout == Layout::nchw && !direct_uses_batch_lanes(p, kt) && lanes_fit(p, 1) &&
-         cig >= kImageLaneMinChannels && dot_beats_vec_mat(cig, cog, kt.narrow_nr);
+         cig >= kImageLaneMinChannels && dot_beats_vec_mat(cig, cog, kt.narrow_nr) && !nchw_rows_beat_lanes(p);
 }
 
 bool direct_uses_dot_products(const Params& p, const KernelTable& kt) {

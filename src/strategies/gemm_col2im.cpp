@@ -159,7 +159,7 @@ class GemmCol2im final : public Strategy {
                   offs[taps++] = col_row(co, th.k * p.kernel.w + tw.k) * max_pixels_ + (ih - band.ih0) * W + tw.base + seg.q0;
                 }
               }
-              if (taps > 0) kt_.row_fma(phase_row + seg.q0, 0, 1, 1, seg.q1 - seg.q0, cols, 0, offs, ones_.data(), taps, 1);
+              if (taps > 0) kt_.row_fma(phase_row + seg.q0, 0, 1, 1, seg.q1 - seg.q0, cols, 0, offs, ones_.data(), taps, 1, false);
             }
             phase_row += fw.count;
           }

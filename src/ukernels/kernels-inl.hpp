@@ -141,6 +141,14 @@ inline vf<Arch> load_partial(const float* p, int64_t n) {
   return V::load_aligned(buf);
 }
 
+// Lane numbers 0, 1, 2, ... as floats (lane masks by comparison).
+template <class Arch>
+inline vf<Arch> lane_index() {
+  alignas(64) float lanes[vf<Arch>::size];
+  for (size_t i = 0; i < vf<Arch>::size; ++i) lanes[i] = float(i);
+  return vf<Arch>::load_aligned(lanes);
+}
+
 template <class Arch>
 inline void store_partial(float* p, vf<Arch> v, int64_t n) {
   using V = vf<Arch>;
@@ -954,13 +962,14 @@ __attribute__((always_inline)) inline void row_fma_taps(vf<Arch> (&a)[R][C][P], 
 // R*C*P independent sums hide the FMA latency (P partials per sum, added in a fixed order).
 template <class Arch, int C, int R>
 void row_fma_block(float* acc, int64_t ld, int64_t n, const float* x, int64_t x_row_step, const int64_t* off,
-                   const float* w, int64_t groups, int64_t h_taps) {
+                   const float* w, int64_t groups, int64_t h_taps, bool accumulate) {
   using V = vf<Arch>;
   constexpr int64_t W = int64_t(V::size);
   constexpr int P = R * C >= 8 ? 1 : (R * C >= 4 ? 2 : 4);
   for (int64_t j0 = 0; j0 < n; j0 += W) {
     // A partial last vector moves back to end at n (whole loads; the overlap is rewritten with
-    // the same values) unless the row is shorter than one vector.
+    // the same values) unless the row is shorter than one vector. Accumulating, the lanes it
+    // shares with the previous vector already hold their sums: they keep what acc holds.
     const int64_t j = n - j0 < W && n >= W ? n - W : j0, len = n - j < W ? n - j : W;
     V a[R][C][P];
 #pragma GCC unroll 8
@@ -971,6 +980,7 @@ void row_fma_block(float* acc, int64_t ld, int64_t n, const float* x, int64_t x_
         for (int q = 0; q < P; ++q) a[r][c][q] = V(0.0f);
     if (len == W) row_fma_taps<Arch, C, R, P>(a, x + j, x_row_step, off, w, groups, h_taps, WholeVector<Arch>());
     else row_fma_taps<Arch, C, R, P>(a, x + j, x_row_step, off, w, groups, h_taps, FirstLanes<Arch>{len});
+    const auto shared = lane_index<Arch>() < V(float(j0 - j));
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
@@ -979,6 +989,10 @@ void row_fma_block(float* acc, int64_t ld, int64_t n, const float* x, int64_t x_
         V sum = a[r][c][0];
         if constexpr (P == 2) sum = a[r][c][0] + a[r][c][1];
         if constexpr (P == 4) sum = (a[r][c][0] + a[r][c][1]) + (a[r][c][2] + a[r][c][3]);
+        if (accumulate) {
+          const V held = len == W ? V::load_unaligned(dst) : load_partial<Arch>(dst, len);
+          sum = xsimd::select(shared, held, held + sum);
+        }
         if (len == W) sum.store_unaligned(dst);
         else store_partial<Arch>(dst, sum, len);
       }
@@ -988,25 +1002,26 @@ void row_fma_block(float* acc, int64_t ld, int64_t n, const float* x, int64_t x_
 // Rows in blocks of R (R*C sums fill the FMA pipeline), the remainder in halving blocks.
 template <class Arch, int C, int R>
 void row_fma_rows(float* acc, int64_t ld, int64_t rows, int64_t n, const float* x, int64_t x_row_step,
-                  const int64_t* off, const float* w, int64_t groups, int64_t h_taps) {
+                  const int64_t* off, const float* w, int64_t groups, int64_t h_taps, bool accumulate) {
   int64_t r = 0;
   for (; r + R <= rows; r += R)
-    row_fma_block<Arch, C, R>(acc + r * C * ld, ld, n, x + r * x_row_step, x_row_step, off, w, groups, h_taps);
+    row_fma_block<Arch, C, R>(acc + r * C * ld, ld, n, x + r * x_row_step, x_row_step, off, w, groups, h_taps,
+                              accumulate);
   if constexpr (R > 1) {
     if (r < rows)
       row_fma_rows<Arch, C, R / 2>(acc + r * C * ld, ld, rows - r, n, x + r * x_row_step, x_row_step, off, w, groups,
-                                   h_taps);
+                                   h_taps, accumulate);
   }
 }
 
 template <class Arch>
 void row_fma(float* acc, int64_t ld, int64_t channels, int64_t rows, int64_t n, const float* x,
-             int64_t x_row_step, const int64_t* off, const float* w, int64_t groups, int64_t h_taps) {
+             int64_t x_row_step, const int64_t* off, const float* w, int64_t groups, int64_t h_taps, bool accumulate) {
   switch (channels) {
-    case 1: return row_fma_rows<Arch, 1, 8>(acc, ld, rows, n, x, x_row_step, off, w, groups, h_taps);
-    case 2: return row_fma_rows<Arch, 2, 4>(acc, ld, rows, n, x, x_row_step, off, w, groups, h_taps);
-    case 3: return row_fma_rows<Arch, 3, 2>(acc, ld, rows, n, x, x_row_step, off, w, groups, h_taps);
-    default: return row_fma_rows<Arch, 4, 2>(acc, ld, rows, n, x, x_row_step, off, w, groups, h_taps);
+    case 1: return row_fma_rows<Arch, 1, 8>(acc, ld, rows, n, x, x_row_step, off, w, groups, h_taps, accumulate);
+    case 2: return row_fma_rows<Arch, 2, 4>(acc, ld, rows, n, x, x_row_step, off, w, groups, h_taps, accumulate);
+    case 3: return row_fma_rows<Arch, 3, 2>(acc, ld, rows, n, x, x_row_step, off, w, groups, h_taps, accumulate);
+    default: return row_fma_rows<Arch, 4, 2>(acc, ld, rows, n, x, x_row_step, off, w, groups, h_taps, accumulate);
   }
 }
 

@@ -318,6 +318,35 @@ TEST_CASE("Direct NCHW stride-2 rows stored straight into the output (row_fma_zi
   });
 }
 
+TEST_CASE("Direct NCHW rows in bands of every H phase and in passes over the input channels, every ISA",
+          "[sweep][bands]") {
+  // Images whose rows run in bands of every H phase (tasks split by bands when there are fewer
+  // images and channel blocks than threads), and images whose band reads too much input for
+  // cache, summed a pass of input channels at a time: passes that do not divide the channels,
+  // partial-sum rows that hold one, two or three rows per H phase, stride 3 with k < s phases,
+  // dilation (one H tap per tap group), groups, crops, 5 and 7 output channels per group (partial
+  // channel blocks) and bias with activations. Staged images with row_fma_zip run in bands.
+  std::mt19937 rng(43);
+  const auto passes = {
+      "N=1 Cin=64 Cout=8 H=20 W=320 kh=3 kw=3 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=39 ow=639 layout=nchw bias=1 act=relu",
+      "N=2 Cin=240 Cout=10 H=12 W=300 kh=3 kw=2 sh=3 sw=2 dh=2 dw=1 g=2 ct=2 cl=0 oh=33 ow=600 layout=nchw bias=1 act=tanh",
+      "N=1 Cin=128 Cout=5 H=10 W=600 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1 g=1 ct=0 cl=0 oh=20 ow=1200 layout=nchw bias=1",
+      "N=1 Cin=140 Cout=7 H=17 W=260 kh=5 kw=4 sh=4 sw=2 dh=1 dw=1 g=1 ct=3 cl=1 oh=70 ow=521 layout=nchw bias=1 act=leaky_relu alpha=0.1",
+  };
+  check_direct_shapes(passes, rng, [](const Params&, const detail::KernelTable&, const Plan& plan) {
+    CHECK_THAT(plan.implementation(), Catch::StartsWith("direct_rows_passes"));
+    CHECK(plan.executed_macs() == plan.useful_macs());
+  });
+  const auto bands = {
+      "N=1 Cin=6 Cout=4 H=30 W=20 kh=5 kw=5 sh=3 sw=3 dh=1 dw=1 g=1 ct=2 cl=1 oh=88 ow=60 layout=nchw bias=1 act=relu",
+      "N=1 Cin=16 Cout=6 H=10 W=2100 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1 g=1 ct=0 cl=0 oh=20 ow=4200 layout=nchw bias=1",
+      "N=1 Cin=3 Cout=3 H=40 W=40 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=3 ct=1 cl=1 oh=80 ow=80 layout=nchw bias=1 act=sigmoid",
+  };
+  check_direct_shapes(bands, rng, [](const Params&, const detail::KernelTable&, const Plan& plan) {
+    CHECK_THAT(plan.implementation(), Catch::StartsWith("direct_rows") && !Catch::StartsWith("direct_rows_passes"));
+  });
+}
+
 TEST_CASE("PyTorch golden values", "[golden]") {
   std::ifstream in(TCONV_TEST_DATA_DIR "/pytorch_golden.txt");
   REQUIRE(in.good());

@@ -1,5 +1,6 @@
 // The direct strategy's kernels on every ISA, against plain loops: row_fma (tap groups of
-// consecutive H taps, every channel count and row block, widths below, at and above a vector),
+// consecutive H taps, every channel count and row block, widths below, at and above a vector,
+// writing or accumulating),
 // chan_fma (runs of depthwise pixels with the fused epilogue), dot_taps (few-channel NHWC pixels as dot
 // products along the input channels), lane_taps (the same with vectors across images), pad_rows (writes exactly each row) and
 // transpose (the NCHW <-> NHWC layout change).
@@ -29,36 +30,44 @@ TEST_CASE("row_fma: tap groups of consecutive H taps, every ISA", "[kernels]") {
     for (int64_t channels = 1; channels <= 4; ++channels)
       for (int64_t h_taps : {1, 2, 3, 4, 5, 9})
         for (int64_t rows : {1, 2, 3, 7, 8, 9, 17})
-          for (int64_t n : {1, 5, 16, 17, 33}) {
-            const int64_t groups = 1 + int64_t(rng() % 6), x_row_step = n + 11, ld = n + 3;
-            // Tap group g reads rows from -(h_taps - 1) on, so tap 0 sits h_taps - 1 rows in.
-            const int64_t x_rows = rows + h_taps - 1 + 2;
-            const auto x = test::random_tensor(size_t(x_rows * x_row_step), rng);
-            const auto w = test::random_tensor(size_t(groups * h_taps * channels), rng);
-            std::vector<int64_t> off(static_cast<size_t>(groups));
-            for (auto& o : off) o = (h_taps - 1 + int64_t(rng() % 3)) * x_row_step + int64_t(rng() % 11);
-            std::vector<float> acc(size_t(rows * channels * ld), -7.0f);
-            const float* x0 = x.data();
-            kt->row_fma(acc.data(), ld, channels, rows, n, x0, x_row_step, off.data(), w.data(), groups, h_taps);
-            bool ok = true;
-            for (int64_t r = 0; r < rows; ++r)
-              for (int64_t c = 0; c < channels; ++c)
-                for (int64_t j = 0; j < ld; ++j) {
-                  const float got = acc[size_t((r * channels + c) * ld + j)];
-                  if (j >= n) {
-                    ok = ok && got == -7.0f;  // nothing written past n
-                    continue;
+          for (int64_t n : {1, 5, 16, 17, 33})
+            for (bool accumulate : {false, true}) {
+              const int64_t groups = 1 + int64_t(rng() % 6), x_row_step = n + 11, ld = n + 3;
+              // Tap group g reads rows from -(h_taps - 1) on, so tap 0 sits h_taps - 1 rows in.
+              const int64_t x_rows = rows + h_taps - 1 + 2;
+              const auto x = test::random_tensor(size_t(x_rows * x_row_step), rng);
+              const auto w = test::random_tensor(size_t(groups * h_taps * channels), rng);
+              std::vector<int64_t> off(static_cast<size_t>(groups));
+              for (auto& o : off) o = (h_taps - 1 + int64_t(rng() % 3)) * x_row_step + int64_t(rng() % 11);
+              // Accumulating, each output starts from what acc holds (random); past n it holds -7.
+              std::vector<float> acc = test::random_tensor(size_t(rows * channels * ld), rng);
+              for (int64_t i = 0; i < rows * channels; ++i)
+                for (int64_t j = n; j < ld; ++j) acc[size_t(i * ld + j)] = -7.0f;
+              const std::vector<float> before = acc;
+              const float* x0 = x.data();
+              kt->row_fma(acc.data(), ld, channels, rows, n, x0, x_row_step, off.data(), w.data(), groups, h_taps,
+                          accumulate);
+              bool ok = true;
+              for (int64_t r = 0; r < rows; ++r)
+                for (int64_t c = 0; c < channels; ++c)
+                  for (int64_t j = 0; j < ld; ++j) {
+                    const size_t at = size_t((r * channels + c) * ld + j);
+                    const float got = acc[at];
+                    if (j >= n) {
+                      ok = ok && got == -7.0f;  // nothing written past n
+                      continue;
+                    }
+                    double want = accumulate ? double(before[at]) : 0.0;
+                    for (int64_t g = 0; g < groups; ++g)
+                      for (int64_t h = 0; h < h_taps; ++h)
+                        want += double(w[size_t((g * h_taps + h) * channels + c)]) *
+                                double(x0[(r - h) * x_row_step + off[size_t(g)] + j]);
+                    ok = ok && close(got, want);
                   }
-                  double want = 0;
-                  for (int64_t g = 0; g < groups; ++g)
-                    for (int64_t h = 0; h < h_taps; ++h)
-                      want += double(w[size_t((g * h_taps + h) * channels + c)]) *
-                              double(x0[(r - h) * x_row_step + off[size_t(g)] + j]);
-                  ok = ok && close(got, want);
-                }
-            INFO("channels " << channels << " h_taps " << h_taps << " rows " << rows << " n " << n);
-            CHECK(ok);
-          }
+              INFO("channels " << channels << " h_taps " << h_taps << " rows " << rows << " n " << n << " accumulate "
+                               << accumulate);
+              CHECK(ok);
+            }
   }
 }
 
