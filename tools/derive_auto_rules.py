@@ -64,6 +64,14 @@ into bench/data/avx2/tune_check22.json: the Zen 1 thresholds 126 of 160 within 5
 (1.141x). A further rule tried on that evidence (NCHW with a W stride of at least 3 through NHWC
 copies, where subpixel's phase stores are scattered on AVX2) fitted to stride 4 and gained
 nothing on the check set, so it was left out.
+Session 23 (same Zen 3) changed direct's NCHW row kernels (bands of every H phase, passes over
+the input channels, lanes yielding to them on inputs of 8-16 MiB and more per image and group),
+re-measured the NCHW records of all seven AVX2 sets with the command above (`--layout nchw`)
+and added one rule: one-tap NCHW layers of at most 4 output channels per group on such inputs
+run direct (rows_beat_lanes). All 756 AVX2 records: 669 within 5% (1.035x) without the rule,
+673 (1.032x) with it; it changes no other pick, and the C++ picks match this mirror on all 756.
+A --search from there reaches 682 (1.029x), moving five thresholds (one_tap_subpixel_max_macs
+1024 -> 64 among them) on the data it is scored on: not adopted, with nothing held out.
 For each candidate it prints how often its pick is within 5% of the measured winner, the
 geometric-mean and worst slowdown against the winner, and the worst cases. RULES_IN_USE must
 mirror src/strategies/auto_select.cpp.
@@ -86,6 +94,14 @@ def phase_shape(k, s, d):
 
 def valid_pairs(n_in, s, k, d, crop, out):
     return sum(1 for i in range(n_in) for t in range(k) if 0 <= i * s + t * d - crop < out)
+
+
+def rows_beat_lanes(f):
+    """direct_scatter.cpp's nchw_rows_beat_lanes: NCHW inputs of 2^22 floats per image and group,
+    or 2^21 when each input element feeds at most about one multiply-add."""
+    img = f["cig"] * f["H"] * f["W"]
+    return f["layout"] == "nchw" and (
+        img >= 1 << 22 or (img >= 1 << 21 and f["cog"] * f["kh"] * f["kw"] <= f["sh"] * f["sw"]))
 
 
 def direct_stages(f):
@@ -123,7 +139,7 @@ def direct_batch_lanes(f, vector_floats=16):
     rows = min(f["H"], (f["kh"] - 1) * f["dh"] // f["sh"] + 1)  # input rows one output row reads
     return (f["cog"] <= 4 and f["cig"] > 1 and f["N"] >= L and 2 * blocks * L <= 3 * f["N"]
             and f["sh"] * f["sw"] <= 65536 and rows * f["W"] * f["Cin"] * L <= 1 << 21
-            and (f["layout"] == "nchw" or f["ow"] * f["Cout"] * L <= 1 << 18))
+            and (f["layout"] == "nchw" or f["ow"] * f["Cout"] * L <= 1 << 18) and not rows_beat_lanes(f))
 
 
 def direct_image_lanes(f, vector_floats=16):
@@ -133,7 +149,7 @@ def direct_image_lanes(f, vector_floats=16):
     rows = min(f["H"], (f["kh"] - 1) * f["dh"] // f["sh"] + 1)
     return (f["layout"] == "nchw" and not direct_batch_lanes(f, vector_floats) and f["cog"] <= 4
             and f["cig"] >= 32 and f["sh"] * f["sw"] <= 65536 and rows * f["W"] * f["Cin"] <= 1 << 21
-            and 2 * f["cog"] * vectors(f["cig"]) <= f["cig"] * vectors(f["cog"]))
+            and 2 * f["cog"] * vectors(f["cig"]) <= f["cig"] * vectors(f["cog"]) and not rows_beat_lanes(f))
 
 
 VECTOR_FLOATS = {"avx512f": 16, "avx2": 8, "sse2": 4}
@@ -260,6 +276,10 @@ def rules_measured(f, P=None):
         return "direct_scatter"
     # Session 13 (diverse set): one-tap layers with few stacked GEMM channels leave subpixel's
     # tiles mostly empty: NCHW ones with many input channels run gemm_col2im, NHWC ones direct.
+    # Session 23: one-tap NCHW layers of few output channels whose input is too large for
+    # direct's lanes run its channel passes (memory-bound; the input read once).
+    if nchw and f["one_tap"] and f["cog"] <= 4 and rows_beat_lanes(f):
+        return "direct_scatter"
     if (nchw and f["one_tap"] and f["gemm_channels"] < P["one_tap_col2im_channels_nchw"]
             and f["cig"] >= P["col2im_cin_nchw"] and f["input_pixels"] >= 64):
         return "gemm_col2im"

@@ -114,6 +114,16 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     return {"direct_scatter", "one channel per group (depthwise): memory-bound, direct reads the input in place"};
   }
   const bool one_tap = sh.taps_per_phase <= 1 && sw.taps_per_phase <= 1;
+  if (nchw && one_tap && cog <= 4 && nchw_rows_beat_lanes(p)) {
+    // Session 23 (AVX2): each input element feeds at most cog multiply-adds and the input is
+    // tens of megabytes: memory-bound, and direct's channel passes read it once in runs of rows.
+    // 2 images of 512 -> 1 channels, 156x156, k2 s2: 15.6 ms against gemm_col2im's 35.5; 16
+    // images of 128 -> 1, 130x130, k2 s2: 33.7 against 59.8 (bench/data/avx2/tune_check22.json,
+    // tune_random.json).
+    return {"direct_scatter", "NCHW, one input pixel per output, at most 4 output channels per group and " +
+                                  n(double(cig) * double(p.input.h) * double(p.input.w) * 4 / (1 << 20)) +
+                                  " MiB of input per image and group: memory-bound, direct's channel passes read it once"};
+  }
   // Session 13 (bench/data/avx2/tune_diverse.json): not with so few stacked GEMM channels that
   // subpixel's tiles stay mostly empty. NCHW with many input channels: 8 images of 256 -> 1
   // channels, k2 s4, gemm_col2im 1.7x faster (with 24 -> 1, subpixel stays 1.4x ahead of direct

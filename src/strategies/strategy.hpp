@@ -89,6 +89,9 @@ bool direct_uses_batch_lanes(const Params& params, const KernelTable& kernels);
 // dot products along the input channels (few output channels per group, against many input
 // channels, and a batch too small for lanes across images).
 bool direct_uses_image_lanes(const Params& params, const KernelTable& kernels);
+// Whether an NCHW layer's input is too large for direct's lanes (their staging transposes read
+// every channel plane from memory), so direct runs its row kernels in channel passes instead.
+bool nchw_rows_beat_lanes(const Params& params);
 
 // An NCHW plan that runs `create`'s NHWC plan on NHWC copies of chunks of images
 // (nhwc_bridge.cpp); its workspace adds those copies.

@@ -514,6 +514,29 @@ TEST_CASE("auto on AVX2: the rules fitted on the diverse random layers", "[auto]
   }
 }
 
+TEST_CASE("auto: NCHW one-tap layers of few output channels on huge inputs run direct's channel passes", "[auto]") {
+  // bench/data/avx2/ (session 23): 2 images of 512 -> 1 channels, 156x156, k2 s2 (48 MiB of input
+  // per image): direct 15.6 ms against gemm_col2im's 35.5 at 1 thread. Not for a smaller input
+  // (r02: 8 images of 256 -> 1, 37x57, k2 s4), nor with more taps per output (k4 s2).
+  const Params huge = Params::parse("N=2 Cin=512 Cout=1 H=156 W=156 kh=2 kw=2 sh=2 sw=2 ct=0 cl=0 oh=312 ow=312");
+  const Params small = Params::parse("N=8 Cin=256 Cout=1 H=37 W=57 kh=2 kw=2 sh=4 sw=4 ct=1 cl=1 oh=144 ow=224");
+  const Params more_taps = Params::parse("N=2 Cin=512 Cout=1 H=156 W=156 kh=4 kw=4 sh=2 sw=2 ct=1 cl=1 oh=312 ow=312");
+  std::mt19937 rng(47);
+  const auto w = test::random_tensor(size_t(huge.weight_elements()), rng);
+  for (const detail::KernelTable* kt : test::kernel_tables()) {
+    INFO(kt->isa_name);
+    const detail::Choice c = detail::choose_strategy(huge, *kt);
+    CHECK(c.strategy == "direct_scatter");
+    CHECK_THAT(c.reason, Catch::Contains("channel passes"));
+    CHECK_THAT(detail::choose_strategy(small, *kt).reason, !Catch::Contains("channel passes"));
+    CHECK_THAT(detail::choose_strategy(more_taps, *kt).reason, !Catch::Contains("channel passes"));
+    test::ForceIsa force(kt->isa_name);
+    PlanOptions o;
+    o.strategy = "auto";
+    CHECK_THAT(Plan(huge, w.data(), nullptr, o).implementation(), Catch::StartsWith("direct_rows_passes"));
+  }
+}
+
 TEST_CASE("No strategy writes outside workspace_bytes(), on every ISA", "[plan][workspace]") {
   // The random sweep checks this on small shapes (check_all); these are large enough for the
   // forms that only big layers take.
