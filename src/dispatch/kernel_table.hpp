@@ -129,6 +129,12 @@ using EpilogueKernel = void (*)(float* v, int64_t n, const float* bias, int64_t 
 using ZipStoreKernel = void (*)(const float* even, int64_t n_even, const float* odd, int64_t n_odd,
                                 float bias, const Epilogue& epilogue, float* out);
 
+// Stride-s phase rows into one output row, s from 2 to the vector width: out[r + s*q] =
+// phase[r][q] for outputs [0, returned) (a multiple of s; phase r holds outputs r, r + s, ...
+// of a row `width` long). Writes nothing at or past `width`, but garbage at [returned, returned +
+// vector width - s), which the caller then overwrites with the outputs from `returned` on.
+using InterleavePhaseRowsKernel = int64_t (*)(const float* const* phase, int64_t s, int64_t width, float* out);
+
 // Short rows with zero columns either side: for r < rows, dst[r*dst_step + i] = 0 for i < total
 // except dst[r*dst_step + pad_left + j] = src[r*src_step + j] for j < n (total >= pad_left + n,
 // dst_step >= total). Writes nothing else.
@@ -164,6 +170,7 @@ struct KernelTable {
   TapsKernel lane_taps;
   EpilogueKernel epilogue;
   ZipStoreKernel zip_store;
+  InterleavePhaseRowsKernel interleave_phase_rows;
   PadRowsKernel pad_rows;
   TransposeKernel transpose;
   // The same kernels around a GEMM tile of fewer rows and the same width (8x32 beside 14x32 on

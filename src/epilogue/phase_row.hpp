@@ -13,7 +13,9 @@ class PhaseRowWriter {
  public:
   PhaseRowWriter(const std::vector<Phase1D>& phases_w, int64_t stride_w, const KernelTable& kt);
   // out[first + q*s] = act(row[phase start + q] + bias). Stride 2 with both phases present is one
-  // vector pass (zip); otherwise the row gets the epilogue in place and is then scattered.
+  // vector pass (zip); otherwise the row gets the epilogue in place and is then interleaved, by
+  // in-register transposes when every phase is present and s fits a vector, else element by
+  // element.
   void write(float* row, int64_t width, float bias, const Epilogue& epilogue, float* out) const;
 
  private:
@@ -21,6 +23,9 @@ class PhaseRowWriter {
   int64_t stride_w_;
   const KernelTable& kt_;
   int64_t even_ = -1;  // stride 2, both phases non-empty: index of the phase holding even outputs
+  // 3 <= stride <= 16, every phase non-empty: where the phase holding outputs r, r + s, ... starts
+  // in the phase-split row (else empty).
+  std::vector<int64_t> start_by_residue_;
 };
 
 }  // namespace tconv::detail

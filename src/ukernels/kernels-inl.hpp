@@ -1502,16 +1502,18 @@ void pad_rows(const float* src, int64_t src_step, int64_t rows, int64_t n, int64
   }
 }
 
-// One W x W block of the transpose (W = the vector width): W row loads, an in-register
-// transpose, W row stores.
+// One W x W block of a transpose (W = the vector width): the W rows loaded from row[i], an
+// in-register transpose, column j stored at dst + j * dst_ld, in increasing j (dst_ld < W
+// overlaps the stores: each column's excess lanes land where the next column is stored).
 template <class Arch>
-__attribute__((always_inline)) inline void transpose_block(const float* src, int64_t src_ld, float* dst, int64_t dst_ld) {
+__attribute__((always_inline)) inline void transpose_rows(const float* const (&row)[vf<Arch>::size], float* dst,
+                                                          int64_t dst_ld) {
   using V = vf<Arch>;
   constexpr int W = int(V::size);
 #ifdef __AVX512F__
   if constexpr (W == 16) {
     __m512 r[16];
-    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * src_ld);
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(row[i]);
     transpose16x16(r);
     for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * dst_ld, r[i]);
     return;
@@ -1519,8 +1521,6 @@ __attribute__((always_inline)) inline void transpose_block(const float* src, int
 #endif
 #ifdef __AVX__
   if constexpr (W == 8) {
-    const float* row[8];
-    for (int i = 0; i < 8; ++i) row[i] = src + i * src_ld;
     __m256 col[8];
     load_columns8x8(row, col);
     for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * dst_ld, col[i]);
@@ -1528,17 +1528,42 @@ __attribute__((always_inline)) inline void transpose_block(const float* src, int
   }
 #endif
   if constexpr (W == 4) {
-    __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + src_ld), r2 = _mm_loadu_ps(src + 2 * src_ld),
-           r3 = _mm_loadu_ps(src + 3 * src_ld);
+    __m128 r0 = _mm_loadu_ps(row[0]), r1 = _mm_loadu_ps(row[1]), r2 = _mm_loadu_ps(row[2]), r3 = _mm_loadu_ps(row[3]);
     _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
     _mm_storeu_ps(dst, r0);
     _mm_storeu_ps(dst + dst_ld, r1);
     _mm_storeu_ps(dst + 2 * dst_ld, r2);
     _mm_storeu_ps(dst + 3 * dst_ld, r3);
   } else {
-    for (int i = 0; i < W; ++i)
-      for (int j = 0; j < W; ++j) dst[j * dst_ld + i] = src[i * src_ld + j];
+    for (int j = 0; j < W; ++j)
+      for (int i = 0; i < W; ++i) dst[j * dst_ld + i] = row[i][j];
   }
+}
+
+// The W x W block of src (rows src_ld apart) transposed into dst (rows dst_ld apart).
+template <class Arch>
+__attribute__((always_inline)) inline void transpose_block(const float* src, int64_t src_ld, float* dst, int64_t dst_ld) {
+  constexpr int W = int(vf<Arch>::size);
+  const float* row[W];
+  for (int i = 0; i < W; ++i) row[i] = src + i * src_ld;
+  transpose_rows<Arch>(row, dst, dst_ld);
+}
+
+// Stride-s phase rows back in output order (contract in dispatch/kernel_table.hpp): blocks of W
+// outputs of every phase are a W x W transpose whose column stores overlap (rows past s read
+// phase 0 again; their lanes are overwritten by the next column), while the last block's excess
+// stays inside the row.
+template <class Arch>
+int64_t interleave_phase_rows(const float* const* phase, int64_t s, int64_t width, float* out) {
+  constexpr int64_t W = int64_t(vf<Arch>::size);
+  if (s < 2 || s > W) return 0;
+  const float* row[W];
+  int64_t q0 = 0;
+  for (; (q0 + W) * s + (W - s) <= width; q0 += W) {
+    for (int64_t r = 0; r < W; ++r) row[r] = phase[r < s ? r : 0] + q0;
+    transpose_rows<Arch>(row, out + q0 * s, s);
+  }
+  return q0 * s;
 }
 
 // dst[j * dst_ld + i] = src[i * src_ld + j] for i < rows, j < cols (a layout change between
@@ -1598,6 +1623,7 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      &taps_runs<Arch, true>,
                      &epilogue_run<Arch>,
                      &zip_store<Arch>,
+                     &interleave_phase_rows<Arch>,
                      &pad_rows<Arch>,
                      &transpose<Arch>,
                      short_tile};

@@ -260,3 +260,35 @@ TEST_CASE("transpose: blocks of every vector width and the edges, nothing outsid
         }
   }
 }
+
+TEST_CASE("interleave_phase_rows: stride-s phase rows back in output order, nothing at or past the row", "[kernels]") {
+  std::mt19937 rng(53);
+  for (const KernelTable* kt : test::kernel_tables()) {
+    INFO(kt->isa_name);
+    for (int64_t s = 1; s <= 17; ++s)
+      for (int64_t width : {1, 7, 16, 31, 47, 64, 100, 257, 300}) {
+        // Phase r holds outputs r, r + s, ... (none when r >= width), each row padded with NaN.
+        std::vector<std::vector<float>> rows(static_cast<size_t>(s));
+        std::vector<const float*> phase;
+        for (int64_t r = 0; r < s; ++r) {
+          const int64_t count = r < width ? (width - r + s - 1) / s : 0;
+          rows[size_t(r)] = test::random_tensor(size_t(count), rng);
+          rows[size_t(r)].resize(size_t(count + 32), NAN);
+          phase.push_back(rows[size_t(r)].data());
+        }
+        std::vector<float> out(size_t(width + 32), -7.0f);
+        const int64_t done = kt->interleave_phase_rows(phase.data(), s, width, out.data());
+        INFO("s=" << s << " width=" << width << " done=" << done);
+        CHECK(done >= 0);
+        CHECK(done <= width);
+        CHECK(done % std::max<int64_t>(s, 1) == 0);
+        const int64_t w = kt->narrow_nr;  // vector width
+        if (s < 2 || s > w) CHECK(done == 0);
+        else CHECK(done + w * s + w - s > width);  // stops only where the next block would not fit
+        bool ok = true;
+        for (int64_t o = 0; o < done; ++o) ok = ok && out[size_t(o)] == rows[size_t(o % s)][size_t(o / s)];
+        for (int64_t o = width; o < width + 32; ++o) ok = ok && out[size_t(o)] == -7.0f;  // nothing past the row
+        CHECK(ok);
+      }
+  }
+}
