@@ -132,7 +132,8 @@ using ZipStoreKernel = void (*)(const float* even, int64_t n_even, const float* 
 // Stride-s phase rows into one output row, s from 2 to the vector width: out[r + s*q] =
 // phase[r][q] for outputs [0, returned) (a multiple of s; phase r holds outputs r, r + s, ...
 // of a row `width` long). Writes nothing at or past `width`, but garbage at [returned, returned +
-// vector width - s), which the caller then overwrites with the outputs from `returned` on.
+// vector width - s), which the caller then overwrites with the outputs from `returned` on. Once
+// one block fits (width >= vector width * (s + 1) - s), fewer than a vector width are left.
 using InterleavePhaseRowsKernel = int64_t (*)(const float* const* phase, int64_t s, int64_t width, float* out);
 
 // Short rows with zero columns either side: for r < rows, dst[r*dst_step + i] = 0 for i < total

@@ -24,14 +24,13 @@ PhaseRowWriter::PhaseRowWriter(const std::vector<Phase1D>& phases_w, int64_t str
 }
 
 void PhaseRowWriter::write(float* row, int64_t width, float bias, const Epilogue& epilogue, float* out) const {
-  if (even_ >= 0) {
-    const Phase1D &even = phases_w_[size_t(even_)], &odd = phases_w_[size_t(1 - even_)];
-    const float* even_row = row + (even_ == 0 ? 0 : odd.count);
-    const float* odd_row = row + (even_ == 0 ? even.count : 0);
-    kt_.zip_store(even_row, even.count, odd_row, odd.count, bias, epilogue, out);
-    return;
-  }
+  if (even_ >= 0) return zip(row, bias, epilogue, out);
   kt_.epilogue(row, width, &bias, 0, epilogue);
+  interleave(row, width, out);
+}
+
+void PhaseRowWriter::interleave(const float* row, int64_t width, float* out) const {
+  if (even_ >= 0) return zip(row, 0.0f, Epilogue{}, out);
   if (start_by_residue_.empty()) return interleave_phases(phases_w_, stride_w_, row, out);
   // Element by element, the interleave was a third of a stride-4 depthwise layer's time (16
   // images of 128 channels, 54x54, k8 s4, NCHW, AVX2: 155 -> 125 ms at 1 thread with transposes).
@@ -40,6 +39,13 @@ void PhaseRowWriter::write(float* row, int64_t width, float bias, const Epilogue
   const int64_t done = kt_.interleave_phase_rows(phase, stride_w_, width, out);  // a multiple of s
   for (int64_t r = 0; r < stride_w_; ++r)
     for (int64_t o = done + r, q = done / stride_w_; o < width; o += stride_w_, ++q) out[o] = phase[r][q];
+}
+
+void PhaseRowWriter::zip(const float* row, float bias, const Epilogue& epilogue, float* out) const {
+  const Phase1D &even = phases_w_[size_t(even_)], &odd = phases_w_[size_t(1 - even_)];
+  const float* even_row = row + (even_ == 0 ? 0 : odd.count);
+  const float* odd_row = row + (even_ == 0 ? even.count : 0);
+  kt_.zip_store(even_row, even.count, odd_row, odd.count, bias, epilogue, out);
 }
 
 }  // namespace tconv::detail

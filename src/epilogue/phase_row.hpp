@@ -17,8 +17,12 @@ class PhaseRowWriter {
   // in-register transposes when every phase is present and s fits a vector, else element by
   // element.
   void write(float* row, int64_t width, float bias, const Epilogue& epilogue, float* out) const;
+  // The same interleave of a row that has had its bias and activation already.
+  void interleave(const float* row, int64_t width, float* out) const;
 
  private:
+  void zip(const float* row, float bias, const Epilogue& epilogue, float* out) const;  // stride 2
+
   const std::vector<Phase1D>& phases_w_;
   int64_t stride_w_;
   const KernelTable& kt_;

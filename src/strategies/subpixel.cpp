@@ -14,6 +14,7 @@
 #include <map>
 
 #include "epilogue/epilogue.hpp"
+#include "epilogue/phase_row.hpp"
 #include "gemm/gemm.hpp"
 #include "plan/aligned_buffer.hpp"
 #include "plan/geometry.hpp"
@@ -39,6 +40,7 @@ struct PhasePlan {
   std::vector<int64_t> k_off;   // input offset of each k relative to the phase pixel
   std::vector<AlignedBuffer> packed;  // per group: weights, rows/columns (co, member) x K
   std::vector<int64_t> channel_off;   // output offset of each (co, member) row/column
+  std::vector<int64_t> split_off;     // phase-split rows: scratch offset of each (co, member) row
   std::vector<float> bias;            // per group: bias of each (co, member)
 };
 
@@ -52,6 +54,7 @@ struct Region {
 // cover whole output rows.
 struct RowBand {
   int64_t q0h, q1h;
+  std::vector<int64_t> members_h;  // the H phases (pieces) of its rows, as in PhasePlan
   std::vector<int64_t> regions;
 };
 
@@ -86,6 +89,7 @@ class Subpixel final : public Strategy {
     ys_ = strides_of(p.layout, p.out_channels, p.output.h, p.output.w);
     const int64_t r_packed = channels_on_m_ ? kt_.mr : kt_.nr;
     const int64_t KK = p.kernel.h * p.kernel.w;
+    plan_phase_split_rows();
 
     for (const auto& members_h : h_groups_) {
       for (const auto& members : w_groups_) {
@@ -95,7 +99,7 @@ class Subpixel final : public Strategy {
         const int64_t nth = int64_t(fh.taps.size()), ntw = int64_t(fw.taps.size());
         if (nth == 0 || ntw == 0) continue;  // no tap reaches these outputs: fill_bias_row()
         const int64_t nmw = int64_t(members.size()), nm = int64_t(members_h.size()) * nmw, rows = pr.cog * nm;
-        PhasePlan phase{members_h, members, nth * ntw * pr.cig, {}, {}, {}, {}};
+        PhasePlan phase{members_h, members, nth * ntw * pr.cig, {}, {}, {}, {}, {}};
         // Rows/columns (co, member), member = (H member, W member) with W fastest: member fastest
         // in NCHW (one tile writes neighbouring outputs), co fastest in NHWC (contiguous channel
         // vectors).
@@ -105,6 +109,7 @@ class Subpixel final : public Strategy {
         const int64_t step_w = ntw > 1 ? fw.taps[1].k - fw.taps[0].k : 0;
         std::vector<int64_t> row_w_off(static_cast<size_t>(rows));
         phase.channel_off.resize(size_t(rows));
+        if (row_writer_) phase.split_off.resize(size_t(rows));
         for (int64_t co = 0; co < pr.cog; ++co)
           for (int64_t m = 0; m < nm; ++m) {
             const Phase1D& fmh = phases_h_[size_t(members_h[size_t(m / nmw)])];
@@ -112,6 +117,11 @@ class Subpixel final : public Strategy {
             row_w_off[size_t(row_of(co, m))] =
                 co * KK + (nth > 0 ? fmh.taps[0].k * p.kernel.w : 0) + (ntw > 0 ? fmw.taps[0].k : 0);
             phase.channel_off[size_t(row_of(co, m))] = co * ys_.c + fmh.first * ys_.h + fmw.first * ys_.w;
+            if (row_writer_) {
+              phase.split_off[size_t(row_of(co, m))] =
+                  ((co % split_channels_) * int64_t(members_h.size()) + m / nmw) * split_rows_ * p.output.w +
+                  split_position(fmw.first);
+            }
           }
         for (int64_t g = 0; g < p.groups; ++g)
           for (int64_t co = 0; co < pr.cog; ++co)
@@ -141,7 +151,7 @@ class Subpixel final : public Strategy {
         phases_.push_back(std::move(phase));
         for (size_t hs = 0; hs < fh.segments.size(); ++hs) {
           const auto& sh = fh.segments[hs];
-          RowBand& band = band_for(ih, int64_t(hs), sh);
+          RowBand& band = band_for(ih, int64_t(hs), sh, members_h);
           for (const auto& sw : fw.segments) {
             Region region{phase_index, sh.q0, sh.q1, sw.q0, sw.q1, {}};
             if (sw.tap_end > sw.tap_begin) {
@@ -179,7 +189,9 @@ class Subpixel final : public Strategy {
     });
   }
 
-  std::string implementation() const override { return std::string("subpixel:") + kt_.gemm_name; }
+  std::string implementation() const override {
+    return std::string(row_writer_ ? "subpixel_phase_rows:" : "subpixel:") + kt_.gemm_name;
+  }
   uint64_t executed_macs() const override { return executed_; }
 
  private:
@@ -196,9 +208,11 @@ class Subpixel final : public Strategy {
   int64_t channel_chunk(int64_t rows) const { return channels_on_m_ ? rows : round_up(1024, kt_.nr); }
 
   size_t per_thread_floats() const {
-    // Pack buffer, then two int64 offset tables of one region's pixels in a task (2 floats each).
-    return cache_line_floats(gemm_pack_floats(kt_) + size_t(4 * rows_chunk_ * max_width_));
+    // Pack buffer, two int64 offset tables of one region's pixels in a task (2 floats each), the
+    // phase-split rows.
+    return cache_line_floats(gemm_pack_floats(kt_) + size_t(4 * rows_chunk_ * max_width_)) + cache_line_floats(size_t(split_floats_));
   }
+  float* split_scratch(float* ws) const { return ws + cache_line_floats(gemm_pack_floats(kt_) + size_t(4 * rows_chunk_ * max_width_)); }
 
   // The GEMM tile for the phase groups' channel dimensions ((co, member) rows), weighted by work.
   // NCHW puts output channels on the tile's rows and pixels on its vectors, except when every
@@ -261,13 +275,60 @@ class Subpixel final : public Strategy {
     return groups;
   }
 
-  RowBand& band_for(int64_t phase_h, int64_t seg_h, const Phase1D::Segment& sh) {
+  RowBand& band_for(int64_t phase_h, int64_t seg_h, const Phase1D::Segment& sh, const std::vector<int64_t>& members_h) {
     const std::pair<int64_t, int64_t> key{phase_h, seg_h};
     auto it = band_index_.find(key);
     if (it != band_index_.end()) return bands_[size_t(it->second)];
     band_index_[key] = int64_t(bands_.size());
-    bands_.push_back({sh.q0, sh.q1, {}});
+    bands_.push_back({sh.q0, sh.q1, members_h, {}});
     return bands_.back();
+  }
+
+  // NCHW with output channels on the tile's rows and a W stride of 3 and more: a tile row holds
+  // one W phase's outputs, s apart, which the tile stores one by one, into as many output rows
+  // as it has tile rows, while the pixel panel's tiles run down every channel (rand12: 8 images,
+  // 8 -> 64 channels, 59x59, k4 s4, Zen 3 AVX2, 1 thread: 45 ms, against 23 for the same GEMM
+  // in NHWC; stores to memory waited on). Instead a task's GEMMs write phase-split rows (each W
+  // phase's outputs contiguous, as PhaseRowWriter takes them) to a per-thread scratch with whole
+  // vector stores and the epilogue, and each finished row is interleaved into the output, one
+  // output row after the other: rand12 45 -> 33 ms. Rows under kSplitMinOutputWidth lost (the
+  // output fits in cache, and the row overheads are not repaid: a 44-wide row 1.4x slower), as
+  // did stride 2, whose row pairs already leave the tile as whole vectors. Needs every W phase
+  // to have taps (the writer writes them all).
+  void plan_phase_split_rows() {
+    const Params& p = pr_.params;
+    if (!nchw_ || !channels_on_m_ || p.stride.w < 3 || p.output.w < kSplitMinOutputWidth) return;
+    split_phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
+    int64_t at = 0;
+    for (const Phase1D& ph : split_phases_w_) {
+      if (ph.count > 0 && ph.taps.empty()) return;
+      split_start_.push_back(at);
+      at += ph.count;
+    }
+    int64_t members_h = 1;
+    for (const auto& g : h_groups_) members_h = std::max(members_h, int64_t(g.size()));
+    // As many output channels as fit the scratch with one band row each, in whole tiles of A
+    // rows (a chunk starts at channel row co * members, a multiple of MR); then more band rows.
+    const int64_t row_floats = members_h * p.output.w;
+    split_channels_ = std::max<int64_t>(kt_.mr, kSplitScratchFloats / row_floats / kt_.mr * kt_.mr);
+    if (split_channels_ >= pr_.cog) {
+      split_channels_ = pr_.cog;
+      split_rows_ = std::max<int64_t>(1, kSplitScratchFloats / (pr_.cog * row_floats));
+    }
+    split_floats_ = split_channels_ * split_rows_ * row_floats;
+    row_writer_ = std::make_unique<PhaseRowWriter>(split_phases_w_, p.stride.w, kt_);
+  }
+
+  // Where output column ow sits in a phase-split row.
+  int64_t split_position(int64_t ow) const {
+    for (size_t j = 0; j < split_phases_w_.size(); ++j) {
+      const Phase1D& ph = split_phases_w_[j];
+      const int64_t d = ow - ph.first;
+      if (ph.count > 0 && d >= 0 && d % pr_.params.stride.w == 0 && d / pr_.params.stride.w < ph.count) {
+        return split_start_[j] + d / pr_.params.stride.w;
+      }
+    }
+    return 0;  // not reached: every output column lies in one phase
   }
 
   // A band's rows run over the whole batch, so layers with small images still fill the
@@ -386,11 +447,44 @@ class Subpixel final : public Strategy {
   }
 
   void run_task(const Task& task, const float* x, float* y, float* ws) const {
-    for (int64_t r : bands_[size_t(task.band)].regions) run_region(task, regions_[size_t(r)], x, y, ws);
+    const RowBand& band = bands_[size_t(task.band)];
+    if (!row_writer_) {
+      for (int64_t r : band.regions) run_region(task, regions_[size_t(r)], x, y, ws, nullptr);
+      return;
+    }
+    // Phase-split rows: a chunk of band rows and output channels at a time, every region (all
+    // W phases and segments) into the scratch, then the chunk's rows into the output.
+    const Params& p = pr_.params;
+    float* split = split_scratch(ws);
+    const int64_t nmh = int64_t(band.members_h.size()), band_rows = band.q1h - band.q0h, ow = p.output.w;
+    for (int64_t r0 = task.r0; r0 < task.r1; r0 += split_rows_) {
+      const int64_t r1 = std::min(task.r1, r0 + split_rows_);
+      for (int64_t co0 = 0; co0 < pr_.cog; co0 += split_channels_) {
+        const int64_t co1 = std::min(pr_.cog, co0 + split_channels_);
+        for (int64_t r : band.regions) {
+          const Region& region = regions_[size_t(r)];
+          const int64_t members = members_of(phases_[size_t(region.phase)]);
+          const Task chunk{task.band, task.group, r0, r1, co0 * members, (co1 - co0) * members};
+          run_region(chunk, region, x, y, ws, split);
+        }
+        for (int64_t co = co0; co < co1; ++co) {
+          float* y_channel = y + (task.group * pr_.cog + co) * ys_.c;
+          for (int64_t hm = 0; hm < nmh; ++hm) {
+            const int64_t first_h = phases_h_[size_t(band.members_h[size_t(hm)])].first;
+            for (int64_t row = r0; row < r1; ++row) {
+              const int64_t n = row / band_rows, oh = first_h + (band.q0h + row % band_rows) * p.stride.h;
+              float* split_row = split + (((co - co0) * nmh + hm) * split_rows_ + (row - r0)) * ow;
+              row_writer_->interleave(split_row, ow, y_channel + n * ys_.n + oh * ys_.h);
+            }
+          }
+        }
+      }
+    }
   }
 
   // Rows [task.r0, task.r1) of one region: pixel (row, qw) with row = n * band rows + (qh - q0h).
-  void run_region(const Task& task, const Region& region, const float* x, float* y, float* ws) const {
+  // Into the output, or (split) into the phase-split rows of rows from task.r0 on.
+  void run_region(const Task& task, const Region& region, const float* x, float* y, float* ws, float* split) const {
     const PhasePlan& phase = phases_[size_t(region.phase)];
     const int64_t rows = pr_.cog * members_of(phase);
     if (task.c0 >= rows) return;  // a narrower group than the task's channel range
@@ -404,23 +498,26 @@ class Subpixel final : public Strategy {
     for (int64_t row = task.r0, i = 0; row < task.r1; ++row) {
       const int64_t n = row / band_rows, qh = region.q0h + row % band_rows;
       int64_t in = n * xs_.n + qh * xs_.h + region.q0w * xs_.w;
-      int64_t out = n * ys_.n + qh * p.stride.h * ys_.h + region.q0w * p.stride.w * ys_.w;  // + the member's first row/column
-      for (int64_t qw = 0; qw < width; ++qw, ++i, in += xs_.w, out += p.stride.w * ys_.w) {
+      // + the member's first row/column (its channel offset)
+      int64_t out = split ? (row - task.r0) * p.output.w + region.q0w
+                          : n * ys_.n + qh * p.stride.h * ys_.h + region.q0w * p.stride.w * ys_.w;
+      const int64_t out_step = split ? 1 : p.stride.w * ys_.w;
+      for (int64_t qw = 0; qw < width; ++qw, ++i, in += xs_.w, out += out_step) {
         in_off[i] = in;
         out_off[i] = out;
       }
     }
     const float* xg = x + task.group * pr_.cig * xs_.c;
     const int64_t x_extent = p.input_elements() - task.group * pr_.cig * xs_.c;  // floats from xg on
-    float* yg = y + task.group * pr_.cog * ys_.c;
     const float* bias = phase.bias.data() + task.group * rows;
     const float* packed = phase.k_total > 0 ? phase.packed[size_t(task.group)].data() : nullptr;
 
     GemmBlock blk;
     blk.k_ranges = region.k_ranges.data();
     blk.k_range_count = int64_t(region.k_ranges.size());
-    blk.c = yg;
+    blk.c = split ? split : y + task.group * pr_.cog * ys_.c;
     blk.epilogue = &p.epilogue;
+    const int64_t* channel_off = split ? phase.split_off.data() : phase.channel_off.data();
     const Operand weights{packed, phase.k_total, nullptr, nullptr, nullptr};
     // NCHW pixel panels that straddle two region rows lose the vector stores (their outputs are
     // not evenly spaced) and fall back to a scatter. Regions whose rows nearly fill whole wide
@@ -434,7 +531,7 @@ class Subpixel final : public Strategy {
     const int64_t step = by_row ? width : pixels;
     for (int64_t i = 0; i < pixels; i += step) {
       const Operand input{nullptr, 0, xg, in_off + i, phase.k_off.data(), x_extent};
-      orient(blk, channels_on_m_, weights, input, task.c0, c_count, step, phase.channel_off.data(), out_off + i, bias);
+      orient(blk, channels_on_m_, weights, input, task.c0, c_count, step, channel_off, out_off + i, bias);
       gemm_block(blk, kt_, ws);
     }
   }
@@ -456,6 +553,14 @@ class Subpixel final : public Strategy {
   std::vector<char> bias_rows_;      // per output row: its H phase has no taps (empty: none has)
   std::vector<int64_t> bias_cols_;   // output columns whose W phase has no taps, ascending
   std::vector<float> act_bias_;      // act(bias) per output channel
+  // Phase-split rows (plan_phase_split_rows; no writer: tiles store into the output).
+  static constexpr int64_t kSplitScratchFloats = 64 << 10;
+  static constexpr int64_t kSplitMinOutputWidth = 96;
+  std::vector<Phase1D> split_phases_w_;  // the W phases as the writer takes them
+  std::vector<int64_t> split_start_;     // where each of them starts in a phase-split row
+  std::unique_ptr<PhaseRowWriter> row_writer_;
+  int64_t split_channels_ = 1, split_rows_ = 1;  // output channels and band rows per chunk
+  int64_t split_floats_ = 0;                     // scratch per thread
   uint64_t executed_ = 0;
 };
 

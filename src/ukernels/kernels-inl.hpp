@@ -1549,21 +1549,89 @@ __attribute__((always_inline)) inline void transpose_block(const float* src, int
   transpose_rows<Arch>(row, dst, dst_ld);
 }
 
+// Runs block(q0) for blocks of W elements of every phase, q0 = 0, W, 2W, ... below last_q0, then
+// at last_q0 itself (overlapping the block before, whose outputs it writes again, equal), the
+// last position a block fits: the caller is left less than one block's outputs, element by
+// element. Returns the elements of each phase done (0 when last_q0 < 0: no block fits).
+template <int64_t W = 8, class Block>
+__attribute__((always_inline)) inline int64_t interleave_blocks(int64_t last_q0, Block&& block) {
+  if (last_q0 < 0) return 0;
+  int64_t q0 = 0;
+  for (; q0 < last_q0; q0 += W) block(q0);
+  block(last_q0);
+  return last_q0 + W;
+}
+
+#ifdef __AVX2__
+// Stride 3: output vector v of a block of 8 outputs per phase holds outputs 8v .. 8v + 7, lane l
+// being element (8v + l) / 3 of phase (8v + l) % 3: the same lane index for every phase,
+// permuted, then merged by phase masks.
+inline int64_t interleave3_avx2(const float* const* phase, int64_t width, float* out) {
+  __m256i index[3];
+  __m256 from1[3], from2[3];  // lanes taken from phases 1 and 2
+  for (int v = 0; v < 3; ++v) {
+    alignas(32) int32_t idx[8];
+    alignas(32) int32_t m1[8], m2[8];
+    for (int l = 0; l < 8; ++l) {
+      idx[l] = (8 * v + l) / 3;
+      m1[l] = (8 * v + l) % 3 == 1 ? -1 : 0;
+      m2[l] = (8 * v + l) % 3 == 2 ? -1 : 0;
+    }
+    index[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
+    from1[v] = _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(m1)));
+    from2[v] = _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(m2)));
+  }
+  return interleave_blocks(width / 3 - 8, [&](int64_t q0) {
+    const __m256 a = _mm256_loadu_ps(phase[0] + q0), b = _mm256_loadu_ps(phase[1] + q0), c = _mm256_loadu_ps(phase[2] + q0);
+    for (int v = 0; v < 3; ++v) {
+      __m256 o = _mm256_permutevar8x32_ps(a, index[v]);
+      o = _mm256_blendv_ps(o, _mm256_permutevar8x32_ps(b, index[v]), from1[v]);
+      o = _mm256_blendv_ps(o, _mm256_permutevar8x32_ps(c, index[v]), from2[v]);
+      _mm256_storeu_ps(out + q0 * 3 + 8 * v, o);
+    }
+  }) * 3;
+}
+
+// Stride 4: two 4 x 4 transposes (one per 128-bit half), then the halves regrouped.
+inline int64_t interleave4_avx2(const float* const* phase, int64_t width, float* out) {
+  return interleave_blocks(width / 4 - 8, [&](int64_t q0) {
+    const __m256 a = _mm256_loadu_ps(phase[0] + q0), b = _mm256_loadu_ps(phase[1] + q0);
+    const __m256 c = _mm256_loadu_ps(phase[2] + q0), d = _mm256_loadu_ps(phase[3] + q0);
+    const __m256 ab_lo = _mm256_unpacklo_ps(a, b), ab_hi = _mm256_unpackhi_ps(a, b);
+    const __m256 cd_lo = _mm256_unpacklo_ps(c, d), cd_hi = _mm256_unpackhi_ps(c, d);
+    const __m256 q04 = _mm256_shuffle_ps(ab_lo, cd_lo, 0x44), q15 = _mm256_shuffle_ps(ab_lo, cd_lo, 0xEE);
+    const __m256 q26 = _mm256_shuffle_ps(ab_hi, cd_hi, 0x44), q37 = _mm256_shuffle_ps(ab_hi, cd_hi, 0xEE);
+    float* o = out + q0 * 4;
+    _mm256_storeu_ps(o, _mm256_permute2f128_ps(q04, q15, 0x20));
+    _mm256_storeu_ps(o + 8, _mm256_permute2f128_ps(q26, q37, 0x20));
+    _mm256_storeu_ps(o + 16, _mm256_permute2f128_ps(q04, q15, 0x31));
+    _mm256_storeu_ps(o + 24, _mm256_permute2f128_ps(q26, q37, 0x31));
+  }) * 4;
+}
+#endif
+
 // Stride-s phase rows back in output order (contract in dispatch/kernel_table.hpp): blocks of W
 // outputs of every phase are a W x W transpose whose column stores overlap (rows past s read
 // phase 0 again; their lanes are overwritten by the next column), while the last block's excess
-// stays inside the row.
+// stays inside the row; the last block overlaps the one before.
 template <class Arch>
 int64_t interleave_phase_rows(const float* const* phase, int64_t s, int64_t width, float* out) {
   constexpr int64_t W = int64_t(vf<Arch>::size);
   if (s < 2 || s > W) return 0;
-  const float* row[W];
-  int64_t q0 = 0;
-  for (; (q0 + W) * s + (W - s) <= width; q0 += W) {
+#ifdef __AVX2__
+  // A W x W transpose stores W vectors for s useful ones: at strides 3 and 4 on 8 lanes, s
+  // output vectors are built from the s phase vectors directly.
+  if constexpr (W == 8) {
+    if (s == 3) return interleave3_avx2(phase, width, out);
+    if (s == 4) return interleave4_avx2(phase, width, out);
+  }
+#endif
+  // The transpose stores W floats at each of W outputs s apart: W - s floats of slack.
+  return interleave_blocks<W>((width - (W - s)) / s - W, [&](int64_t q0) {
+    const float* row[W];
     for (int64_t r = 0; r < W; ++r) row[r] = phase[r < s ? r : 0] + q0;
     transpose_rows<Arch>(row, out + q0 * s, s);
-  }
-  return q0 * s;
+  }) * s;
 }
 
 // dst[j * dst_ld + i] = src[i * src_ld + j] for i < rows, j < cols (a layout change between
