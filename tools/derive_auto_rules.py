@@ -72,6 +72,12 @@ run direct (rows_beat_lanes). All 756 AVX2 records: 669 within 5% (1.035x) witho
 673 (1.032x) with it; it changes no other pick, and the C++ picks match this mirror on all 756.
 A --search from there reaches 682 (1.029x), moving five thresholds (one_tap_subpixel_max_macs
 1024 -> 64 among them) on the data it is scored on: not adopted, with nothing held out.
+Session 24 (same Zen 3) gave NCHW subpixel phase-split rows at W strides of 3 and more,
+re-measured the 90 NCHW records with such strides (675 of 756 within 5%, 1.031x, was 673) and
+added one rule: NCHW layers of at most 4 output channels per group and several taps per phase
+run direct even when their input is too large to stage (f12: 2.7x). 677 of 756 (1.028x); it
+changes no other pick, AVX-512 stays at 457 of 520, and the C++ picks match this mirror on all
+756 AVX2 records.
 For each candidate it prints how often its pick is within 5% of the measured winner, the
 geometric-mean and worst slowdown against the winner, and the worst cases. RULES_IN_USE must
 mirror src/strategies/auto_select.cpp.
@@ -319,6 +325,8 @@ def rules_measured(f, P=None):
             and f["input_pixels"] >= 64):
         return "gemm_col2im"
     if nchw and f["reduction"] <= P["small_image_reduction"] and f["input_pixels"] <= P["small_image_pixels"]:
+        return "direct_scatter"
+    if nchw and f["cog"] <= 4 and not f["one_tap"] and f["reduction"] <= P["small_cout_max_reduction"]:
         return "direct_scatter"
     # Session 12: W phase groups of whole tile widths (NR: 16 AVX2, 32 AVX-512) put NCHW pixels
     # on the tile rows, as NHWC does (fcn32_up).

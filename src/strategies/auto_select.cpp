@@ -229,6 +229,17 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     return {"direct_scatter", "NCHW, small image, moderate reduction (" + n(reduction) +
                                   " <= " + n(double(t.small_image_reduction)) + "): direct row kernels beat packing small GEMM panels"};
   }
+  if (nchw && cog <= 4 && !one_tap && reduction <= double(t.small_cout_max_reduction)) {
+    // Session 24: the small-Cout rule above for inputs too large to stage. A GEMM tile over up
+    // to 4 output channels is mostly padding here too, and direct's row kernels read the input
+    // in place: 1 image of 8 -> 3 channels, 229x256, k3 s1: direct 0.69 ms against subpixel's
+    // 1.86 (bench/data/avx2/tune_check22.json). Large unstaged layers of many input channels
+    // (64 -> 1, 166x249, k3 s2; 128 -> 1, 179x256, k4 s2), where gemm_col2im is 1.2-1.4x faster
+    // than direct, took the gemm_col2im rule before this one. On the data, it changes no other
+    // pick (AVX2 677 of 756 within 5%, was 675; AVX-512 unchanged).
+    return {"direct_scatter", "NCHW, at most 4 output channels per group, several taps per phase and an input too large "
+                              "to stage: direct row kernels on the input in place"};
+  }
   if (nchw && sw.members % kt.nr == 0) {
     // Subpixel::channels_on_m (subpixel.cpp): W phase groups of whole tile widths put pixels on
     // the tile's rows in NCHW too, so the NHWC copies below would buy nothing. fcn32_up (32 W

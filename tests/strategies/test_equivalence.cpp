@@ -583,6 +583,23 @@ TEST_CASE("auto: NCHW one-tap layers of few output channels on huge inputs run d
   }
 }
 
+TEST_CASE("auto: NCHW layers of few output channels and several taps per phase run direct, staged or not", "[auto]") {
+  // bench/data/avx2/tune_check22.json (session 24): 1 image of 8 -> 3 channels, 229x256, k3 s1,
+  // too large to stage: direct 0.69 ms against subpixel's 1.86. Many input channels go to
+  // gemm_col2im first (64 -> 1, 166x249, k3 s2: 1.2x faster than direct); one tap per phase
+  // (k = s) keeps its own rules.
+  const Params unstaged = Params::parse("N=1 Cin=8 Cout=3 H=229 W=256 kh=3 kw=3 sh=1 sw=1 ct=0 cl=0 oh=231 ow=258");
+  const Params many_inputs = Params::parse("N=1 Cin=64 Cout=1 H=166 W=249 kh=3 kw=3 sh=2 sw=2 ct=0 cl=0 oh=333 ow=499");
+  REQUIRE_FALSE(detail::direct_stages_nchw_input(unstaged));
+  for (const detail::KernelTable* kt : test::kernel_tables()) {
+    INFO(kt->isa_name);
+    const detail::Choice c = detail::choose_strategy(unstaged, *kt);
+    CHECK(c.strategy == "direct_scatter");
+    CHECK_THAT(c.reason, Catch::Contains("too large to stage"));
+    CHECK(detail::choose_strategy(many_inputs, *kt).strategy == "gemm_col2im");
+  }
+}
+
 TEST_CASE("No strategy writes outside workspace_bytes(), on every ISA", "[plan][workspace]") {
   // The random sweep checks this on small shapes (check_all); these are large enough for the
   // forms that only big layers take.
