@@ -29,12 +29,12 @@ std::vector<std::string> fast_strategies() {
 }
 
 // A direct_scatter plan of p on one forced ISA, with random weights and bias.
-Plan direct_plan_on(const Params& p, const std::string& isa, std::mt19937& rng) {
+Plan plan_on(const Params& p, const std::string& isa, std::mt19937& rng, const char* strategy = "direct_scatter") {
   const auto w = test::random_tensor(size_t(p.weight_elements()), rng);
   const auto b = test::random_tensor(size_t(p.out_channels), rng);
   test::ForceIsa force(isa);
   PlanOptions o;
-  o.strategy = "direct_scatter";
+  o.strategy = strategy;
   return Plan(p, w.data(), p.has_bias ? b.data() : nullptr, o);
 }
 
@@ -104,15 +104,16 @@ void check_all(const Params& p, std::mt19937& rng) {
   }
 }
 
-// Each shape through check_all, after form(p, kernels, plan) has checked which of direct's forms
-// a direct_scatter plan runs on each ISA level.
+// Each shape through check_all, after form(p, kernels, plan) has checked which form of the
+// strategy (direct_scatter unless named) a plan runs on each ISA level.
 template <class Form>
-void check_direct_shapes(std::initializer_list<const char*> shapes, std::mt19937& rng, Form form) {
+void check_shapes(std::initializer_list<const char*> shapes, std::mt19937& rng, Form form,
+                  const char* strategy = "direct_scatter") {
   for (const char* text : shapes) {
     INFO(text);
     const Params p = Params::parse(text);
     for (const detail::KernelTable* kt : test::kernel_tables()) {
-      const Plan plan = direct_plan_on(p, kt->isa_name, rng);
+      const Plan plan = plan_on(p, kt->isa_name, rng, strategy);
       INFO(kt->isa_name << ": " << plan.implementation());
       form(p, *kt, plan);
     }
@@ -250,7 +251,7 @@ TEST_CASE("Direct batch lanes: thin layers of a batch of images, exact on every 
       INFO(text);
       const Params p = Params::parse(text);
       for (const auto& isa : supported_isas()) {
-        const Plan plan = direct_plan_on(p, isa, rng);
+        const Plan plan = plan_on(p, isa, rng);
         INFO(isa << ": " << plan.implementation());
         const bool lanes = plan.implementation().find("direct_lanes") != std::string::npos;
         if (isa == "sse2") CHECK(lanes);
@@ -278,7 +279,7 @@ TEST_CASE("Direct image lanes: NCHW thin layers of few images, staged pixel-majo
       "N=2 Cin=35 Cout=1 H=8 W=8 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 g=1 ct=1 cl=1 oh=9 ow=8 layout=nchw bias=1 act=leaky_relu alpha=0.1",
       "N=1 Cin=64 Cout=2 H=40 W=64 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=80 ow=128 layout=nchw bias=1 act=sigmoid",
   };
-  check_direct_shapes(shapes, rng, [](const Params& p, const detail::KernelTable& kt, const Plan& plan) {
+  check_shapes(shapes, rng, [](const Params& p, const detail::KernelTable& kt, const Plan& plan) {
     const bool image_lanes = detail::direct_uses_image_lanes(p, kt);
     if (kt.isa == detail::Isa::avx2) CHECK(image_lanes);  // the path this test is for
     CHECK((plan.implementation().find("direct_dot_staged") == 0) == image_lanes);
@@ -297,7 +298,7 @@ TEST_CASE("Direct segment forms with more taps than their prebuilt lists hold, e
       "N=1 Cin=32 Cout=1 H=30 W=30 kh=21 kw=21 sh=1 sw=1 dh=1 dw=1 g=1 ct=0 cl=4 oh=50 ow=44 layout=nchw bias=1 act=tanh",
       "N=16 Cin=4 Cout=1 H=30 W=30 kh=21 kw=21 sh=1 sw=1 dh=1 dw=1 g=1 ct=1 cl=1 oh=48 ow=48 layout=nchw bias=1",
   };
-  check_direct_shapes(shapes, rng, [](const Params&, const detail::KernelTable&, const Plan& plan) {
+  check_shapes(shapes, rng, [](const Params&, const detail::KernelTable&, const Plan& plan) {
     CHECK_THAT(plan.implementation(), !Catch::StartsWith("direct_rows") && !Catch::StartsWith("direct_vecmat"));
   });
 }
@@ -313,7 +314,7 @@ TEST_CASE("Direct NCHW stride-2 rows stored straight into the output (row_fma_zi
       "N=1 Cin=4 Cout=8 H=5 W=21 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1 g=2 ct=0 cl=0 oh=10 ow=42 layout=nchw bias=1 act=leaky_relu alpha=0.1",
       "N=3 Cin=3 Cout=6 H=9 W=4 kh=4 kw=3 sh=3 sw=2 dh=1 dw=1 g=3 ct=2 cl=0 oh=22 ow=9 layout=nchw bias=0",
   };
-  check_direct_shapes(shapes, rng, [](const Params&, const detail::KernelTable&, const Plan& plan) {
+  check_shapes(shapes, rng, [](const Params&, const detail::KernelTable&, const Plan& plan) {
     CHECK_THAT(plan.implementation(), Catch::StartsWith("direct_rows_zip"));
   });
 }
@@ -333,7 +334,7 @@ TEST_CASE("Direct NCHW rows in bands of every H phase and in passes over the inp
       "N=1 Cin=128 Cout=5 H=10 W=600 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1 g=1 ct=0 cl=0 oh=20 ow=1200 layout=nchw bias=1",
       "N=1 Cin=140 Cout=7 H=17 W=260 kh=5 kw=4 sh=4 sw=2 dh=1 dw=1 g=1 ct=3 cl=1 oh=70 ow=521 layout=nchw bias=1 act=leaky_relu alpha=0.1",
   };
-  check_direct_shapes(passes, rng, [](const Params&, const detail::KernelTable&, const Plan& plan) {
+  check_shapes(passes, rng, [](const Params&, const detail::KernelTable&, const Plan& plan) {
     CHECK_THAT(plan.implementation(), Catch::StartsWith("direct_rows_passes"));
     CHECK(plan.executed_macs() == plan.useful_macs());
   });
@@ -342,7 +343,7 @@ TEST_CASE("Direct NCHW rows in bands of every H phase and in passes over the inp
       "N=1 Cin=16 Cout=6 H=10 W=2100 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1 g=1 ct=0 cl=0 oh=20 ow=4200 layout=nchw bias=1",
       "N=1 Cin=3 Cout=3 H=40 W=40 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=3 ct=1 cl=1 oh=80 ow=80 layout=nchw bias=1 act=sigmoid",
   };
-  check_direct_shapes(bands, rng, [](const Params&, const detail::KernelTable&, const Plan& plan) {
+  check_shapes(bands, rng, [](const Params&, const detail::KernelTable&, const Plan& plan) {
     CHECK_THAT(plan.implementation(), Catch::StartsWith("direct_rows") && !Catch::StartsWith("direct_rows_passes"));
   });
 }
@@ -374,22 +375,12 @@ TEST_CASE("Subpixel NCHW phase-split rows: W strides of 3 and more, every ISA", 
       "N=2 Cin=8 Cout=64 H=6 W=30 kh=4 kw=4 sh=4 sw=4 dh=1 dw=1 g=1 ct=0 cl=0 oh=24 ow=120 layout=nhwc bias=1",
   };
   for (const bool phase_rows : {true, false}) {
-    for (const char* text : phase_rows ? split : direct_to_output) {
-      INFO(text);
-      const Params p = Params::parse(text);
-      for (const auto& isa : supported_isas()) {
-        test::ForceIsa force(isa);
-        PlanOptions o;
-        o.strategy = "subpixel";
-        const auto w = test::random_tensor(size_t(p.weight_elements()), rng);
-        const std::vector<float> b(size_t(p.out_channels), 0.5f);
-        const Plan plan(p, w.data(), p.has_bias ? b.data() : nullptr, o);
-        INFO(isa << ": " << plan.implementation());
-        CHECK(plan.implementation().rfind("subpixel_phase_rows:", 0) == (phase_rows ? 0u : std::string::npos));
-        CHECK(plan.executed_macs() == plan.useful_macs());
-      }
-      check_all(p, rng);
-    }
+    check_shapes(phase_rows ? split : direct_to_output, rng,
+                 [&](const Params&, const detail::KernelTable&, const Plan& plan) {
+                   CHECK(plan.implementation().rfind("subpixel_phase_rows:", 0) == (phase_rows ? 0u : std::string::npos));
+                   CHECK(plan.executed_macs() == plan.useful_macs());
+                 },
+                 "subpixel");
   }
 }
 
