@@ -293,11 +293,15 @@ class Subpixel final : public Strategy {
   // vector stores and the epilogue, and each finished row is interleaved into the output, one
   // output row after the other: rand12 45 -> 33 ms. Rows under kSplitMinOutputWidth lost (the
   // output fits in cache, and the row overheads are not repaid: a 44-wide row 1.4x slower), as
-  // did stride 2, whose row pairs already leave the tile as whole vectors. Needs every W phase
-  // to have taps (the writer writes them all).
+  // did stride 2, whose row pairs already leave the tile as whole vectors, and strides beyond
+  // the vector width, which the writer interleaves element by element (random layers of
+  // strides 9-16: up to 1.56x slower). Needs every W phase to have taps (the writer writes them
+  // all).
   void plan_phase_split_rows() {
     const Params& p = pr_.params;
-    if (!nchw_ || !channels_on_m_ || p.stride.w < 3 || p.output.w < kSplitMinOutputWidth) return;
+    if (!nchw_ || !channels_on_m_ || p.stride.w < 3 || p.stride.w > kt_.narrow_nr || p.output.w < kSplitMinOutputWidth) {
+      return;
+    }
     split_phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
     int64_t at = 0;
     for (const Phase1D& ph : split_phases_w_) {
