@@ -314,6 +314,7 @@ class Subpixel final : public Strategy {
     // As many output channels as fit the scratch with one band row each, in whole tiles of A
     // rows (a chunk starts at channel row co * members, a multiple of MR); then more band rows.
     const int64_t row_floats = members_h * p.output.w;
+    if (kt_.mr * row_floats > kSplitMaxScratchFloats) return;  // a tile's rows of one band row: over 16 MiB
     split_channels_ = std::max<int64_t>(kt_.mr, kSplitScratchFloats / row_floats / kt_.mr * kt_.mr);
     if (split_channels_ >= pr_.cog) {
       split_channels_ = pr_.cog;
@@ -560,6 +561,7 @@ class Subpixel final : public Strategy {
   // Phase-split rows (plan_phase_split_rows; no writer: tiles store into the output).
   static constexpr int64_t kSplitScratchFloats = 64 << 10;
   static constexpr int64_t kSplitMinOutputWidth = 96;
+  static constexpr int64_t kSplitMaxScratchFloats = 1 << 22;  // 16 MiB per thread
   std::vector<Phase1D> split_phases_w_;  // the W phases as the writer takes them
   std::vector<int64_t> split_start_;     // where each of them starts in a phase-split row
   std::unique_ptr<PhaseRowWriter> row_writer_;
