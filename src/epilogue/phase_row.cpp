@@ -41,6 +41,16 @@ void PhaseRowWriter::interleave(const float* row, int64_t width, float* out) con
     for (int64_t o = done + r, q = done / stride_w_; o < width; o += stride_w_, ++q) out[o] = phase[r][q];
 }
 
+int64_t PhaseRowWriter::position(int64_t ow) const {
+  int64_t start = 0;
+  for (const Phase1D& ph : phases_w_) {
+    const int64_t d = ow - ph.first;
+    if (ph.count > 0 && d >= 0 && d % stride_w_ == 0 && d / stride_w_ < ph.count) return start + d / stride_w_;
+    start += ph.count;
+  }
+  return 0;  // not reached for 0 <= ow < width: every output column lies in one phase
+}
+
 void PhaseRowWriter::zip(const float* row, float bias, const Epilogue& epilogue, float* out) const {
   const Phase1D &even = phases_w_[size_t(even_)], &odd = phases_w_[size_t(1 - even_)];
   const float* even_row = row + (even_ == 0 ? 0 : odd.count);

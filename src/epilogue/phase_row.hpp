@@ -19,6 +19,8 @@ class PhaseRowWriter {
   void write(float* row, int64_t width, float bias, const Epilogue& epilogue, float* out) const;
   // The same interleave of a row that has had its bias and activation already.
   void interleave(const float* row, int64_t width, float* out) const;
+  // Where output column ow sits in the phase-split row.
+  int64_t position(int64_t ow) const;
 
  private:
   void zip(const float* row, float bias, const Epilogue& epilogue, float* out) const;  // stride 2

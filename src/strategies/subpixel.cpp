@@ -120,7 +120,7 @@ class Subpixel final : public Strategy {
             if (row_writer_) {
               phase.split_off[size_t(row_of(co, m))] =
                   ((co % split_channels_) * int64_t(members_h.size()) + m / nmw) * split_rows_ * p.output.w +
-                  split_position(fmw.first);
+                  row_writer_->position(fmw.first);
             }
           }
         for (int64_t g = 0; g < p.groups; ++g)
@@ -303,12 +303,8 @@ class Subpixel final : public Strategy {
       return;
     }
     split_phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
-    int64_t at = 0;
-    for (const Phase1D& ph : split_phases_w_) {
+    for (const Phase1D& ph : split_phases_w_)
       if (ph.count > 0 && ph.taps.empty()) return;
-      split_start_.push_back(at);
-      at += ph.count;
-    }
     int64_t members_h = 1;
     for (const auto& g : h_groups_) members_h = std::max(members_h, int64_t(g.size()));
     // As many output channels as fit the scratch with one band row each, in whole tiles of A
@@ -322,18 +318,6 @@ class Subpixel final : public Strategy {
     }
     split_floats_ = split_channels_ * split_rows_ * row_floats;
     row_writer_ = std::make_unique<PhaseRowWriter>(split_phases_w_, p.stride.w, kt_);
-  }
-
-  // Where output column ow sits in a phase-split row.
-  int64_t split_position(int64_t ow) const {
-    for (size_t j = 0; j < split_phases_w_.size(); ++j) {
-      const Phase1D& ph = split_phases_w_[j];
-      const int64_t d = ow - ph.first;
-      if (ph.count > 0 && d >= 0 && d % pr_.params.stride.w == 0 && d / pr_.params.stride.w < ph.count) {
-        return split_start_[j] + d / pr_.params.stride.w;
-      }
-    }
-    return 0;  // not reached: every output column lies in one phase
   }
 
   // A band's rows run over the whole batch, so layers with small images still fill the
@@ -563,7 +547,6 @@ class Subpixel final : public Strategy {
   static constexpr int64_t kSplitMinOutputWidth = 96;
   static constexpr int64_t kSplitMaxScratchFloats = 1 << 22;  // 16 MiB per thread
   std::vector<Phase1D> split_phases_w_;  // the W phases as the writer takes them
-  std::vector<int64_t> split_start_;     // where each of them starts in a phase-split row
   std::unique_ptr<PhaseRowWriter> row_writer_;
   int64_t split_channels_ = 1, split_rows_ = 1;  // output channels and band rows per chunk
   int64_t split_floats_ = 0;                     // scratch per thread
