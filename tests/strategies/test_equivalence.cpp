@@ -554,6 +554,31 @@ TEST_CASE("auto on AVX2: the rules fitted on the diverse random layers", "[auto]
   }
 }
 
+TEST_CASE("auto on AVX-512: the thresholds re-fitted in session 25", "[auto]") {
+  // bench/data/avx512/ (Zen 4, session 25), 1 thread: n08 of tune_diverse2.json (16 -> 256
+  // channels, 53x8, k3 s2: K 36, 1024 GEMM channels) 0.42 ms through NHWC copies against direct's
+  // 0.97; rand37 of tune_random.json (16 -> 32, k5 s3: K 44, 128 GEMM channels) 8.4 against 18.7.
+  // r10 of tune_diverse.json (192 -> 1 channels, 54x46, k3x5 s2): beyond the image lanes' 64
+  // input channels, gemm_col2im 0.175 ms against direct's 0.274. A short reduction with few GEMM
+  // channels stays on direct's rows.
+  const Params wide_short_k = Params::parse("N=1 Cin=16 Cout=256 H=53 W=8 kh=3 kw=3 sh=2 sw=2 ct=1 cl=0 oh=105 ow=17");
+  const Params mid_short_k = Params::parse("N=16 Cin=16 Cout=32 H=38 W=38 kh=5 kw=5 sh=3 sw=3 ct=0 cl=0 oh=116 ow=116");
+  const Params many_cin = Params::parse("N=1 Cin=192 Cout=1 H=54 W=46 kh=3 kw=5 sh=2 sw=2 ct=2 cl=1 oh=105 ow=93");
+  const Params narrow_short_k = Params::parse("N=1 Cin=16 Cout=16 H=53 W=40 kh=4 kw=4 sh=3 sw=3 ct=1 cl=0 oh=158 ow=121");
+  for (const detail::KernelTable* kt : test::kernel_tables()) {
+    if (kt->isa != detail::Isa::avx512f) continue;
+    for (const Params* p : {&wide_short_k, &mid_short_k}) {
+      const detail::Choice c = detail::choose_strategy(*p, *kt);
+      CHECK(c.strategy == "subpixel_via_nhwc");
+      CHECK_THAT(c.reason, Catch::Contains("the output dominates"));
+    }
+    CHECK(detail::choose_strategy(many_cin, *kt).strategy == "gemm_col2im");
+    const detail::Choice d = detail::choose_strategy(narrow_short_k, *kt);
+    CHECK(d.strategy == "direct_scatter");
+    CHECK_THAT(d.reason, Catch::Contains("short reduction"));
+  }
+}
+
 TEST_CASE("auto: NCHW one-tap layers of few output channels on huge inputs run direct's channel passes", "[auto]") {
   // bench/data/avx2/ (session 23): 2 images of 512 -> 1 channels, 156x156, k2 s2 (48 MiB of input
   // per image): direct 15.6 ms against gemm_col2im's 35.5 at 1 thread. Not for a smaller input
@@ -580,8 +605,10 @@ TEST_CASE("auto: NCHW one-tap layers of few output channels on huge inputs run d
 TEST_CASE("auto: NCHW layers of few output channels and several taps per phase run direct, staged or not", "[auto]") {
   // bench/data/avx2/tune_check22.json (session 24): 1 image of 8 -> 3 channels, 229x256, k3 s1,
   // too large to stage: direct 0.69 ms against subpixel's 1.86. Many input channels go to
-  // gemm_col2im first (64 -> 1, 166x249, k3 s2: 1.2x faster than direct); one tap per phase
-  // (k = s) keeps its own rules.
+  // gemm_col2im first on AVX2 (64 -> 1, 166x249, k3 s2: 1.2x faster than direct); on AVX-512
+  // direct's image lanes take that layer before either rule (Zen 4, session 25: 2.07 ms against
+  // gemm_col2im's 2.93, bench/data/avx512/tune_random.json rand01). One tap per phase (k = s)
+  // keeps its own rules.
   const Params unstaged = Params::parse("N=1 Cin=8 Cout=3 H=229 W=256 kh=3 kw=3 sh=1 sw=1 ct=0 cl=0 oh=231 ow=258");
   const Params many_inputs = Params::parse("N=1 Cin=64 Cout=1 H=166 W=249 kh=3 kw=3 sh=2 sw=2 ct=0 cl=0 oh=333 ow=499");
   REQUIRE_FALSE(detail::direct_stages_nchw_input(unstaged));
@@ -590,7 +617,13 @@ TEST_CASE("auto: NCHW layers of few output channels and several taps per phase r
     const detail::Choice c = detail::choose_strategy(unstaged, *kt);
     CHECK(c.strategy == "direct_scatter");
     CHECK_THAT(c.reason, Catch::Contains("too large to stage"));
-    CHECK(detail::choose_strategy(many_inputs, *kt).strategy == "gemm_col2im");
+    const detail::Choice many = detail::choose_strategy(many_inputs, *kt);
+    if (kt->isa == detail::Isa::avx512f) {
+      CHECK(many.strategy == "direct_scatter");
+      CHECK_THAT(many.reason, Catch::Contains("staged pixel-major"));
+    } else {
+      CHECK(many.strategy == "gemm_col2im");
+    }
   }
 }
 
