@@ -93,6 +93,10 @@ bool direct_uses_image_lanes(const Params& params, const KernelTable& kernels);
 // every channel plane from memory), so direct runs its row kernels in channel passes instead.
 bool nchw_rows_beat_lanes(const Params& params);
 
+// The widest W stride at which NCHW subpixel writes phase-split rows (subpixel.cpp): up to the
+// vector width on AVX2, 4 on AVX-512, whose interleave kernels beyond 4 are 16 x 16 transposes.
+int64_t subpixel_phase_split_max_stride(const KernelTable& kernels);
+
 // An NCHW plan that runs `create`'s NHWC plan on NHWC copies of chunks of images
 // (nhwc_bridge.cpp); its workspace adds those copies.
 std::unique_ptr<Strategy> through_nhwc(const Problem& nchw, std::unique_ptr<Strategy> (*create)(const Problem&));

@@ -296,10 +296,14 @@ class Subpixel final : public Strategy {
   // did stride 2, whose row pairs already leave the tile as whole vectors, and strides beyond
   // the vector width, which the writer interleaves element by element (random layers of
   // strides 9-16: up to 1.56x slower). Needs every W phase to have taps (the writer writes them
-  // all).
+  // all). On a Zen 4 (AVX-512, session 25), with the permute interleave at strides 3 and 4:
+  // 22 layers of the tune sets, 0.69x / 0.67x of the time at 1 / 2 threads (rand12 52 -> 22 ms,
+  // rand06 25 -> 8.9); at strides 5 to 16, where the writer transposes 16 x 16 blocks, 16 random
+  // layers ran 1.30x / 1.32x slower.
   void plan_phase_split_rows() {
     const Params& p = pr_.params;
-    if (!nchw_ || !channels_on_m_ || p.stride.w < 3 || p.stride.w > kt_.narrow_nr || p.output.w < kSplitMinOutputWidth) {
+    if (!nchw_ || !channels_on_m_ || p.stride.w < 3 || p.stride.w > subpixel_phase_split_max_stride(kt_) ||
+        p.output.w < kSplitMinOutputWidth) {
       return;
     }
     split_phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
@@ -552,6 +556,14 @@ class Subpixel final : public Strategy {
   int64_t split_floats_ = 0;                     // scratch per thread
   uint64_t executed_ = 0;
 };
+
+}  // namespace
+
+int64_t subpixel_phase_split_max_stride(const KernelTable& kernels) {
+  return kernels.isa == Isa::avx512f ? 4 : kernels.narrow_nr;
+}
+
+namespace {
 
 std::string subpixel_not_applicable(const Params& p) {
   if (p.stride.h * p.stride.w > kMaxPhases) {
