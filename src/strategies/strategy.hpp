@@ -94,7 +94,7 @@ bool direct_uses_image_lanes(const Params& params, const KernelTable& kernels);
 bool nchw_rows_beat_lanes(const Params& params);
 
 // The widest W stride at which NCHW subpixel writes phase-split rows (subpixel.cpp): up to the
-// vector width on AVX2, 4 on AVX-512, whose interleave kernels beyond 4 are 16 x 16 transposes.
+// vector width on AVX2, 4 on AVX-512 (where strides 5 to 16 measured slower than the tile stores).
 int64_t subpixel_phase_split_max_stride(const KernelTable& kernels);
 
 // An NCHW plan that runs `create`'s NHWC plan on NHWC copies of chunks of images

@@ -1615,8 +1615,9 @@ inline int64_t interleave4_avx2(const float* const* phase, int64_t width, float*
 // from phase (16v + l) % S, element (16v + l) / S: one permute of each phase vector, merged
 // under that phase's lane mask, S per output vector, where the 16 x 16 transpose stores 16
 // vectors for S useful ones. Zen 4, direct_scatter NCHW at strides 3 and 4 (transpose -> these,
-// 24 layers, best of 2 alternating runs): 0.41x to 0.95x of the time. At strides 5 to 8 the S x S
-// permutes cost more than the transpose (1.07x to 2.1x): they keep it.
+// 24 layers x 1 and 2 threads, best of 2 alternating runs): 0.41x to 1.03x of the time,
+// geometric mean 0.73x. At strides 5 to 8 the S x S permutes cost more than the transpose
+// (1.07x to 2.1x): they keep it.
 template <int S>
 struct PermuteTables {
   alignas(64) int32_t index[S][16];
