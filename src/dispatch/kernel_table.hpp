@@ -150,6 +150,10 @@ struct KernelTable {
   Isa isa;
   const char* isa_name;
   GemmUkernel gemm;
+  // The same contract, for A micro-panels read from beyond L2 (prepacked A too big to stay
+  // cached, each tile run against a group of B panels): prefetches A ahead in software, which
+  // the hardware prefetchers alone did not keep up with. Costs a little where A is cached.
+  GemmUkernel gemm_streamed_a;
   GemmDirectAUkernel gemm_direct_a;
   const char* gemm_name;  // e.g. f32_gemm_14x32__avx512f
   int mr, nr;

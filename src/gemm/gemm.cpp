@@ -133,6 +133,13 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
                           MR <= kMaxTileRows && split_runs(pass, blk.a.inner_off, 1, runs, run_length, run_count) &&
                           run_count * 8 <= pass.k;
   const float* a_run[kMaxRuns * kMaxTileRows];
+  // A prepacked and too big to stay in L2 while one B panel runs over all of it (square 2048:
+  // 16 MiB, read from L3 or memory once per panel): each A tile runs against a group of B
+  // panels (below) on the kernel that prefetches A.
+  constexpr int64_t kCachedAFloats = 64 << 10;
+  const bool b_gathered = blk.a.packed && !blk.b.packed;
+  const bool a_tiles_outer = b_gathered && blk.m_count * pass.k > kCachedAFloats;
+  const GemmUkernel gemm_packed = a_tiles_outer ? kt.gemm_streamed_a : kt.gemm;
   // The output columns of B panel `jr` (narrow: narrow_nr wide).
   struct Columns {
     int64_t n, nr;
@@ -184,7 +191,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
         const int64_t a_panel_stride = mr <= MR ? 0 : (blk.a.packed ? blk.a.packed_k : pass.k) * MR;
         kt.gemm_narrow(segments, lengths, a_seg, a_panel_stride, b_ptr, b_step, mr, nr, store);
       } else {
-        kt.gemm(segments, lengths, a_seg, b_ptr, b_step, mr, nr, store);
+        gemm_packed(segments, lengths, a_seg, b_ptr, b_step, mr, nr, store);
       }
     }
   };
@@ -265,11 +272,9 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   //   (NCHW, 1 / 2 threads, best of 2 runs): unet_up4 (K = 128 planes 150 KiB apart) subpixel
   //   39.3 / 20.5 -> 34.7 / 17.8 ms, gemm_col2im 46.6 / 24.4 -> 42.9 / 22.4. Rows close
   //   together gain nothing: grouped_up (planes 4 KiB apart) was 4-6% slower this way.
-  constexpr int64_t kMaxGroupPanels = 8, kGroupFloats = 128 << 10, kCachedAFloats = 64 << 10;
+  constexpr int64_t kMaxGroupPanels = 8, kGroupFloats = 128 << 10;
   constexpr int64_t kManyStreams = 64, kStreamedGroupFloats = 8 << 10, kStreamedSpanFloats = 1 << 20;
   const int64_t panel_floats = pass.k * NR;
-  const bool b_gathered = blk.a.packed && !blk.b.packed;
-  const bool a_tiles_outer = b_gathered && blk.m_count * pass.k > kCachedAFloats;
   const bool streamed = b_gathered && !a_tiles_outer && !b_in_place_possible && pass.k >= kManyStreams &&
                         blk.m_count > MR && k_row_span(blk.b, pass) >= kStreamedSpanFloats;
   const int64_t group_max =
