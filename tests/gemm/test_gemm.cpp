@@ -23,9 +23,13 @@ namespace {
 // columns phases*j + i%phases), the NCHW layout of stacked W phases: with 2, the micro-kernel
 // stores them as interleaved row pairs; with more, runs of consecutive rows go out column by
 // column (long runs) or element by element.
+// image_w > 0: the n columns are pixels of rows image_w wide, each output row 3 floats longer
+// than its pixels take (a panel straddling rows stores in runs).
 void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool prepack_a, bool accumulate,
-                std::mt19937& rng, int64_t phases = 1) {
-  const int64_t lda = k + 3, ldb = n + 5, ldc = phases * n + 7, c_rows_physical = (m + phases - 1) / phases;
+                std::mt19937& rng, int64_t phases = 1, int64_t image_w = 0) {
+  const int64_t out_row = phases * image_w + 3, image_rows = image_w > 0 ? (n + image_w - 1) / image_w : 0;
+  const int64_t lda = k + 3, ldb = n + 5, ldc = std::max(phases * n, image_rows * out_row) + 7;
+  const int64_t c_rows_physical = (m + phases - 1) / phases;
   const auto a = test::random_tensor(size_t(m * lda), rng);
   const auto b = test::random_tensor(size_t(k * ldb), rng);
   const auto bias = test::random_tensor(size_t(m), rng);
@@ -38,6 +42,7 @@ void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool pre
     for (int64_t i = 0; i < m; ++i) c_rows[size_t(i)] = i / phases * ldc + i % phases;
     c_cols = strided_offsets(n, phases);
   }
+  for (int64_t j = 0; image_w > 0 && j < n; ++j) c_cols[size_t(j)] = j / image_w * out_row + j % image_w * phases;
   AlignedBuffer packed(size_t(round_up(m, kt.mr) * k));
   if (prepack_a) kt.pack(a.data(), a_rows.data(), m, a_cols.data(), k, kt.mr, packed.data());
   AlignedBuffer pack(gemm_pack_floats(kt));
@@ -130,6 +135,14 @@ TEST_CASE("GEMM micro-kernels and driver on every ISA and tile", "[gemm]") {
       for (int64_t m : {MR, 2 * MR + 3, 4 * MR + 1})
         for (int64_t n : {int64_t(kt->narrow_nr) - 1, NR + 3})
           for (bool prepack : {false, true}) check_gemm(*kt, m, n, 7, prepack, (m + n + phases) % 2 == 1, rng, phases);
+    // Pixel panels straddling image rows: stored run by run (rows of 5 or 13 pixels, one or two
+    // phases, whole and partial tiles, pairs cut by an odd row count), or one float at a time
+    // (rows of 3: runs too short).
+    for (int64_t image_w : {3, 5, 13})
+      for (int64_t phases : {1, 2})
+        for (int64_t m : {MR, 2 * MR + 3})
+          for (int64_t n : {NR, 2 * NR + 7})
+            for (bool accumulate : {false, true}) check_gemm(*kt, m, n, 11, true, accumulate, rng, phases, image_w);
     // Beyond the M and N blocks the packing budget allows at a large K.
     const int64_t big_k = KC / 2 + 3;
     check_gemm(*kt, kt->pack_a_floats / big_k + MR + 1, 3 * NR + 3, big_k, false, false, rng);
