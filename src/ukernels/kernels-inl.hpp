@@ -347,31 +347,47 @@ bool store_tile_by_columns(xsimd::batch<float, xsimd::avx512f> (&acc)[ROWS][NV],
 }
 #endif
 
+// Whether the inlined tile store takes a partial last vector: only where masked stores make
+// that cheap.
+template <class Arch>
+constexpr bool kPartialTailInline = std::is_same<Arch, xsimd::avx512f>::value;
+
 // A whole tile of contiguous rows (`rows`) or of interleaved row pairs, overwritten: bias and the
 // activation `act` decided once per tile, not per vector (the general path's branches were a
-// tenth of grouped_up's time).
+// tenth of grouped_up's time). The last vector may be partial (nr > (NV - 1) * W): a region
+// of 31 pixels, between two border columns.
 template <class Arch, int ROWS, int NV, class Act>
-inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], const TileStore& s, bool rows, Act act) {
+inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t nr, const TileStore& s, bool rows,
+                            Act act) {
   using V = vf<Arch>;
   constexpr int W = int(V::size);
+  const int64_t tail = kPartialTailInline<Arch> ? nr - (NV - 1) * W : W;  // the last vector's pixels
   V bcol[NV];
 #pragma GCC unroll 8
-  for (int v = 0; v < NV; ++v) bcol[v] = s.bias_col ? V::load_unaligned(s.bias_col + v * W) : V(0.0f);
+  for (int v = 0; v < NV; ++v) {
+    bcol[v] = !s.bias_col ? V(0.0f) : v + 1 < NV ? V::load_unaligned(s.bias_col + v * W) : load_n<Arch>(s.bias_col + v * W, tail);
+  }
 #pragma GCC unroll 32
   for (int i = 0; i < ROWS; ++i)
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[i][v] = act(acc[i][v] + V(s.bias_row ? s.bias_row[i] : 0.0f) + bcol[v]);
   if (rows) {
 #pragma GCC unroll 32
-    for (int i = 0; i < ROWS; ++i)
+    for (int i = 0; i < ROWS; ++i) {
+      float* row = s.c + s.row_off[i] + s.col_off[0];
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) acc[i][v].store_unaligned(s.c + s.row_off[i] + s.col_off[0] + v * W);
+      for (int v = 0; v + 1 < NV; ++v) acc[i][v].store_unaligned(row + v * W);
+      store_n<Arch>(row + (NV - 1) * W, acc[i][NV - 1], tail);
+    }
     return;
   }
 #pragma GCC unroll 32
   for (int i = 0; i + 1 < ROWS; i += 2)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) store_interleaved<Arch>(s.c + s.row_off[i] + s.col_off[0] + 2 * v * W, acc[i][v], acc[i + 1][v], 2 * W);
+    for (int v = 0; v < NV; ++v) {
+      store_interleaved<Arch>(s.c + s.row_off[i] + s.col_off[0] + 2 * v * W, acc[i][v], acc[i + 1][v],
+                              v + 1 < NV ? 2 * W : 2 * tail);
+    }
 }
 
 // The tile's columns as runs [run_begin[r], run_begin[r + 1]) of consecutive outputs, or of every
@@ -571,10 +587,11 @@ __attribute__((always_inline)) inline void store_tile(xsimd::batch<float, Arch> 
                                                       int64_t nr, const TileStore& s) {
   using V = vf<Arch>;
   const bool rows = s.col_contiguous, pairs = ROWS % 2 == 0 && s.rows_interleave_pairs;
-  if ((rows || pairs) && mr == ROWS && nr == NV * int64_t(V::size) && !s.accumulate && s.finish) {
+  constexpr int64_t kMinFastNr = (NV - (kPartialTailInline<Arch> ? 1 : 0)) * int64_t(V::size) + (kPartialTailInline<Arch> ? 1 : 0);
+  if ((rows || pairs) && mr == ROWS && nr >= kMinFastNr && !s.accumulate && s.finish) {
     switch (s.epilogue->activation) {
-      case Activation::none: return store_full_tile<Arch>(acc, s, rows, [](V v) { return v; });
-      case Activation::relu: return store_full_tile<Arch>(acc, s, rows, [](V v) { return xsimd::max(v, V(0.0f)); });
+      case Activation::none: return store_full_tile<Arch>(acc, nr, s, rows, [](V v) { return v; });
+      case Activation::relu: return store_full_tile<Arch>(acc, nr, s, rows, [](V v) { return xsimd::max(v, V(0.0f)); });
       default: break;
     }
   }
