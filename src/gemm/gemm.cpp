@@ -10,17 +10,8 @@
 namespace tconv::detail {
 namespace {
 
-// At most this many K pieces in one pass; more pieces take another pass.
-constexpr int64_t kMaxSegments = 16;
-// At most this many micro-kernel segments when an operand is read in place (runs of evenly
-// stepped k), and the most rows of any tile.
-constexpr int64_t kMaxRuns = 64, kMaxTileRows = 16;
-
-// A run of a pass's piece: `offset` k into piece `piece`, which is k index `k` of the operand,
-// inner offsets `step` apart (the length is kept in its own array, which the kernel takes).
-struct Run {
-  int64_t piece, offset, k, step;
-};
+// The most rows of any tile.
+constexpr int64_t kMaxTileRows = 16;
 
 // A pass: K pieces (each inside one K-range) whose total fits the packing budget.
 struct Pass {
@@ -83,8 +74,8 @@ void panel_pointers(const Operand& op, const float* packed_copy, int64_t p, cons
 
 // Splits the pass's pieces of a gathered operand into runs of k whose inner offsets step evenly
 // by 1..max_step floats; false when some run steps otherwise or there are more than kMaxRuns.
-bool split_runs(const Pass& pass, const int64_t* inner_off, int64_t max_step, Run* runs, int64_t* length,
-                int64_t& count) {
+bool split_runs_uncached(const Pass& pass, const int64_t* inner_off, int64_t max_step, Run* runs, int64_t* length,
+                         int64_t& count) {
   count = 0;
   for (int64_t s = 0; s < pass.count; ++s) {
     const int64_t* in = inner_off + pass.piece[s].begin;
@@ -99,6 +90,27 @@ bool split_runs(const Pass& pass, const int64_t* inner_off, int64_t max_step, Ru
     }
   }
   return true;
+}
+
+// split_runs_uncached, or what `memo` (if any) kept from the same question last time.
+bool split_runs(const Pass& pass, const int64_t* inner_off, int64_t max_step, Run* runs, int64_t* length,
+                int64_t& count, GemmRunMemo* memo) {
+  if (!memo) return split_runs_uncached(pass, inner_off, max_step, runs, length, count);
+  bool same = memo->inner_off == inner_off && memo->max_step == max_step && memo->piece_count == pass.count;
+  for (int64_t s = 0; same && s < pass.count; ++s) {
+    same = memo->piece[s].begin == pass.piece[s].begin && memo->piece[s].end == pass.piece[s].end;
+  }
+  if (!same) {
+    memo->ok = split_runs_uncached(pass, inner_off, max_step, memo->runs, memo->length, memo->count);
+    memo->inner_off = inner_off;
+    memo->max_step = max_step;
+    memo->piece_count = pass.count;
+    std::copy(pass.piece, pass.piece + pass.count, memo->piece);
+  }
+  count = memo->count;
+  std::copy(memo->runs, memo->runs + count, runs);
+  std::copy(memo->length, memo->length + count, length);
+  return memo->ok;
 }
 
 // How a micro-tile gets its operands: both from packed micro-panels, B read in place along
@@ -124,13 +136,13 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   Run runs[kMaxRuns];
   int64_t run_count = 0, run_length[kMaxRuns];
   const bool b_in_place_possible = !blk.b.packed && blk.m_count <= kInPlaceMaxRows &&
-                             split_runs(pass, blk.b.inner_off, kInPlaceMaxStep, runs, run_length, run_count) &&
+                             split_runs(pass, blk.b.inner_off, kInPlaceMaxStep, runs, run_length, run_count, blk.run_memo) &&
                              run_count * 8 <= pass.k;  // runs long enough to pay
   // A gathered A (NHWC pixels) is read in place when few B panels reuse it (the ISA's
   // direct_a_max_panels): packing would read, write and re-read each value for few uses. Its
   // runs must be contiguous (one tap's channels), each tile row a pointer per run.
   const bool a_in_place = !blk.a.packed && blk.b.packed && (blk.n_count + NR - 1) / NR <= std::min(kt.direct_a_max_panels, kMaxRuns) &&
-                          MR <= kMaxTileRows && split_runs(pass, blk.a.inner_off, 1, runs, run_length, run_count) &&
+                          MR <= kMaxTileRows && split_runs(pass, blk.a.inner_off, 1, runs, run_length, run_count, blk.run_memo) &&
                           run_count * 8 <= pass.k;
   const float* a_run[kMaxRuns * kMaxTileRows];
   // A prepacked and too big to stay in L2 while one B panel runs over all of it (square 2048:

@@ -34,6 +34,30 @@ struct KRange {
   int64_t begin, end;
 };
 
+// At most this many micro-kernel segments when an operand is read in place (runs of evenly
+// stepped k), and at most this many K pieces in one pass.
+constexpr int64_t kMaxRuns = 64, kMaxSegments = 16;
+
+// A run of a pass's piece: `offset` k into piece `piece`, which is k index `k` of the operand,
+// inner offsets `step` apart (the length is kept in its own array, which the kernel takes).
+struct Run {
+  int64_t piece, offset, k, step;
+};
+
+// gemm_block's split of a gathered operand's K into runs, kept from one call to the next with
+// the same K-ranges and offset tables (a region's pixels, one row per call: working it out again
+// was a tenth of dcgan_g5's time). Owned by the caller, who keeps the tables it saw unchanged
+// while it is in use; a fresh one holds nothing.
+struct GemmRunMemo {
+  const int64_t* inner_off = nullptr;
+  int64_t max_step = 0, piece_count = -1;
+  KRange piece[kMaxSegments];
+  bool ok = false;
+  int64_t count = 0;
+  Run runs[kMaxRuns];
+  int64_t length[kMaxRuns];
+};
+
 struct GemmBlock {
   int64_t m0 = 0, m_count = 0;  // m0 a multiple of MR when A is prepacked
   int64_t n0 = 0, n_count = 0;  // n0 a multiple of NR when B is prepacked
@@ -47,6 +71,7 @@ struct GemmBlock {
   const float* bias_row = nullptr;     // indexed by absolute m
   const float* bias_col = nullptr;     // indexed by absolute n
   const Epilogue* epilogue = nullptr;  // null: store the plain product
+  GemmRunMemo* run_memo = nullptr;     // optional, see GemmRunMemo
 };
 
 // The orientation every strategy uses. channels_on_m (NCHW): output channels [c0, c0 + c_count)

@@ -522,6 +522,8 @@ class Subpixel final : public Strategy {
     const bool by_row = channels_on_m_ && width > kt_.narrow_nr && width != row_lanes && 16 * (row_lanes - width) <= row_lanes &&
                         task.r1 - task.r0 > 1;
     const int64_t step = by_row ? width : pixels;
+    GemmRunMemo memo;  // every row of the region has the same K
+    blk.run_memo = &memo;
     for (int64_t i = 0; i < pixels; i += step) {
       const Operand input{nullptr, 0, xg, in_off + i, phase.k_off.data(), x_extent};
       orient(blk, channels_on_m_, weights, input, task.c0, c_count, step, channel_off, out_off + i, bias);

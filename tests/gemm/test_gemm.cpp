@@ -309,6 +309,56 @@ TEST_CASE("B read in place: runs of evenly stepped k, partial panels reading ins
   }
 }
 
+TEST_CASE("GemmRunMemo: one memo across calls whose K-ranges or offset tables change", "[gemm]") {
+  // B read in place along runs (NCHW-like planes; the table by channel has runs too short to
+  // read in place), K-ranges and tables changing from call to call: each call must equal the
+  // same call without a memo, bit for bit.
+  std::mt19937 rng(31);
+  for (const KernelTable* kt : test::gemm_tile_tables()) {
+    const int64_t m = kt->mr + 1, n = kt->nr + 3, channels = 12, taps = 2, plane = n + 9, k = channels * taps;
+    const auto src = test::random_tensor(size_t(channels * plane + taps), rng);
+    std::vector<int64_t> by_tap(static_cast<size_t>(k)), by_channel(static_cast<size_t>(k));
+    for (int64_t t = 0; t < taps; ++t)
+      for (int64_t c = 0; c < channels; ++c) {
+        by_tap[size_t(t * channels + c)] = c * plane + t;  // runs of `plane` steps
+        by_channel[size_t(c * taps + t)] = c * plane + t;  // runs of 1 and `plane - 1`
+      }
+    const auto a = test::random_tensor(size_t(m * k), rng);
+    const auto a_rows = strided_offsets(m, k), a_cols = strided_offsets(k, 1), b_cols = strided_offsets(n, 1);
+    AlignedBuffer packed(size_t(round_up(m, kt->mr) * k)), pack(gemm_pack_floats(*kt));
+    kt->pack(a.data(), a_rows.data(), m, a_cols.data(), k, kt->mr, packed.data());
+    const auto c_rows = strided_offsets(m, n), c_cols = strided_offsets(n, 1);
+    const KRange whole{0, k}, halves[2] = {{0, k / 2}, {k / 2 + 1, k}};
+    GemmRunMemo memo;
+    struct Call {
+      const int64_t* inner;
+      const KRange* ranges;
+      int64_t range_count;
+    };
+    // Each call differs from the one before in one thing: the K-ranges, or the table.
+    for (const Call& call : {Call{by_tap.data(), &whole, 1}, Call{by_tap.data(), halves, 2}, Call{by_channel.data(), halves, 2},
+                             Call{by_channel.data(), &whole, 1}, Call{by_tap.data(), &whole, 1}}) {
+      std::vector<float> want(size_t(m * n)), got(size_t(m * n));
+      for (GemmRunMemo* use : {static_cast<GemmRunMemo*>(nullptr), &memo}) {
+        GemmBlock blk;
+        blk.m_count = m;
+        blk.n_count = n;
+        blk.k_ranges = call.ranges;
+        blk.k_range_count = call.range_count;
+        blk.a = Operand{packed.data(), k, nullptr, nullptr, nullptr};
+        blk.b = Operand{nullptr, 0, src.data(), b_cols.data(), call.inner, int64_t(src.size())};
+        blk.c = use ? got.data() : want.data();
+        blk.c_row_off = c_rows.data();
+        blk.c_col_off = c_cols.data();
+        blk.run_memo = use;
+        gemm_block(blk, *kt, pack.data());
+      }
+      INFO(kt->gemm_name << " ranges=" << call.range_count << " by_tap=" << (call.inner == by_tap.data()));
+      REQUIRE(got == want);
+    }
+  }
+}
+
 TEST_CASE("A read in place: NHWC-like pixel rows along runs of contiguous k, B prepacked", "[gemm]") {
   // A as NHWC subpixel gathers it: k = (tap, channel), pixel i's channels contiguous at
   // i * pixel_step, tap t at t * tap_step. Up to the ISA's direct_a_max_panels B panels A is
