@@ -321,9 +321,9 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
         g.cols = columns_of(jr, false);
         jr += cnt;
       }
-      // A narrow last panel joins the group, packed after it: on its own it would run over all
-      // of A again, streamed from beyond L2 for a sliver of the work (unet_up1, 784 pixels per
-      // phase: 2% of the FMAs, 15% of the time, Zen 4).
+      // A narrow last panel joins the group, packed after it: on its own it would stream all of
+      // A from beyond L2 once more for a sliver of the work (unet_up1 NCHW: blocks of 112
+      // pixels, three wide panels and a narrow one, against 2 MiB of A).
       const int64_t rest = blk.n_count - jr;
       if (!blk.b.packed && rest > 0 && rest <= kt.narrow_nr &&
           panels * panel_floats + pass.k * kt.narrow_nr <= int64_t(gemm_pack_floats(kt))) {
