@@ -393,7 +393,7 @@ inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t 
 // The tile's columns as runs [run_begin[r], run_begin[r + 1]) of consecutive outputs, or of every
 // other output when the rows pair up as interleaved phases (row_off[i + 1] == row_off[i] + 1 for
 // even i < mr); their count, or 0 when there is no such split into runs of 4 columns on average.
-template <int MR, int NR>
+template <int MR>
 int column_runs(int64_t mr, int64_t nr, const TileStore& s, int* run_begin) {
   if (nr < 2) return 0;
   const int64_t step = s.col_off[1] - s.col_off[0];
@@ -521,7 +521,7 @@ __attribute__((noinline)) void store_tile_general(xsimd::batch<float, Arch> (&ac
   // time: one float at a time, every store to a line not yet cached takes its own store-queue
   // entry and the queue fills (unet_up1 NCHW, Zen 4: 6% of subpixel's time in this function).
   int run_begin[NR + 1];
-  const int runs = column_runs<MR, NR>(mr, nr, s, run_begin);
+  const int runs = column_runs<MR>(mr, nr, s, run_begin);
   const bool pair_runs = runs > 0 && s.col_off[1] - s.col_off[0] == 2;
   alignas(64) float tile[MR][NR];
   alignas(64) float pair[2 * NR];  // a row pair interleaved, as the output holds it
@@ -587,7 +587,7 @@ __attribute__((always_inline)) inline void store_tile(xsimd::batch<float, Arch> 
                                                       int64_t nr, const TileStore& s) {
   using V = vf<Arch>;
   const bool rows = s.col_contiguous, pairs = ROWS % 2 == 0 && s.rows_interleave_pairs;
-  constexpr int64_t kMinFastNr = (NV - (kPartialTailInline<Arch> ? 1 : 0)) * int64_t(V::size) + (kPartialTailInline<Arch> ? 1 : 0);
+  constexpr int64_t kMinFastNr = kPartialTailInline<Arch> ? (NV - 1) * int64_t(V::size) + 1 : NV * int64_t(V::size);
   if ((rows || pairs) && mr == ROWS && nr >= kMinFastNr && !s.accumulate && s.finish) {
     switch (s.epilogue->activation) {
       case Activation::none: return store_full_tile<Arch>(acc, nr, s, rows, [](V v) { return v; });
