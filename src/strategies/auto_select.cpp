@@ -45,6 +45,8 @@ struct Thresholds {
   int64_t via_width;              // or input rows at most this wide
   int64_t image_lanes_pixels;     // direct's image lanes (NCHW): input images of at most this many pixels,
   int64_t image_lanes_cin;        // or at most this many input channels per group
+  int64_t lanes_panel_channels;   // NCHW batch lanes yield to subpixel from this many GEMM channels
+                                  // when its phase rows are whole pixel panels (kNever: never)
 };
 
 constexpr int64_t kNever = int64_t{1} << 30;
@@ -59,6 +61,8 @@ constexpr int64_t kNever = int64_t{1} << 30;
 // the permute interleave of strides 3 and 4): 666 -> 671 of 776 within 5% (1.042x -> 1.038x);
 // tune_check22.json 131 -> 134 of 160, tune_diverse2.json 80 -> 81, tune_holdout.json 88 -> 86.
 // Session 26 re-measured all 776 after its GEMM changes: 673 within 5% (1.037x), thresholds kept.
+// Session 27 added lanes_panel_channels from 24 more NCHW batch-lanes records and checked it on
+// 24 measured after the fit (tune_lanes_panels*.json): all 824, 682 -> 716 within 5% (1.035x).
 constexpr Thresholds kAvx512Thresholds{
     16, 64,                     // one_tap_subpixel_reduction, one_tap_subpixel_max_macs
     8, kNever,                  // one_tap_col2im_channels_nchw, one_tap_subpixel_channels_nhwc
@@ -67,7 +71,8 @@ constexpr Thresholds kAvx512Thresholds{
     8, 32, 16, 64,              // col2im channels / Cin per group, NCHW then NHWC
     64, 65536,                  // small_image_reduction, small_image_pixels
     kNever, 8, 128, 32,         // via_channels, via_cog, via_macs_per_element, via_width
-    0, 64};                     // image_lanes_pixels, image_lanes_cin (rule 4 up to 64 Cin/g, any image)
+    0, 64,                      // image_lanes_pixels, image_lanes_cin (rule 4 up to 64 Cin/g, any image)
+    8};                         // lanes_panel_channels (session 27)
 // AVX2: fitted in sessions 10-17 on an AVX2 Zen 1, re-fitted in session 22 on an AVX2 Zen 3
 // after every set was re-measured there (bench/data/avx2/, 596 measurements; the Zen 1 files
 // are in git history). The Zen 1 thresholds scored 522 of 596 within 5% of the winner (geomean
@@ -84,7 +89,8 @@ constexpr Thresholds kAvx2Thresholds{
     4, 32, 4, 64,               // col2im channels / Cin per group, NCHW then NHWC
     32, 65536,                  // small_image_reduction, small_image_pixels
     kNever, 8, 32, 0,           // via_channels, via_cog, via_macs_per_element, via_width
-    256, 32};                   // image_lanes_pixels, image_lanes_cin
+    256, 32,                    // image_lanes_pixels, image_lanes_cin
+    kNever};                    // lanes_panel_channels (Zen 3: dcgan_g5 NCHW direct 1.4x faster)
 
 PhaseShape phase_shape(int64_t k, int64_t s, int64_t d) {
   std::map<int64_t, int64_t> taps_of_residue;
@@ -154,6 +160,18 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     if (one_tap_subpixel) {
       return {"subpixel", "one input pixel per output and " + n(double(gemm_channels)) +
                               " GEMM channels: subpixel loads each input once for all stacked phases"};
+    }
+    // Session 27 (Zen 4, bench/data/avx512/tune_lanes_nchw2.json): NCHW stride-2 layers whose
+    // two W phases are stored as register pairs and whose phase rows are whole pixel panels:
+    // subpixel's tiles then store whole rows and pack each panel from one input row, and with
+    // 8-16 GEMM channels its tile is mostly full; direct's lanes pay two transposes. 16 images
+    // of 64 -> 3 channels, k4 s2, 1 / 2 threads: 32x32 (dcgan_g5) direct 1.44 / 0.81 ms,
+    // subpixel 1.12 / 0.58; 24x64 2.59 / 1.40 against 1.65 / 0.85. Not on rows of 40 or 48
+    // pixels (direct 1.4x / 1.2x faster), nor with 4 GEMM channels (64 -> 1: both lose to
+    // gemm_col2im), nor on AVX2 (Zen 3: dcgan_g5 direct 1.4x faster).
+    if (nchw && paired_stores && p.output.w % (2 * kt.nr) == 0 && gemm_channels >= t.lanes_panel_channels) {
+      return {"subpixel", "NCHW stride-2 phase rows of whole " + n(double(kt.nr)) + "-pixel panels and " +
+                              n(double(gemm_channels)) + " GEMM channels: subpixel stores whole tile rows"};
     }
     return {"direct_scatter", "at most 4 output channels per group and a batch of at least one vector of images: "
                               "direct batch lanes (vectors across images)"};

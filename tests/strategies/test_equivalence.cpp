@@ -523,6 +523,31 @@ TEST_CASE("auto's thresholds follow the ISA they were measured on", "[auto]") {
   }
 }
 
+TEST_CASE("auto: NCHW batch lanes yield to subpixel on whole-panel stride-2 rows (AVX-512 only)", "[auto]") {
+  // bench/data/avx512/tune_lanes_panels_nchw.json (Zen 4), 1 thread: dcgan_g5 (16 images of
+  // 64 -> 3 channels, 32x32, k4 s2: phase rows of 32 pixels, 12 GEMM channels) subpixel 1.12 ms
+  // against direct's lanes 1.44; on 40x40 images direct 2.40 against subpixel's 3.49; 64 -> 1
+  // channels (4 GEMM channels) stays with the lanes. On AVX2 (Zen 3) direct won dcgan_g5 (1.49
+  // against 2.05 ms), so its lanes keep every such layer there.
+  const Params dcgan_g5 = Params::parse("N=16 Cin=64 Cout=3 H=32 W=32 kh=4 kw=4 sh=2 sw=2 ct=1 cl=1 oh=64 ow=64");
+  const Params rows_of_40 = Params::parse("N=16 Cin=64 Cout=3 H=40 W=40 kh=4 kw=4 sh=2 sw=2 ct=1 cl=1 oh=80 ow=80");
+  const Params one_channel = Params::parse("N=16 Cin=64 Cout=1 H=32 W=32 kh=4 kw=4 sh=2 sw=2 ct=1 cl=1 oh=64 ow=64");
+  for (const detail::KernelTable* kt : test::kernel_tables()) {
+    INFO(kt->isa_name);
+    if (!detail::direct_uses_batch_lanes(dcgan_g5, *kt)) continue;  // SSE2: 4 lanes, narrow tiles
+    const detail::Choice a = detail::choose_strategy(dcgan_g5, *kt);
+    if (kt->isa == detail::Isa::avx512f) {
+      CHECK(a.strategy == "subpixel");
+      CHECK_THAT(a.reason, Catch::Contains("whole 32-pixel panels"));
+    } else {
+      CHECK(a.strategy == "direct_scatter");
+      CHECK_THAT(a.reason, Catch::Contains("batch lanes"));
+    }
+    CHECK_THAT(detail::choose_strategy(rows_of_40, *kt).reason, Catch::Contains("batch lanes"));
+    CHECK_THAT(detail::choose_strategy(one_channel, *kt).reason, Catch::Contains("batch lanes"));
+  }
+}
+
 TEST_CASE("auto on AVX2: the rules fitted on the diverse random layers", "[auto]") {
   // bench/data/avx2/ (Zen 3, session 22), 1 thread: r02 of tune_diverse.json (one tap, 4 GEMM
   // channels, Cin 256) runs gemm_col2im; r18 (NHWC, one tap, 12 GEMM channels): direct's dot
