@@ -190,6 +190,11 @@ TEST_CASE("Layer-like shapes: larger channels exercise full tiles and K blocking
       "N=1 Cin=64 Cout=3 H=2 W=300 kh=5 kw=5 sh=3 sw=3 dh=1 dw=1 g=1 ct=0 cl=0 oh=8 ow=902 layout=nchw bias=1 act=relu",
       "N=1 Cin=64 Cout=3 H=2 W=300 kh=5 kw=5 sh=3 sw=3 dh=1 dw=1 g=1 ct=1 cl=2 oh=7 ow=899 layout=nhwc bias=1",
       "N=1 Cin=4100 Cout=2 H=1 W=3 kh=16 kw=16 sh=1 sw=1 dh=1 dw=1 g=1 ct=0 cl=0 oh=16 ow=18 layout=nchw bias=1",
+      // Bands too short to split by rows (7x7 outputs, k5): NHWC subpixel (and the NCHW bridge's
+      // inner plan) splits the channels instead when max_threads wants more tasks; the
+      // max_threads = 1 plan does not, and both must agree bitwise.
+      "N=16 Cin=32 Cout=128 H=7 W=7 kh=5 kw=5 sh=1 sw=1 dh=1 dw=1 g=1 ct=2 cl=2 oh=7 ow=7 layout=nhwc bias=1 act=relu",
+      "N=16 Cin=32 Cout=128 H=7 W=7 kh=5 kw=5 sh=1 sw=1 dh=1 dw=1 g=1 ct=2 cl=2 oh=7 ow=7 layout=nchw bias=1",
       // Images of over 1 MiB each with small weights: the NHWC bridge runs one image per chunk.
       "N=3 Cin=4 Cout=5 H=100 W=90 kh=3 kw=3 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=200 ow=180 layout=nchw bias=1 act=relu",
   };
