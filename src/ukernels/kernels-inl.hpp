@@ -82,6 +82,20 @@ inline vf<Arch> fmadd(vf<Arch> a, vf<Arch> b, vf<Arch> c) {
   return xsimd::fma(a, b, c);  // mul + add on SSE2, one instruction where FMA exists
 }
 
+// A loaded (or broadcast) vector several FMAs share, kept in a register: GCC otherwise folds
+// the load into each FMA as a memory operand, one load per FMA. Zen 4 takes one 512-bit load
+// per cycle, so lane_taps' 4 pixels x 3 channels ran 12 vector loads per 12 FMAs instead of 4.
+template <class Arch>
+__attribute__((always_inline)) inline vf<Arch> in_register(vf<Arch> v) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  typename vf<Arch>::register_type r = v;
+  __asm__("" : "+v"(r));
+  return r;
+#else
+  return v;
+#endif
+}
+
 #ifdef __AVX__
 // The first n < 8 floats of an AVX vector, in pieces of 4, 2 and 1 (vmaskmovps is microcoded on
 // Zen 1, and a trip through a buffer costs a store-forwarding stall).
@@ -979,11 +993,14 @@ __attribute__((always_inline)) inline void row_fma_chunk(vf<Arch> (&a)[R][C][P],
 #pragma GCC unroll 4
   for (int j = 0; j < NH; ++j)
 #pragma GCC unroll 4
-    for (int c = 0; c < C; ++c) wv[j][c] = V(w[j * C + c]);
+    for (int c = 0; c < C; ++c) wv[j][c] = NH > 1 ? in_register<Arch>(V(w[j * C + c])) : V(w[j * C + c]);
   const float* row = p - (NH - 1) * x_row_step;
 #pragma GCC unroll 16
   for (int i = 0; i < R + NH - 1; ++i, row += x_row_step) {
-    const V xv = load(row);
+    // Kept in a register only when several H taps share it: with one tap (k <= s) the folded
+    // loads measured faster (4 random k2 s2 layers 1.06x-1.14x slower in a register).
+    V xv = load(row);
+    if constexpr (NH > 1) xv = in_register<Arch>(xv);
 #pragma GCC unroll 4
     for (int j = 0; j < NH; ++j) {
       const int r = i - (NH - 1) + j;
@@ -1332,10 +1349,10 @@ void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, co
         for (int u = 0; u < U; ++u) {
           V wv[C];
 #pragma GCC unroll 4
-          for (int c = 0; c < C; ++c) wv[c] = V(wt[c * cin + i + u]);
+          for (int c = 0; c < C; ++c) wv[c] = in_register<Arch>(V(wt[c * cin + i + u]));
 #pragma GCC unroll 8
           for (int p = 0; p < P; ++p) {
-            const V xv = V::load_unaligned(xt + p * x_step + u * W);
+            const V xv = in_register<Arch>(V::load_unaligned(xt + p * x_step + u * W));
 #pragma GCC unroll 4
             for (int c = 0; c < C; ++c) part[u][p][c] = fmadd<Arch>(xv, wv[c], part[u][p][c]);
           }
@@ -1344,10 +1361,10 @@ void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, co
       for (; i < cin; ++i, xt += W) {
         V wv[C];
 #pragma GCC unroll 4
-        for (int c = 0; c < C; ++c) wv[c] = V(wt[c * cin + i]);
+        for (int c = 0; c < C; ++c) wv[c] = in_register<Arch>(V(wt[c * cin + i]));
 #pragma GCC unroll 8
         for (int p = 0; p < P; ++p) {
-          const V xv = V::load_unaligned(xt + p * x_step);
+          const V xv = in_register<Arch>(V::load_unaligned(xt + p * x_step));
 #pragma GCC unroll 4
           for (int c = 0; c < C; ++c) part[0][p][c] = fmadd<Arch>(xv, wv[c], part[0][p][c]);
         }
@@ -1357,10 +1374,10 @@ void taps_block(float* out, int64_t out_step, const float* x, int64_t x_step, co
       auto step = [&](int64_t i, auto load) {
         V wv[C];
 #pragma GCC unroll 4
-        for (int c = 0; c < C; ++c) wv[c] = load(wt + c * cin + i);
+        for (int c = 0; c < C; ++c) wv[c] = in_register<Arch>(load(wt + c * cin + i));
 #pragma GCC unroll 8
         for (int p = 0; p < P; ++p) {
-          const V xv = load(xt + p * x_step + i);
+          const V xv = in_register<Arch>(load(xt + p * x_step + i));
 #pragma GCC unroll 4
           for (int c = 0; c < C; ++c) acc[p][c] = fmadd<Arch>(xv, wv[c], acc[p][c]);
         }
@@ -1453,12 +1470,12 @@ void run_block(float* out, int64_t out_step, const float* x, int64_t x_step, con
       V wv[RUN];
 #pragma GCC unroll 4
       for (int m = 0; m < RUN; ++m) {
-        if constexpr (LANES) wv[m] = V(wt[m][i]);
-        else wv[m] = load(wt[m] + i * W);
+        if constexpr (LANES) wv[m] = in_register<Arch>(V(wt[m][i]));
+        else wv[m] = in_register<Arch>(load(wt[m] + i * W));
       }
       const float* xi = xt + i * W;
       unrolled<1 - RUN>(std::make_integer_sequence<int, P + RUN - 1>{}, [&](auto j) __attribute__((always_inline)) {
-        const V xv = load(xi + decltype(j)::value * x_step);
+        const V xv = in_register<Arch>(load(xi + decltype(j)::value * x_step));
         unrolled<0>(std::make_integer_sequence<int, RUN>{}, [&](auto m) __attribute__((always_inline)) {
           constexpr int p = decltype(j)::value + decltype(m)::value;
           if constexpr (p >= 0 && p < P) s[p] = fmadd<Arch>(xv, wv[decltype(m)::value], s[p]);
