@@ -95,8 +95,8 @@ Session 27 (Zen 4) measured 24 NCHW batch-lanes layers of 16-32 images, 1-4 outp
 k4 s2 (bench/data/lanes_panels_nchw.csv): subpixel won wherever the phase rows were whole
 32-pixel panels with at least 8 GEMM channels, the lanes elsewhere; that became
 lanes_panel_channels (AVX-512 only: on AVX2 the lanes won dcgan_g5). 24 records of 12 layers
-measured after the fit (lanes_panels_holdout_nchw.csv): 4 -> 18 within 5%. All 824 AVX-512
-records 682 -> 716 (1.050x -> 1.035x); the C++ picks match this mirror on all 824.
+measured after the fit (lanes_panels_holdout_nchw.csv): 5 -> 18 within 5%. All 824 AVX-512
+records 683 -> 716 (1.046x -> 1.035x); the C++ picks match this mirror on all 824.
 For each candidate it prints how often its pick is within 5% of the measured winner, the
 geometric-mean and worst slowdown against the winner, and the worst cases. RULES_IN_USE must
 mirror src/strategies/auto_select.cpp.

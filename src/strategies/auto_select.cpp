@@ -62,7 +62,7 @@ constexpr int64_t kNever = int64_t{1} << 30;
 // tune_check22.json 131 -> 134 of 160, tune_diverse2.json 80 -> 81, tune_holdout.json 88 -> 86.
 // Session 26 re-measured all 776 after its GEMM changes: 673 within 5% (1.037x), thresholds kept.
 // Session 27 added lanes_panel_channels from 24 more NCHW batch-lanes records and checked it on
-// 24 measured after the fit (tune_lanes_panels*.json): all 824, 682 -> 716 within 5% (1.035x).
+// 24 measured after the fit (tune_lanes_panels*.json): all 824, 683 -> 716 within 5% (1.035x).
 constexpr Thresholds kAvx512Thresholds{
     16, 64,                     // one_tap_subpixel_reduction, one_tap_subpixel_max_macs
     8, kNever,                  // one_tap_col2im_channels_nchw, one_tap_subpixel_channels_nhwc
@@ -165,10 +165,10 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     // two W phases are stored as register pairs and whose phase rows are whole pixel panels:
     // subpixel's tiles then store whole rows and pack each panel from one input row, and with
     // 8-16 GEMM channels its tile is mostly full; direct's lanes pay two transposes. 16 images
-    // of 64 -> 3 channels, k4 s2, 1 / 2 threads: 32x32 (dcgan_g5) direct 1.44 / 0.81 ms,
-    // subpixel 1.12 / 0.58; 24x64 2.59 / 1.40 against 1.65 / 0.85. Not on rows of 40 or 48
-    // pixels (direct 1.4x / 1.2x faster), nor with 4 GEMM channels (64 -> 1: both lose to
-    // gemm_col2im), nor on AVX2 (Zen 3: dcgan_g5 direct 1.4x faster).
+    // of 64 -> 3 channels, k4 s2, 1 / 2 threads: 32x32 (dcgan_g5) direct 1.22 / 0.64 ms,
+    // subpixel 1.11 / 0.56; 128 -> 3 channels 3.15 / 1.50 against 2.30 / 1.09. Not on rows of
+    // 40 or 48 pixels (direct 1.8x / 1.3x faster), nor with 4 GEMM channels (64 -> 1: both lose
+    // to gemm_col2im), nor on AVX2 (Zen 3: dcgan_g5 direct 1.4x faster).
     if (nchw && paired_stores && p.output.w % (2 * kt.nr) == 0 && gemm_channels >= t.lanes_panel_channels) {
       return {"subpixel", "NCHW stride-2 phase rows of whole " + n(double(kt.nr)) + "-pixel panels and " +
                               n(double(gemm_channels)) + " GEMM channels: subpixel stores whole tile rows"};

@@ -530,8 +530,8 @@ TEST_CASE("auto's thresholds follow the ISA they were measured on", "[auto]") {
 
 TEST_CASE("auto: NCHW batch lanes yield to subpixel on whole-panel stride-2 rows (AVX-512 only)", "[auto]") {
   // bench/data/avx512/tune_lanes_panels_nchw.json (Zen 4), 1 thread: dcgan_g5 (16 images of
-  // 64 -> 3 channels, 32x32, k4 s2: phase rows of 32 pixels, 12 GEMM channels) subpixel 1.12 ms
-  // against direct's lanes 1.44; on 40x40 images direct 2.40 against subpixel's 3.49; 64 -> 1
+  // 64 -> 3 channels, 32x32, k4 s2: phase rows of 32 pixels, 12 GEMM channels) subpixel 1.11 ms
+  // against direct's lanes 1.22; on 40x40 images direct 2.12 against subpixel's 3.88; 64 -> 1
   // channels (4 GEMM channels) stays with the lanes. On AVX2 (Zen 3) direct won dcgan_g5 (1.49
   // against 2.05 ms), so its lanes keep every such layer there.
   const Params dcgan_g5 = Params::parse("N=16 Cin=64 Cout=3 H=32 W=32 kh=4 kw=4 sh=2 sw=2 ct=1 cl=1 oh=64 ow=64");
