@@ -993,14 +993,15 @@ __attribute__((always_inline)) inline void row_fma_chunk(vf<Arch> (&a)[R][C][P],
 #pragma GCC unroll 4
   for (int j = 0; j < NH; ++j)
 #pragma GCC unroll 4
-    for (int c = 0; c < C; ++c) wv[j][c] = NH > 1 ? in_register<Arch>(V(w[j * C + c])) : V(w[j * C + c]);
+    for (int c = 0; c < C; ++c) wv[j][c] = NH > 1 && V::size == 16 ? in_register<Arch>(V(w[j * C + c])) : V(w[j * C + c]);
   const float* row = p - (NH - 1) * x_row_step;
 #pragma GCC unroll 16
   for (int i = 0; i < R + NH - 1; ++i, row += x_row_step) {
-    // Kept in a register only when several H taps share it: with one tap (k <= s) the folded
-    // loads measured faster (4 random k2 s2 layers 1.06x-1.14x slower in a register).
+    // Kept in a register only when several H taps share it (with one tap, k <= s, 4 random k2 s2
+    // layers ran 1.06x-1.14x slower in a register), and only with AVX-512's 32 registers: on
+    // AVX2's 16 the row kernels ran up to 1.2x slower (k2 s2 and k3 s1 random layers, Zen 4).
     V xv = load(row);
-    if constexpr (NH > 1) xv = in_register<Arch>(xv);
+    if constexpr (NH > 1 && V::size == 16) xv = in_register<Arch>(xv);
 #pragma GCC unroll 4
     for (int j = 0; j < NH; ++j) {
       const int r = i - (NH - 1) + j;
