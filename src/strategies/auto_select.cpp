@@ -161,7 +161,7 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
       return {"subpixel", "one input pixel per output and " + n(double(gemm_channels)) +
                               " GEMM channels: subpixel loads each input once for all stacked phases"};
     }
-    // Session 27 (Zen 4, bench/data/avx512/tune_lanes_nchw2.json): NCHW stride-2 layers whose
+    // Session 27 (Zen 4, bench/data/avx512/tune_lanes_panels*.json): NCHW stride-2 layers whose
     // two W phases are stored as register pairs and whose phase rows are whole pixel panels:
     // subpixel's tiles then store whole rows and pack each panel from one input row, and with
     // 8-16 GEMM channels its tile is mostly full; direct's lanes pay two transposes. 16 images

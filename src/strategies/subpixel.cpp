@@ -374,7 +374,7 @@ class Subpixel final : public Strategy {
     // on the tile's columns are halved too, in whole panels, while a chunk keeps two of them.
     // (NCHW channels on the rows would re-pack the pixel panels per chunk.) tfgan_2 NHWC (7x7
     // outputs) had 7 tasks at 2 threads, the largest 17% of the work, and a thread idle for a
-    // tenth of the time; 14 tasks: 4.64 -> 4.05 ms (dcgan_g2: 5 -> 10 tasks, 4.23 -> 3.95).
+    // tenth of the time; 14 tasks: 4.63 -> 4.13 ms (dcgan_g2: 5 -> 10 tasks, 4.19 -> 3.95).
     // Not into tasks of under kMinSplitTaskMacs, whose fixed costs (offset tables, the pixel
     // tiles read again) then show: dcgan_g1, 3.3 M multiply-adds per task, 0.138 -> 0.153 ms.
     while (!channels_on_m_ && largest(rows_chunk) * wanted > total && std::min(cc, channels) >= 4 * kt_.nr &&
