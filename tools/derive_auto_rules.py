@@ -97,6 +97,12 @@ k4 s2 (bench/data/lanes_panels_nchw.csv): subpixel won wherever the phase rows w
 lanes_panel_channels (AVX-512 only: on AVX2 the lanes won dcgan_g5). 24 records of 12 layers
 measured after the fit (lanes_panels_holdout_nchw.csv): 5 -> 18 within 5%. All 824 AVX-512
 records 683 -> 716 (1.046x -> 1.035x); the C++ picks match this mirror on all 824.
+Session 28 (Zen 4) added direct's tap sums (NCHW, AVX-512 only) and re-measured the 48 NCHW
+layers of the AVX-512 data where they apply (bench/data/tap_sums_nchw.csv ->
+tune_tap_sums_nchw.json): direct within 5% of the winner on 95 of 96 records, so a rule ahead of
+all others sends them to direct. A layer measured again in a later file now replaces its older
+records (810 unique AVX-512 records of the 920, 746 AVX2 of 756). AVX-512: 681 of 810 within 5%
+without the rule (1.052x), 725 with it (1.029x); the C++ picks match this mirror on all 810.
 For each candidate it prints how often its pick is within 5% of the measured winner, the
 geometric-mean and worst slowdown against the winner, and the worst cases. RULES_IN_USE must
 mirror src/strategies/auto_select.cpp.
@@ -177,6 +183,18 @@ def direct_image_lanes(f, vector_floats=16):
             and 2 * f["cog"] * vectors(f["cig"]) <= f["cig"] * vectors(f["cog"]) and not rows_beat_lanes(f))
 
 
+def direct_tap_sums(f):
+    """direct_scatter.cpp's direct_uses_tap_sums: NCHW thin layers on AVX-512 (its kernel only)."""
+    if f["isa"] != "avx512f":
+        return False
+    row_lanes = f["W"] / (-(-f["W"] // 16) * 16)
+    macs_per_output = f["cig"] * f["kh"] * f["kw"] / (f["sh"] * f["sw"])
+    plane_row = f["W"] + 16 + (f["ow"] + abs(f["cl"]) + f["kw"] * f["dw"]) / f["sw"] + 2
+    return (f["layout"] == "nchw" and not (f["Cin"] == 1 and f["Cout"] == 1) and f["cog"] <= 4 and f["cig"] >= 16
+            and macs_per_output >= 64 and row_lanes >= 0.8 and f["kw"] * f["cog"] * plane_row <= 1 << 15
+            and f["sh"] * f["sw"] <= 65536)
+
+
 VECTOR_FLOATS = {"avx512f": 16, "avx2": 8, "sse2": 4}
 TILE_NR = {"avx512f": 32, "avx2": 16}  # the GEMM tile's width (NR) per ISA family
 
@@ -201,6 +219,7 @@ def features(params, isa="avx512f"):
     f["dot"] = direct_dot_products(f, VECTOR_FLOATS[isa])
     f["lanes"] = direct_batch_lanes(f, VECTOR_FLOATS[isa])
     f["image_lanes"] = direct_image_lanes(f, VECTOR_FLOATS[isa])
+    f["tap_sums"] = direct_tap_sums(f)
     f["one_tap"] = tph <= 1 and tpw <= 1
     f["w_members"] = mw
     vh = valid_pairs(f["H"], f["sh"], f["kh"], f["dh"], f["ct"], f["oh"])
@@ -302,6 +321,9 @@ def rules_measured(f, P=None):
     nchw = f["layout"] == "nchw"
     if f["cig"] == 1 and f["cog"] == 1:
         return "direct_scatter"
+    # Session 28 (AVX-512, tune_tap_sums_nchw.json): direct's tap sums on thin NCHW layers.
+    if nchw and f["tap_sums"]:
+        return "direct_scatter"
     # Session 13 (diverse set): one-tap layers with few stacked GEMM channels leave subpixel's
     # tiles mostly empty: NCHW ones with many input channels run gemm_col2im, NHWC ones direct.
     # Session 23: one-tap NCHW layers of few output channels whose input is too large for
@@ -379,6 +401,7 @@ DEFAULT_DATA.append("bench/data/avx2/tune_check22.json")  # session 22, after th
 DEFAULT_DATA += ["bench/data/avx512/tune_diverse2.json", "bench/data/avx512/tune_check22.json"]  # session 25
 DEFAULT_DATA += ["bench/data/avx512/tune_lanes_panels_nchw.json",  # session 27, the fit of lanes_panel_channels
                  "bench/data/avx512/tune_lanes_panels_holdout_nchw.json"]  # session 27, after it
+DEFAULT_DATA.append("bench/data/avx512/tune_tap_sums_nchw.json")  # session 28: re-measured with tap sums
 RULES_IN_USE = rules_measured
 CANDIDATES = {"previous": rules_previous, "session 2": rules_session2,
               "AVX-512 thresholds": lambda f: rules_measured(f, THRESHOLDS_BY_ISA["avx512f"]),
@@ -428,13 +451,16 @@ def search(records, family):
 def main(paths):
     do_search = "--search" in paths
     paths = [p for p in paths if p != "--search"] or DEFAULT_DATA
-    records = []
+    # A layer measured again in a later file (same parameters, threads and ISA) counts once, with
+    # its later timings: re-measurements after a change to a strategy supersede the older ones.
+    by_key = {}
     for p in paths:
         data = json.load(open(p))
         for r in data["results"]:
             r["f"] = features(r["params"], data.get("isa", "avx512f"))
             r["ms"] = {s: t for s, t in r["ms"].items()}
-            records.append(r)
+            by_key[(r["params"], r["threads"], r["f"]["isa"])] = r
+    records = list(by_key.values())
     families = sorted({isa_family(r["f"]["isa"]) for r in records})
     if do_search:
         for family in families:

@@ -115,6 +115,18 @@ using TapsKernel = void (*)(float* out, int64_t out_step, int64_t pixels, int64_
                             int64_t x_step, const int64_t* x_off, const float* w, const int64_t* w_off, int64_t taps,
                             int64_t run, int64_t cin);
 
+// Tap sums of one row of input pixels (direct_scatter's NCHW tap-sums form): for t < taps,
+//   out[shift + off[t] + i] += sum_c w[c*w_step + t] * x[c*x_step + i], c < channels,
+// for i < pixels rounded up to whole vectors; the lanes past `pixels` read no input and add zero
+// (the caller's out has room for them). Each x vector is loaded once per block of taps, the
+// sums stay in registers for the whole channel loop. prefetch != 0: the kernel also prefetches
+// x[c*x_step + prefetch] (a hint, wherever it points). Null where the form does not pay.
+using TapSumsKernel = void (*)(const float* x, int64_t x_step, int64_t channels, int64_t pixels, const float* w,
+                               int64_t w_step, int64_t taps, float* out, int64_t shift, const int64_t* off,
+                               int64_t prefetch);
+// out[i] = sum_r base[off[r] + i] for i < len, the rows added in order r = 0, 1, ... (zero for
+// rows == 0).
+using AddRowsKernel = void (*)(const float* base, const int64_t* off, int64_t rows, int64_t len, float* out);
 // Micro-panel packing: contract in gemm/gemm.hpp ("Packing").
 using PackKernel = void (*)(const float* src, const int64_t* outer_off, int64_t outer_count,
                             const int64_t* inner_off, int64_t k, int64_t r, float* dst);
@@ -173,6 +185,8 @@ struct KernelTable {
   ChanFmaKernel chan_fma;
   TapsKernel dot_taps;
   TapsKernel lane_taps;
+  TapSumsKernel tap_sums;
+  AddRowsKernel add_rows;
   EpilogueKernel epilogue;
   ZipStoreKernel zip_store;
   InterleavePhaseRowsKernel interleave_phase_rows;

@@ -125,6 +125,16 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     // channel is the same tensor in NHWC and NCHW; direct runs its row kernels on it.)
     return {"direct_scatter", "one channel per group (depthwise): memory-bound, direct reads the input in place"};
   }
+  if (nchw && direct_uses_tap_sums(p, kt)) {
+    // Session 28 (Zen 4, bench/data/avx512/tune_tap_sums_nchw.json): the 48 NCHW layers of the
+    // tune data where direct's tap sums apply, re-measured: direct within 5% of the fastest
+    // strategy in 95 of 96 records (the other: 64 -> 4 channels, k4 s2, subpixel 1.07x faster).
+    // 16 images of 64 -> 3 channels, 32x32, k4 s2 (dcgan_g5), 1 thread: direct 0.98 ms against
+    // subpixel's 1.11; 4 images of 128 -> 1, 179x256, k4 s2: 9.8 against gemm_col2im's 25.
+    return {"direct_scatter", "NCHW, at most 4 output channels per group against Cin/g = " + n(double(cig)) +
+                                  " and rows filling their vectors: direct tap sums (channel sums in registers, "
+                                  "input read in place)"};
+  }
   const bool one_tap = sh.taps_per_phase <= 1 && sw.taps_per_phase <= 1;
   if (nchw && one_tap && cog <= 4 && nchw_rows_beat_lanes(p)) {
     // Session 23 (AVX2): each input element feeds at most cog multiply-adds and the input is

@@ -41,9 +41,17 @@
 // channels, 7x7, k5 s2, 1 image, AVX2: 0.142 ms on rows, 0.051 on image lanes (gemm_col2im
 // 0.104); 64 -> 1, 56x56, k4 s2, 6 images: 3.15 -> 2.39 (bench/data/avx2/tune_thin_nchw.json).
 //
+// Tap sums (NCHW, AVX-512, few output channels against at least 16 input channels per group,
+// rows that fill their vectors): for each input row, a vector of its pixels times every tap
+// (kernel row, kernel column, output channel), summed over the input channels in registers
+// (tap_sums), then added into the band's rows of that kernel column's plane; each output row
+// is the sum of its phase's columns, with bias and activation. The input is read in place, once,
+// with no staging and no transposes (which were a quarter of tfgan_4's time in batch lanes).
+//
 // Memory-bound layers (depthwise, very few channels) are where this wins: it reads the input
 // and weights in place and writes each output element once.
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <limits>
 #include <memory>
@@ -73,6 +81,10 @@ constexpr int64_t kPrebuiltFloats = int64_t{1} << 23;
 // columns may add (executed / useful).
 constexpr int64_t kMaxStagedFloats = int64_t{1} << 18;
 constexpr double kMaxStagedWaste = 1.25;
+
+// Rounded down and up for any sign of a (b > 0).
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
 
 bool single_channel(const Params& p) { return p.in_channels == 1 && p.out_channels == 1; }
 
@@ -113,6 +125,22 @@ constexpr double kRowsOverLanesFloats = double(int64_t{1} << 22);
 constexpr int64_t kMaxPrebuiltSegmentTaps = int64_t{1} << 16;
 // NHWC batch lanes compute a whole output row, every group, per task: at most this many floats.
 constexpr int64_t kMaxLaneRowFloats = int64_t{1} << 18;
+// Tap sums: the phase-split output rows of one band, every output channel, at most (in L2).
+constexpr int64_t kTapSumsBandFloats = int64_t{1} << 15;
+// Tap sums: input rows ahead the kernel prefetches (see tap_sums_block).
+constexpr int64_t kTapSumsPrefetchRows = 2;
+// Tap sums replace the other NCHW forms for at most kLaneMaxChannels output channels per group
+// with at least kTapSumsMinChannels input channels, kTapSumsMinMacsPerOutput multiply-adds per
+// output element (Cin/g * KH * KW / (SH * SW)) and input rows that fill kTapSumsMinRowLanes of
+// their vectors. Measured on 52 thin NCHW layers (bench/data/thin_layers_nchw.csv and the
+// lanes_*_nchw.csv sets), AVX-512, 1 thread, ms, old form -> tap sums: tfgan_4 0.132-0.137 ->
+// 0.119-0.126 (batch lanes), 32 rows: 16 images of 64 -> 1 channels k4 s2 0.65 -> 0.33, of 96
+// -> 2 channels, 64 wide: 5.8 -> 2.1 (batch lanes staged from memory); 6 images of 64 -> 1,
+// 56x56 0.71 -> 0.43 (rows). Slower on rows filling 62-75% of their vectors (20, 24, 33 and 36
+// pixels: batch lanes 1.1x-1.4x faster), on 7- and 8-pixel rows (1.5x) and with 8-16 input
+// channels over few taps (2 images of 16 -> 4 channels, k2 s2: rows 1.2x-1.5x faster).
+constexpr int64_t kTapSumsMinChannels = 16;
+constexpr double kTapSumsMinMacsPerOutput = 64, kTapSumsMinRowLanes = 0.8;
 
 int64_t lane_blocks(const Params& p, int64_t lanes) { return (p.batch + lanes - 1) / lanes; }
 
@@ -211,6 +239,10 @@ class DirectScatter final : public Strategy {
     ys_ = strides_of(layout, p.out_channels, p.output.h, p.output.w);
     phases_h_ = decompose_phases(p.input.h, p.stride.h, p.kernel.h, p.dilation.h, p.crop.h, p.output.h);
     phases_w_ = decompose_phases(p.input.w, p.stride.w, p.kernel.w, p.dilation.w, p.crop.w, p.output.w);
+    if (direct_uses_tap_sums(p, kt_)) {
+      plan_tap_sums();
+      return;
+    }
     lanes_ = direct_uses_batch_lanes(p, kt_) || direct_uses_image_lanes(p, kt_);
     lane_width_ = direct_uses_batch_lanes(p, kt_) ? kt_.narrow_nr : 1;
     if (!nchw_ || lanes_) {
@@ -264,6 +296,7 @@ class DirectScatter final : public Strategy {
 
   void execute(const float* x, float* y, float* ws, int threads) const override {
     const Params& p = pr_.params;
+    if (tap_sums_) return execute_tap_sums(x, y, ws, threads);
     if (lanes_) return execute_lanes(x, y, ws, threads);
     if (nchw_) {
       // Tasks are (image, group, channel block), split by rows (whole bands, or row blocks) when
@@ -298,7 +331,8 @@ class DirectScatter final : public Strategy {
   }
 
   std::string implementation() const override {
-    const char* form = lanes_        ? (lane_width_ > 1 ? "direct_lanes_" : "direct_dot_staged_")
+    const char* form = tap_sums_     ? "direct_tap_sums_"
+                       : lanes_        ? (lane_width_ > 1 ? "direct_lanes_" : "direct_dot_staged_")
                        : nchw_       ? (zip_first_ >= 0                ? "direct_rows_zip_"
                                         : pass_channels_ < pr_.cig ? "direct_rows_passes_"
                                                                    : "direct_rows_")
@@ -311,6 +345,7 @@ class DirectScatter final : public Strategy {
   uint64_t executed_macs() const override {
     const Params& p = pr_.params;
     if (lanes_) return p.useful_macs() / uint64_t(p.batch) * uint64_t(lane_blocks(p, lane_width_) * lane_width_);
+    if (tap_sums_) return ts_macs_;
     return st_.staged ? st_.macs : p.useful_macs();
   }
 
@@ -348,6 +383,9 @@ class DirectScatter final : public Strategy {
     // Lanes: the staged input rows of a band, one output row [ow][channel][image] (NCHW: of one
     // group), then a pixel's input and weight offsets.
     if (lanes_) return lane_band_floats() + lane_row_floats() + cache_line_floats(size_t(4 * pixel_taps_));
+    // Tap sums: the band's rows of every plane and channel, then one output row in phase order.
+    if (tap_sums_)
+      return cache_line_floats(size_t(int64_t(ts_kw_.size()) * ts_plane_floats_)) + cache_line_floats(size_t(p.output.w));
     if (!nchw_) return cache_line_floats(size_t(depthwise_ || dot_ ? 4 * pixel_taps_ : p.out_channels));
     return cache_line_floats(size_t(staged_floats()) + acc_rows() * kChannelBlock * cache_line_floats(size_t(p.output.w)) +
                              size_t((2 + kChannelBlock) * max_row_taps()) +
@@ -830,6 +868,133 @@ class DirectScatter final : public Strategy {
     lane_band_span_ = widest(fits);
   }
 
+  // Tap sums (NCHW): for one input row, the sums over the input channels of its product with
+  // every tap (kernel row, kernel column, output channel) stay in registers, one vector of input
+  // pixels at a time (tap_sums), and are then added into the band's rows of that tap's plane.
+  // Input read in place, no staging, no zero multiplied but the lanes past a row's end and the
+  // products landing in the cropped border.
+  //
+  // One plane per kernel column kw: pixel iw's sums at ts_margin_ + iw of a row; the output of W
+  // phase r at q is the sum over the columns of that phase of plane kw at q - shift(kw) (ow =
+  // s*iw + d*kw - crop = r + s*(iw + shift)), zeros around each row's pixels. Adding the columns
+  // in the one pass that writes the row, instead of as the taps' sums arrive, keeps the sums
+  // of one call from overlapping: unaligned vectors a float apart made every load wait for the
+  // previous store (store forwarding fails on a partial overlap).
+  void plan_tap_sums() {
+    const Params& p = pr_.params;
+    tap_sums_ = true;
+    const int64_t s = p.stride.w, V = kt_.narrow_nr;
+    const int64_t padded_w = (p.input.w + V - 1) / V * V;
+    int64_t margin = 0, row_floats = padded_w;
+    for (int64_t kw = 0; kw < p.kernel.w; ++kw) {
+      const int64_t off = kw * p.dilation.w - p.crop.w;  // ow = s*iw + off
+      const int64_t r = off - floor_div(off, s) * s, shift = floor_div(off, s);
+      if (r >= p.output.w) continue;  // a phase past the output: the column reaches nothing
+      const int64_t count = (p.output.w - r + s - 1) / s;
+      ts_kw_.push_back({kw, r, shift});
+      margin = std::max(margin, shift);
+      row_floats = std::max(row_floats, count - shift);
+    }
+    ts_margin_ = margin;
+    ts_row_floats_ = margin + row_floats;
+    const int64_t taps_per_kh = int64_t(ts_kw_.size()) * pr_.cog;
+    ts_taps_ = p.kernel.h * taps_per_kh;
+    // Rows per band: the band's rows of every plane and channel within kTapSumsBandFloats.
+    const int64_t plane_rows = std::max<int64_t>(1, int64_t(ts_kw_.size()) * pr_.cog);
+    ts_band_rows_ = std::clamp<int64_t>(kTapSumsBandFloats / (plane_rows * ts_row_floats_), 1, p.output.h);
+    ts_plane_floats_ = pr_.cog * ts_band_rows_ * ts_row_floats_;
+    // Where each W phase's columns hold output q = 0, from the start of a row of plane 0.
+    ts_phase_columns_.assign(size_t(std::min(s, p.output.w)), {});
+    for (size_t j = 0; j < ts_kw_.size(); ++j)
+      ts_phase_columns_[size_t(ts_kw_[j].residue)].push_back(int64_t(j) * ts_plane_floats_ + ts_margin_ - ts_kw_[j].shift);
+    // Taps (kh, kw, co) in that order: the taps one input row has in a band (a run of kh) are a
+    // run of the list. Offsets from the band's row of kh = 0.
+    for (int64_t kh = 0; kh < p.kernel.h; ++kh)
+      for (size_t j = 0; j < ts_kw_.size(); ++j)
+        for (int64_t co = 0; co < pr_.cog; ++co)
+          ts_tap_off_.push_back(int64_t(j) * ts_plane_floats_ + (co * ts_band_rows_ + kh * p.dilation.h) * ts_row_floats_ +
+                                ts_margin_);
+    // Weights [g][ci][tap].
+    ts_weights_.resize(size_t(p.groups * pr_.cig * ts_taps_));
+    for (int64_t g = 0; g < p.groups; ++g)
+      for (int64_t ci = 0; ci < pr_.cig; ++ci) {
+        float* w = ts_weights_.data() + (g * pr_.cig + ci) * ts_taps_;
+        for (int64_t kh = 0, t = 0; kh < p.kernel.h; ++kh)
+          for (const TapColumn& c : ts_kw_)
+            for (int64_t co = 0; co < pr_.cog; ++co) w[t++] = pr_.w(g * pr_.cig + ci, co, kh, c.kw);
+      }
+    // Multiply-adds, whole vectors: each (input row, H tap reaching the output) once.
+    uint64_t row_taps = 0;
+    for (int64_t ih = 0; ih < p.input.h; ++ih) {
+      const auto kh = tap_sums_kh(ih, 0, p.output.h);
+      row_taps += uint64_t(kh.second - kh.first);
+    }
+    ts_macs_ = row_taps * uint64_t(taps_per_kh) * uint64_t(padded_w) * uint64_t(pr_.cig) * uint64_t(p.groups) *
+               uint64_t(p.batch);
+    row_writer_ = std::make_unique<PhaseRowWriter>(phases_w_, p.stride.w, kt_);
+  }
+
+  // The H taps [first, second) by which input row ih reaches output rows [oh0, oh1): output row
+  // s*ih + d*kh - crop rises with kh.
+  std::pair<int64_t, int64_t> tap_sums_kh(int64_t ih, int64_t oh0, int64_t oh1) const {
+    const Params& p = pr_.params;
+    const int64_t d = p.dilation.h, base = p.stride.h * ih - p.crop.h;  // output row of kh = 0
+    const int64_t a = std::clamp<int64_t>(ceil_div(oh0 - base, d), 0, p.kernel.h);
+    const int64_t b = std::clamp<int64_t>(ceil_div(oh1 - base, d), 0, p.kernel.h);
+    return {a, std::max(a, b)};
+  }
+
+  // Tasks of (image, group, band of output rows); bands as tall as kTapSumsBandFloats allows, or
+  // shorter so that every thread gets work. Each (input row, H tap) pair is computed by the one
+  // band its output row lies in, and every output element receives its products in the same
+  // order (input row, vector of pixels, tap) whatever the bands: results do not depend on the
+  // thread count.
+  void execute_tap_sums(const float* x, float* y, float* ws, int threads) const {
+    const Params& p = pr_.params;
+    const int64_t OH = p.output.h, W = p.input.w, cog = pr_.cog, cig = pr_.cig;
+    const int64_t outer = p.batch * p.groups;
+    int64_t bands = std::max((threads + outer - 1) / outer, (OH + ts_band_rows_ - 1) / ts_band_rows_);
+    while (outer * bands % threads != 0 && outer * bands < 4 * threads && bands < OH) ++bands;
+    const int64_t rows = (OH + bands - 1) / bands;
+    bands = (OH + rows - 1) / rows;
+    const int64_t taps_per_kh = ts_taps_ / p.kernel.h, planes = int64_t(ts_kw_.size());
+    parallel_for(threads, outer * bands, [&](int64_t t, int tid) {
+      float* buf = ws + size_t(tid) * per_thread_floats();
+      float* out_row = buf + cache_line_floats(size_t(planes * ts_plane_floats_));
+      const int64_t n = t / bands / p.groups, g = t / bands % p.groups;
+      const int64_t oh0 = t % bands * rows, oh1 = std::min(OH, oh0 + rows);
+      std::fill(buf, buf + planes * ts_plane_floats_, 0.0f);
+      const float* xg = x + n * xs_.n + g * cig * xs_.c;
+      const float* wg = ts_weights_.data() + g * cig * ts_taps_;
+      const int64_t sh = p.stride.h, reach = (p.kernel.h - 1) * p.dilation.h;
+      // Input rows with an H tap into the band: from the first whose last tap reaches oh0.
+      const int64_t ih0 = std::max<int64_t>(0, ceil_div(oh0 + p.crop.h - reach, sh));
+      for (int64_t ih = ih0; ih < p.input.h && sh * ih - p.crop.h < oh1; ++ih) {
+        const auto kh = tap_sums_kh(ih, oh0, oh1);
+        if (kh.first == kh.second) continue;
+        const int64_t t0 = kh.first * taps_per_kh, taps = (kh.second - kh.first) * taps_per_kh;
+        const int64_t row_shift = (sh * ih - p.crop.h - oh0) * ts_row_floats_;  // output row of kh = 0, in the band
+        kt_.tap_sums(xg + ih * xs_.h, xs_.c, cig, W, wg + t0, ts_taps_, taps, buf, row_shift, ts_tap_off_.data() + t0,
+                     kTapSumsPrefetchRows * xs_.h);
+      }
+      // Each output row: its phases as sums of their columns' planes (phase-split, in the
+      // order of phases_w_), then bias, activation and the interleave into the output.
+      for (int64_t co = 0; co < cog; ++co)
+        for (int64_t oh = oh0; oh < oh1; ++oh) {
+          const float* row = buf + (co * ts_band_rows_ + oh - oh0) * ts_row_floats_;
+          int64_t at = 0;
+          for (const Phase1D& ph : phases_w_) {
+            if (ph.count == 0) continue;
+            const auto& cols = ts_phase_columns_[size_t(ph.first)];
+            kt_.add_rows(row, cols.data(), int64_t(cols.size()), ph.count, out_row + at);
+            at += ph.count;
+          }
+          const int64_t c = g * cog + co;
+          row_writer_->write(out_row, p.output.w, pr_.bias[size_t(c)], p.epilogue, y + n * ys_.n + c * ys_.c + oh * ys_.h);
+        }
+    });
+  }
+
   // Batch lanes: tasks of (block of L images, band of output rows), each staging the input rows
   // its band reads and then computing the band's rows. Bands are as tall as kLaneBandFloats
   // allows, or shorter so that every thread gets a task; a band's rows are computed the same
@@ -946,6 +1111,20 @@ class DirectScatter final : public Strategy {
 
   const Problem& pr_;
   const KernelTable& kt_;
+  // Tap sums (NCHW, see plan_tap_sums()): where each W phase sits in a phase-split row (start
+  // of its span, and q = 0 within it), the floats of such a row, the W taps used (those reaching
+  // an output phase), taps per input row at most, and for each tap (kh, kw, co) its offset from
+  // the band's kh = 0 row; weights [g][ci][tap]; rows per band; multiply-adds executed.
+  bool tap_sums_ = false;
+  struct TapColumn {
+    int64_t kw, residue, shift;  // ow = s*(iw + shift) + residue
+  };
+  std::vector<TapColumn> ts_kw_;
+  std::vector<int64_t> ts_tap_off_;
+  std::vector<std::vector<int64_t>> ts_phase_columns_;  // per W phase (by residue): add_rows' offsets
+  int64_t ts_margin_ = 0, ts_row_floats_ = 0, ts_plane_floats_ = 0, ts_taps_ = 0, ts_band_rows_ = 1;
+  std::vector<float> ts_weights_;
+  uint64_t ts_macs_ = 0;
   bool nchw_ = true, depthwise_ = false;
   bool lanes_ = false;  // batch lanes, or image lanes (see the top of the file)
   int64_t lane_width_ = 0;  // lanes: images per vector (1: image lanes, dot products)
@@ -1022,6 +1201,21 @@ bool direct_uses_image_lanes(const Params& p, const KernelTable& kt) {
   const int64_t cig = p.in_channels / p.groups, cog = p.out_channels / p.groups;
   return p.layout == Layout::nchw && !direct_uses_batch_lanes(p, kt) && lanes_fit(p, 1) &&
          cig >= kImageLaneMinChannels && dot_beats_vec_mat(cig, cog, kt.narrow_nr) && !nchw_rows_beat_lanes(p);
+}
+
+bool direct_uses_tap_sums(const Params& p, const KernelTable& kt) {
+  const int64_t cig = p.in_channels / p.groups, cog = p.out_channels / p.groups, V = kt.narrow_nr;
+  const double row_lanes = double(p.input.w) / double((p.input.w + V - 1) / V * V);
+  const double macs_per_output = double(cig) * double(p.kernel.h) * double(p.kernel.w) / double(p.stride.h * p.stride.w);
+  // One output row of every kernel column's plane within a band's budget (plan_tap_sums(): the
+  // row's padded pixels, and the shifts of the columns either side, at most this).
+  const double plane_row = double(p.input.w + V) +
+                           (double(p.output.w) + std::abs(double(p.crop.w)) + double(p.kernel.w) * double(p.dilation.w)) /
+                               double(p.stride.w) + 2;
+  return kt.tap_sums != nullptr && p.layout == Layout::nchw && !single_channel(p) && cog <= kLaneMaxChannels &&
+         cig >= kTapSumsMinChannels && macs_per_output >= kTapSumsMinMacsPerOutput && row_lanes >= kTapSumsMinRowLanes &&
+         double(p.kernel.w) * double(cog) * plane_row <= double(kTapSumsBandFloats) &&
+         p.stride.h * p.stride.w <= (int64_t{1} << 16);
 }
 
 bool direct_uses_dot_products(const Params& p, const KernelTable& kt) {

@@ -81,6 +81,7 @@ StrategyInfo subpixel_via_nhwc_strategy();
 bool direct_stages_nchw_input(const Params& params);
 // Whether direct_scatter runs an NHWC layer as dot products along the input channels (few
 // output channels per group against many input channels).
+bool direct_uses_tap_sums(const Params& params, const KernelTable& kernels);
 bool direct_uses_dot_products(const Params& params, const KernelTable& kernels);
 // Whether direct_scatter runs an NCHW layer with vectors across images (few output channels per
 // group, a batch of at least one vector of images: its batch lanes).

@@ -1529,6 +1529,86 @@ void taps_runs(float* out, int64_t out_step, int64_t pixels, int64_t cout, const
   taps_channels<Arch, LANES>(out, out_step, pixels, cout, x, x_step, x_off, w, w_off, taps, cin);
 }
 
+// T tap sums of one vector of input pixels over every input channel, then scattered: for t < T,
+// out[shift + off[t] + l] += sum_c w[c*w_step + t] * x[c*x_step + l] for every lane l (lanes >= len
+// read no input and add zero). The x vector stays in a register for its T FMAs (each with its
+// weight broadcast from memory, an AVX-512 FMA operand), the T sums for the whole channel loop.
+// prefetch != 0: each channel also prefetches x + prefetch floats further on into L2 (a hint,
+// the address formed as an integer). Channel rows a multiple of 4 KiB apart defeat the hardware
+// prefetchers, each in a page of its own: 32 images of 64 channels 32x32 waited on memory.
+template <class Arch, int T>
+void tap_sums_block(const float* x, int64_t x_step, int64_t channels, int64_t len, const float* w, int64_t w_step,
+                    float* out, int64_t shift, const int64_t* off, int64_t prefetch) {
+  using V = vf<Arch>;
+  constexpr int64_t W = int64_t(V::size);
+  V acc[T];
+#pragma GCC unroll 32
+  for (int t = 0; t < T; ++t) acc[t] = V(0.0f);
+  const auto channel_loop = [&](const auto& load, auto with_prefetch) __attribute__((always_inline)) {
+    for (int64_t c = 0; c < channels; ++c) {
+      if constexpr (decltype(with_prefetch)::value)
+        __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(x + c * x_step) +
+                                                         uintptr_t(prefetch) * sizeof(float)),
+                           0, 2);
+      const V xv = in_register<Arch>(load(x + c * x_step));
+      const float* wc = w + c * w_step;
+#pragma GCC unroll 32
+      for (int t = 0; t < T; ++t) acc[t] = fmadd<Arch>(xv, V(wc[t]), acc[t]);
+    }
+  };
+  const auto whole = [](const float* p) { return V::load_unaligned(p); };
+  const auto first = [len](const float* p) { return load_partial<Arch>(p, len); };
+  if (prefetch != 0) {
+    if (len >= W) channel_loop(whole, std::true_type());
+    else channel_loop(first, std::true_type());
+  } else {
+    if (len >= W) channel_loop(whole, std::false_type());
+    else channel_loop(first, std::false_type());
+  }
+#pragma GCC unroll 32
+  for (int t = 0; t < T; ++t) {
+    float* o = out + (shift + off[t]);
+    (V::load_unaligned(o) + acc[t]).store_unaligned(o);
+  }
+}
+
+// TapSumsKernel (AVX-512 only, see make_table): a row of pixels a vector at a time, taps in
+// blocks of at most kTapSumsMax, as even as the count allows (25 taps as 13 + 12: a block of one
+// tap would reload x for a single FMA per channel). The first block of a vector prefetches.
+// (Two vectors sharing each broadcast, 12 taps a block, ran 1.08x-1.7x slower.)
+constexpr int kTapSumsMax = 24;
+
+template <class Arch>
+void tap_sums(const float* x, int64_t x_step, int64_t channels, int64_t pixels, const float* w, int64_t w_step,
+              int64_t taps, float* out, int64_t shift, const int64_t* off, int64_t prefetch) {
+  using Block = void (*)(const float*, int64_t, int64_t, int64_t, const float*, int64_t, float*, int64_t,
+                         const int64_t*, int64_t);
+  constexpr int64_t W = int64_t(vf<Arch>::size);
+  static constexpr auto blocks =
+      by_count<Block>(std::make_integer_sequence<int, kTapSumsMax>{},
+                      [](auto t) { return Block(&tap_sums_block<Arch, decltype(t)::value>); });
+  const int64_t n_blocks = (taps + kTapSumsMax - 1) / kTapSumsMax;
+  for (int64_t p = 0; p < pixels; p += W)
+    for (int64_t b = 0, t0 = 0; b < n_blocks; ++b) {
+      const int64_t t1 = (b + 1) * taps / n_blocks;
+      blocks[size_t(t1 - t0 - 1)](x + p, x_step, channels, pixels - p, w + t0, w_step, out, shift + p, off + t0,
+                                  b == 0 ? prefetch : 0);
+      t0 = t1;
+    }
+}
+
+template <class Arch>
+void add_rows(const float* base, const int64_t* off, int64_t rows, int64_t len, float* out) {
+  using V = vf<Arch>;
+  constexpr int64_t W = int64_t(V::size);
+  for (int64_t i = 0; i < len; i += W) {
+    const int64_t n = len - i < W ? len - i : W;
+    V sum(0.0f);
+    for (int64_t r = 0; r < rows; ++r) sum = sum + load_n<Arch>(base + off[r] + i, n);
+    store_n<Arch>(out + i, sum, n);
+  }
+}
+
 template <class Arch>
 void epilogue_run(float* v, int64_t n, const float* bias, int64_t bias_step, const Epilogue& e) {
   using V = vf<Arch>;
@@ -1852,6 +1932,11 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      &chan_fma<Arch>,
                      &taps_runs<Arch, false>,
                      &taps_runs<Arch, true>,
+                     // Tap sums only where FMAs take their broadcast weight as an operand: AVX2's
+                     // separate broadcast loads left them load-bound (TCONV_ISA=avx2 on Zen 4,
+                     // 52 thin layers: geometric mean 1.0x of the other forms, up to 2.5x slower).
+                     vf<Arch>::size == 16 ? &tap_sums<Arch> : nullptr,
+                     &add_rows<Arch>,
                      &epilogue_run<Arch>,
                      &zip_store<Arch>,
                      &interleave_phase_rows<Arch>,

@@ -246,7 +246,8 @@ TEST_CASE("Direct batch lanes: thin layers of a batch of images, exact on every 
       {"N=15 Cin=6 Cout=6 H=5 W=9 kh=4 kw=3 sh=2 sw=3 dh=1 dw=1 g=2 ct=1 cl=0 oh=10 ow=27 layout=nchw bias=1 act=tanh", true},
       {"N=16 Cin=5 Cout=2 H=4 W=6 kh=2 kw=3 sh=3 sw=4 dh=3 dw=2 g=1 ct=0 cl=1 oh=12 ow=26 layout=nchw bias=1", true},
       // Taller than one band of staged input rows on every ISA (1 MiB of them): several bands.
-      {"N=16 Cin=32 Cout=2 H=36 W=64 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=72 ow=128 layout=nchw bias=1 act=relu", true},
+      // (One input pixel per output: too few multiply-adds per output for NCHW tap sums.)
+      {"N=16 Cin=32 Cout=2 H=36 W=64 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1 g=1 ct=0 cl=0 oh=72 ow=128 layout=nchw bias=1 act=relu", true},
       {"N=9 Cin=4 Cout=4 H=5 W=5 kh=3 kw=3 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=9 ow=9 layout=nchw bias=1 act=sigmoid", false},
   };
   for (const Shape& shape : shapes)
@@ -275,20 +276,51 @@ TEST_CASE("Direct image lanes: NCHW thin layers of few images, staged pixel-majo
   // Too few images for batch lanes, at least 32 input channels per group against 1-4 output
   // channels: each image's input rows staged pixel-major, dot products along the channels (with
   // W-tap runs for one output channel). Groups, dilation with k < s, crops and output padding,
-  // a channel count off the vector width, stride 1, and an image taller than one band.
+  // a channel count off the vector width, stride 1, and an image taller than one band. Rows
+  // that fill too little of their vectors, or too few multiply-adds per output, for tap sums.
   std::mt19937 rng(37);
   const auto shapes = {
-      "N=1 Cin=256 Cout=2 H=7 W=7 kh=5 kw=5 sh=2 sw=2 dh=1 dw=1 g=1 ct=2 cl=2 oh=14 ow=14 layout=nchw bias=1 act=relu",
+      "N=1 Cin=256 Cout=2 H=7 W=5 kh=5 kw=5 sh=2 sw=2 dh=1 dw=1 g=1 ct=2 cl=2 oh=14 ow=10 layout=nchw bias=1 act=relu",
       "N=3 Cin=64 Cout=4 H=6 W=9 kh=4 kw=3 sh=2 sw=3 dh=1 dw=1 g=2 ct=1 cl=0 oh=12 ow=27 layout=nchw bias=1 act=tanh",
       "N=2 Cin=40 Cout=1 H=5 W=7 kh=2 kw=3 sh=3 sw=4 dh=3 dw=2 g=1 ct=0 cl=1 oh=15 ow=30 layout=nchw bias=1",
-      "N=2 Cin=35 Cout=1 H=8 W=8 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 g=1 ct=1 cl=1 oh=9 ow=8 layout=nchw bias=1 act=leaky_relu alpha=0.1",
-      "N=1 Cin=64 Cout=2 H=40 W=64 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=80 ow=128 layout=nchw bias=1 act=sigmoid",
+      "N=2 Cin=35 Cout=1 H=8 W=6 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 g=1 ct=1 cl=1 oh=9 ow=6 layout=nchw bias=1 act=leaky_relu alpha=0.1",
+      "N=1 Cin=48 Cout=2 H=40 W=64 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1 g=1 ct=0 cl=0 oh=80 ow=128 layout=nchw bias=1 act=sigmoid",
   };
   check_shapes(shapes, rng, [](const Params& p, const detail::KernelTable& kt, const Plan& plan) {
+    REQUIRE(!detail::direct_uses_tap_sums(p, kt));
     const bool image_lanes = detail::direct_uses_image_lanes(p, kt);
     if (kt.isa == detail::Isa::avx2) CHECK(image_lanes);  // the path this test is for
     CHECK((plan.implementation().find("direct_dot_staged") == 0) == image_lanes);
     if (image_lanes) CHECK(plan.executed_macs() == plan.useful_macs());
+  });
+}
+
+TEST_CASE("Direct tap sums: NCHW thin layers summed over the channels in registers, every ISA", "[sweep][tap_sums]") {
+  // Each input row's products with every tap summed over the input channels in registers, then
+  // added into per-kernel-column planes of the output band. Batches below and above a vector of
+  // images, groups, stride 1 and 3, W strides above the kernel (phases no column reaches),
+  // dilation with gcd(d, s) > 1, crops of 0 to 3 and negative ones (output above the full
+  // output), output padding, rows of one vector, of several and a partial last one, an output
+  // narrower than the stride, more taps than a register block (several blocks per row), and
+  // images taller than one band (band edges inside an input row's taps).
+  std::mt19937 rng(53);
+  const auto shapes = {
+      "N=16 Cin=64 Cout=1 H=14 W=14 kh=5 kw=5 sh=2 sw=2 dh=1 dw=1 g=1 ct=2 cl=2 oh=28 ow=28 layout=nchw bias=1 act=relu",
+      "N=3 Cin=32 Cout=3 H=9 W=32 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=18 ow=64 layout=nchw bias=1 act=tanh",
+      "N=2 Cin=48 Cout=4 H=6 W=40 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 g=2 ct=0 cl=3 oh=8 ow=37 layout=nchw bias=1",
+      "N=1 Cin=128 Cout=2 H=5 W=30 kh=3 kw=2 sh=3 sw=4 dh=2 dw=1 g=1 ct=-2 cl=1 oh=19 ow=118 layout=nchw bias=1 act=sigmoid",
+      "N=2 Cin=64 Cout=1 H=4 W=16 kh=4 kw=4 sh=2 sw=2 dh=2 dw=2 g=1 ct=3 cl=0 oh=7 ow=36 layout=nchw bias=0",
+      "N=1 Cin=128 Cout=2 H=3 W=16 kh=7 kw=7 sh=2 sw=3 dh=1 dw=1 g=1 ct=1 cl=2 oh=9 ow=2 layout=nchw bias=1 act=leaky_relu alpha=0.1",
+      "N=2 Cin=32 Cout=4 H=70 W=64 kh=6 kw=5 sh=2 sw=2 dh=1 dw=1 g=1 ct=2 cl=2 oh=141 ow=129 layout=nchw bias=1 act=relu",
+  };
+  check_shapes(shapes, rng, [](const Params& p, const detail::KernelTable& kt, const Plan& plan) {
+    const bool tap_sums = detail::direct_uses_tap_sums(p, kt);
+    CHECK((plan.implementation().find("direct_tap_sums") == 0) == tap_sums);
+    CHECK(tap_sums == (kt.isa == detail::Isa::avx512f));  // the path this test is for, AVX-512 only
+    // Whole vectors of each row are multiplied, border products included: never fewer than useful.
+    if (tap_sums) CHECK(plan.executed_macs() >= plan.useful_macs());
+    // The workspace holds a band of output rows per thread, not the image.
+    if (tap_sums) CHECK(plan.workspace_bytes() <= size_t(plan.max_threads()) * ((size_t(1) << 17) + (1 << 16)));
   });
 }
 
@@ -300,7 +332,7 @@ TEST_CASE("Direct segment forms with more taps than their prebuilt lists hold, e
   const auto shapes = {
       "N=1 Cin=4 Cout=4 H=40 W=40 kh=25 kw=25 sh=1 sw=1 dh=1 dw=1 g=4 ct=3 cl=5 oh=60 ow=58 layout=nhwc bias=1 act=relu",
       "N=1 Cin=24 Cout=2 H=30 W=30 kh=21 kw=21 sh=1 sw=1 dh=1 dw=1 g=1 ct=2 cl=0 oh=48 ow=50 layout=nhwc bias=1",
-      "N=1 Cin=32 Cout=1 H=30 W=30 kh=21 kw=21 sh=1 sw=1 dh=1 dw=1 g=1 ct=0 cl=4 oh=50 ow=44 layout=nchw bias=1 act=tanh",
+      "N=1 Cin=32 Cout=1 H=30 W=9 kh=21 kw=21 sh=1 sw=1 dh=1 dw=1 g=1 ct=0 cl=4 oh=50 ow=25 layout=nchw bias=1 act=tanh",
       "N=16 Cin=4 Cout=1 H=30 W=30 kh=21 kw=21 sh=1 sw=1 dh=1 dw=1 g=1 ct=1 cl=1 oh=48 ow=48 layout=nchw bias=1",
   };
   check_shapes(shapes, rng, [](const Params&, const detail::KernelTable&, const Plan& plan) {
@@ -534,19 +566,26 @@ TEST_CASE("auto: NCHW batch lanes yield to subpixel on whole-panel stride-2 rows
   // against direct's lanes 1.22; on 40x40 images direct 2.12 against subpixel's 3.88; 64 -> 1
   // channels (4 GEMM channels) stays with the lanes. On AVX2 (Zen 3) direct won dcgan_g5 (1.49
   // against 2.05 ms), so its lanes keep every such layer there.
+  // Session 28: on AVX-512, direct's tap sums took dcgan_g5 back (0.98 ms against subpixel's
+  // 1.11, bench/data/avx512/tune_tap_sums_nchw.json) and every such layer of 16 or more input
+  // channels per group; the rule keeps the rest (12 input channels here: 48 multiply-adds per
+  // output, too few for tap sums).
   const Params dcgan_g5 = Params::parse("N=16 Cin=64 Cout=3 H=32 W=32 kh=4 kw=4 sh=2 sw=2 ct=1 cl=1 oh=64 ow=64");
-  const Params rows_of_40 = Params::parse("N=16 Cin=64 Cout=3 H=40 W=40 kh=4 kw=4 sh=2 sw=2 ct=1 cl=1 oh=80 ow=80");
-  const Params one_channel = Params::parse("N=16 Cin=64 Cout=1 H=32 W=32 kh=4 kw=4 sh=2 sw=2 ct=1 cl=1 oh=64 ow=64");
+  const Params few_inputs = Params::parse("N=16 Cin=12 Cout=3 H=32 W=32 kh=4 kw=4 sh=2 sw=2 ct=1 cl=1 oh=64 ow=64");
+  const Params rows_of_40 = Params::parse("N=16 Cin=12 Cout=3 H=40 W=40 kh=4 kw=4 sh=2 sw=2 ct=1 cl=1 oh=80 ow=80");
+  const Params one_channel = Params::parse("N=16 Cin=12 Cout=1 H=32 W=32 kh=4 kw=4 sh=2 sw=2 ct=1 cl=1 oh=64 ow=64");
   for (const detail::KernelTable* kt : test::kernel_tables()) {
     INFO(kt->isa_name);
     if (!detail::direct_uses_batch_lanes(dcgan_g5, *kt)) continue;  // SSE2: 4 lanes, narrow tiles
-    const detail::Choice a = detail::choose_strategy(dcgan_g5, *kt);
+    const detail::Choice a = detail::choose_strategy(dcgan_g5, *kt), b = detail::choose_strategy(few_inputs, *kt);
+    CHECK(a.strategy == "direct_scatter");
     if (kt->isa == detail::Isa::avx512f) {
-      CHECK(a.strategy == "subpixel");
-      CHECK_THAT(a.reason, Catch::Contains("whole 32-pixel panels"));
+      CHECK_THAT(a.reason, Catch::Contains("tap sums"));
+      CHECK(b.strategy == "subpixel");
+      CHECK_THAT(b.reason, Catch::Contains("whole 32-pixel panels"));
     } else {
-      CHECK(a.strategy == "direct_scatter");
       CHECK_THAT(a.reason, Catch::Contains("batch lanes"));
+      CHECK_THAT(b.reason, Catch::Contains("batch lanes"));
     }
     CHECK_THAT(detail::choose_strategy(rows_of_40, *kt).reason, Catch::Contains("batch lanes"));
     CHECK_THAT(detail::choose_strategy(one_channel, *kt).reason, Catch::Contains("batch lanes"));
@@ -591,8 +630,9 @@ TEST_CASE("auto on AVX-512: the thresholds re-fitted in session 25", "[auto]") {
   // 0.97; h15 of tune_check22.json (8 images of 24 -> 96, k1x5 s3: K 40, 192 GEMM channels) 8.7
   // against 14.5.
   // r10 of tune_diverse.json (192 -> 1 channels, 54x46, k3x5 s2): beyond the image lanes' 64
-  // input channels, gemm_col2im 0.175 ms against direct's 0.274. A short reduction with few GEMM
-  // channels (64: 16 -> 16, k4 s3) stays on direct's rows.
+  // input channels, gemm_col2im 0.175 ms against direct's 0.274; since session 28 direct's tap
+  // sums take it (0.140 against gemm_col2im's 0.183, tune_tap_sums_nchw.json). A short
+  // reduction with few GEMM channels (64: 16 -> 16, k4 s3) stays on direct's rows.
   const Params wide_short_k = Params::parse("N=1 Cin=16 Cout=256 H=53 W=8 kh=3 kw=3 sh=2 sw=2 ct=1 cl=0 oh=105 ow=17");
   const Params mid_short_k = Params::parse("N=8 Cin=24 Cout=96 H=41 W=48 kh=1 kw=5 sh=3 sw=3 ct=0 cl=4 oh=121 ow=138");
   const Params many_cin = Params::parse("N=1 Cin=192 Cout=1 H=54 W=46 kh=3 kw=5 sh=2 sw=2 ct=2 cl=1 oh=105 ow=93");
@@ -604,7 +644,9 @@ TEST_CASE("auto on AVX-512: the thresholds re-fitted in session 25", "[auto]") {
       CHECK(c.strategy == "subpixel_via_nhwc");
       CHECK_THAT(c.reason, Catch::Contains("the output dominates"));
     }
-    CHECK(detail::choose_strategy(many_cin, *kt).strategy == "gemm_col2im");
+    const detail::Choice m = detail::choose_strategy(many_cin, *kt);
+    CHECK(m.strategy == "direct_scatter");
+    CHECK_THAT(m.reason, Catch::Contains("tap sums"));
     const detail::Choice d = detail::choose_strategy(narrow_short_k, *kt);
     CHECK(d.strategy == "direct_scatter");
     CHECK_THAT(d.reason, Catch::Contains("short reduction"));
@@ -620,17 +662,21 @@ TEST_CASE("auto: NCHW one-tap layers of few output channels on huge inputs run d
   const Params more_taps = Params::parse("N=2 Cin=512 Cout=1 H=156 W=156 kh=4 kw=4 sh=2 sw=2 ct=1 cl=1 oh=312 ow=312");
   std::mt19937 rng(47);
   const auto w = test::random_tensor(size_t(huge.weight_elements()), rng);
+  // On AVX-512 direct's tap sums take the huge layer first, and read the input once too (Zen 4,
+  // session 28: 5.7 ms against the channel passes' 12.6, gemm_col2im's 37).
   for (const detail::KernelTable* kt : test::kernel_tables()) {
     INFO(kt->isa_name);
+    const bool tap_sums = kt->isa == detail::Isa::avx512f;
     const detail::Choice c = detail::choose_strategy(huge, *kt);
     CHECK(c.strategy == "direct_scatter");
-    CHECK_THAT(c.reason, Catch::Contains("channel passes"));
+    CHECK_THAT(c.reason, Catch::Contains(tap_sums ? "tap sums" : "channel passes"));
     CHECK_THAT(detail::choose_strategy(small, *kt).reason, !Catch::Contains("channel passes"));
     CHECK_THAT(detail::choose_strategy(more_taps, *kt).reason, !Catch::Contains("channel passes"));
     test::ForceIsa force(kt->isa_name);
     PlanOptions o;
     o.strategy = "auto";
-    CHECK_THAT(Plan(huge, w.data(), nullptr, o).implementation(), Catch::StartsWith("direct_rows_passes"));
+    CHECK_THAT(Plan(huge, w.data(), nullptr, o).implementation(),
+               Catch::StartsWith(tap_sums ? "direct_tap_sums" : "direct_rows_passes"));
   }
 }
 
@@ -650,9 +696,9 @@ TEST_CASE("auto: NCHW layers of few output channels and several taps per phase r
     CHECK(c.strategy == "direct_scatter");
     CHECK_THAT(c.reason, Catch::Contains("too large to stage"));
     const detail::Choice many = detail::choose_strategy(many_inputs, *kt);
-    if (kt->isa == detail::Isa::avx512f) {
+    if (kt->isa == detail::Isa::avx512f) {  // session 28: tap sums before the image lanes
       CHECK(many.strategy == "direct_scatter");
-      CHECK_THAT(many.reason, Catch::Contains("staged pixel-major"));
+      CHECK_THAT(many.reason, Catch::Contains("tap sums"));
     } else {
       CHECK(many.strategy == "gemm_col2im");
     }
