@@ -324,6 +324,45 @@ TEST_CASE("Direct tap sums: NCHW thin layers summed over the channels in registe
   });
 }
 
+TEST_CASE("Direct tap sums: randomised thin NCHW layers in their domain vs reference", "[sweep][tap_sums]") {
+  // The randomised sweep's layers have at most 6 channels per group, below tap sums' 16 input
+  // channels: here random layers built inside the form's domain (16-40 input channels and 1-4
+  // output channels per group, at least 64 multiply-adds per output, rows filling 80% of a
+  // 16-float vector) with the sweep's random strides, dilations, crops, output lengths, groups,
+  // bias and activations.
+  std::mt19937 rng(59);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  const detail::KernelTable* avx512 = nullptr;
+  for (const detail::KernelTable* kt : test::kernel_tables())
+    if (kt->isa == detail::Isa::avx512f) avx512 = kt;
+  const int cases = std::max(4, test::sweep_cases(1000) / 25);
+  int taken = 0;
+  for (int it = 0; it < cases; ++it) {
+    Params p = test::random_params(rng);
+    p.layout = Layout::nchw;
+    p.groups = pick(1, 2);
+    const int64_t cig = pick(16, 40), cog = pick(1, 4);
+    p.in_channels = cig * p.groups;
+    p.out_channels = cog * p.groups;
+    p.weight_layout = p.groups == 1 && pick(0, 3) == 0 ? WeightLayout::tensorflow : WeightLayout::pytorch;
+    do {
+      p.kernel = {pick(1, 5), pick(1, 5)};
+      p.stride = {pick(1, 3), pick(1, 3)};
+    } while (cig * p.kernel.h * p.kernel.w < 64 * p.stride.h * p.stride.w);
+    const int64_t vectors = pick(1, 3);
+    p.input = {pick(1, 8), pick(13 * vectors, 16 * vectors)};
+    const Hw full = p.full_output();
+    auto crop = [&](int64_t f) { return pick(0, 5) == 0 ? -pick(1, 2) : pick(0, std::max<int64_t>(0, f / 2)); };
+    p.crop = {crop(full.h), crop(full.w)};
+    p.output = {std::max<int64_t>(1, full.h - 2 * std::max<int64_t>(0, p.crop.h) + pick(-2, 3)),
+                std::max<int64_t>(1, full.w - 2 * std::max<int64_t>(0, p.crop.w) + pick(-2, 3))};
+    INFO(p.to_string());
+    if (avx512) taken += detail::direct_uses_tap_sums(p, *avx512);
+    check_all(p, rng);
+  }
+  if (avx512) CHECK(taken == cases);  // every case is in the domain
+}
+
 TEST_CASE("Direct segment forms with more taps than their prebuilt lists hold, every ISA", "[sweep][lanes]") {
   // Stride 1 and kernels of 21-25 taps a side: each output row has dozens of W-phase segments
   // of up to 625 taps, far more list entries over the image than direct_scatter prebuilds, so
