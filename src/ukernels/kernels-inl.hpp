@@ -1934,7 +1934,7 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      &taps_runs<Arch, true>,
                      // Tap sums only where FMAs take their broadcast weight as an operand: AVX2's
                      // separate broadcast loads left them load-bound (TCONV_ISA=avx2 on Zen 4,
-                     // 52 thin layers: geometric mean 1.0x of the other forms, up to 2.5x slower).
+                     // 52 thin layers: geometric mean 1.0x of the other forms, some 2x-3x slower).
                      vf<Arch>::size == 16 ? &tap_sums<Arch> : nullptr,
                      &add_rows<Arch>,
                      &epilogue_run<Arch>,
