@@ -79,9 +79,11 @@ StrategyInfo subpixel_via_nhwc_strategy();
 // also for NHWC tensors of a single channel, which are the same bytes); auto's rules ask the
 // strategy rather than repeat its limits.
 bool direct_stages_nchw_input(const Params& params);
+// Whether direct_scatter runs an NCHW layer as tap sums (AVX-512, few output channels per group
+// against at least 16 input channels, rows that fill their vectors).
+bool direct_uses_tap_sums(const Params& params, const KernelTable& kernels);
 // Whether direct_scatter runs an NHWC layer as dot products along the input channels (few
 // output channels per group against many input channels).
-bool direct_uses_tap_sums(const Params& params, const KernelTable& kernels);
 bool direct_uses_dot_products(const Params& params, const KernelTable& kernels);
 // Whether direct_scatter runs an NCHW layer with vectors across images (few output channels per
 // group, a batch of at least one vector of images: its batch lanes).

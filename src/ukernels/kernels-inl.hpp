@@ -1597,6 +1597,13 @@ void tap_sums(const float* x, int64_t x_step, int64_t channels, int64_t pixels, 
     }
 }
 
+// The table's tap_sums: AVX-512 only (see make_table), not even instantiated elsewhere.
+template <class Arch>
+constexpr TapSumsKernel tap_sums_kernel() {
+  if constexpr (vf<Arch>::size == 16) return &tap_sums<Arch>;
+  else return nullptr;
+}
+
 template <class Arch>
 void add_rows(const float* base, const int64_t* off, int64_t rows, int64_t len, float* out) {
   using V = vf<Arch>;
@@ -1935,7 +1942,7 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      // Tap sums only where FMAs take their broadcast weight as an operand: AVX2's
                      // separate broadcast loads left them load-bound (TCONV_ISA=avx2 on Zen 4,
                      // 52 thin layers: geometric mean 1.0x of the other forms, some 2x-3x slower).
-                     vf<Arch>::size == 16 ? &tap_sums<Arch> : nullptr,
+                     tap_sums_kernel<Arch>(),
                      &add_rows<Arch>,
                      &epilogue_run<Arch>,
                      &zip_store<Arch>,
