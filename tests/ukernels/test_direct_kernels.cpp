@@ -2,8 +2,9 @@
 // consecutive H taps, every channel count and row block, widths below, at and above a vector,
 // writing or accumulating),
 // chan_fma (runs of depthwise pixels with the fused epilogue), dot_taps (few-channel NHWC pixels as dot
-// products along the input channels), lane_taps (the same with vectors across images), pad_rows (writes exactly each row) and
-// transpose (the NCHW <-> NHWC layout change).
+// products along the input channels), lane_taps (the same with vectors across images), tap_sums
+// (NCHW tap sums, AVX-512) and add_rows, pad_rows (writes exactly each row) and transpose (the
+// NCHW <-> NHWC layout change).
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -211,6 +212,73 @@ TEST_CASE("dot_taps and lane_taps: runs of W taps over consecutive input pixels 
                                   << " cin " << cin << " pixels " << pixels << " runs " << runs);
                 CHECK(taps_kernel_matches(*kt, lanes, cout, cin, pixels, runs * run, run, rng));
               }
+}
+
+TEST_CASE("tap_sums: channel sums of a row's pixels added at each tap's offset (AVX-512 only)", "[kernels]") {
+  // Tap counts below, at and above a register block (24) and uneven splits of them, rows of a
+  // partial vector, one, and several, with and without the prefetch. Each tap's whole vectors
+  // land in a region of their own (the lanes past the row add zero); nothing else is written,
+  // and x is allocated to end where its last row does (ASan in CI checks no read goes past).
+  std::mt19937 rng(61);
+  for (const KernelTable* kt : test::kernel_tables()) {
+    INFO(kt->isa_name);
+    if (kt->tap_sums == nullptr) {
+      CHECK(kt->isa != Isa::avx512f);
+      continue;
+    }
+    const int64_t W = kt->narrow_nr;
+    for (int64_t taps : {1, 5, 24, 25, 49, 60})
+      for (int64_t pixels : {1, 7, 16, 17, 40})
+        for (int64_t channels : {1, 3, 16})
+          for (int64_t prefetch : {int64_t{0}, int64_t{97}}) {
+            const int64_t x_step = pixels + 5, w_step = taps + 3, padded = (pixels + W - 1) / W * W;
+            const int64_t region = padded + 4, shift = 2;
+            const auto x = test::random_tensor(size_t((channels - 1) * x_step + pixels), rng);
+            const auto w = test::random_tensor(size_t(channels * w_step), rng);
+            const auto init = test::random_tensor(size_t(shift + taps * region + 8), rng);
+            std::vector<int64_t> off(static_cast<size_t>(taps));
+            for (int64_t t = 0; t < taps; ++t) off[size_t(t)] = (taps - 1 - t) * region;  // descending: any order
+            std::vector<float> out = init;
+            kt->tap_sums(x.data(), x_step, channels, pixels, w.data(), w_step, taps, out.data(), shift, off.data(),
+                         prefetch);
+            bool ok = true;
+            for (size_t e = 0; e < out.size(); ++e) {
+              double want = init[e];
+              const int64_t at = int64_t(e) - shift;
+              if (at >= 0 && at < taps * region && at % region < padded) {
+                const int64_t t = taps - 1 - at / region, i = at % region;
+                for (int64_t c = 0; c < channels && i < pixels; ++c)
+                  want += double(w[size_t(c * w_step + t)]) * x[size_t(c * x_step + i)];
+              }
+              ok = ok && close(out[e], want);
+            }
+            INFO("taps " << taps << " pixels " << pixels << " channels " << channels << " prefetch " << prefetch);
+            CHECK(ok);
+          }
+  }
+}
+
+TEST_CASE("add_rows: rows at offsets summed in order, every ISA", "[kernels]") {
+  std::mt19937 rng(67);
+  for (const KernelTable* kt : test::kernel_tables()) {
+    INFO(kt->isa_name);
+    for (int64_t rows = 0; rows <= 3; ++rows)
+      for (int64_t len : {1, 15, 16, 17, 40}) {
+        const auto base = test::random_tensor(size_t(200), rng);
+        std::vector<int64_t> off;
+        for (int64_t r = 0; r < rows; ++r) off.push_back(std::uniform_int_distribution<int64_t>(0, 200 - len)(rng));
+        std::vector<float> out(size_t(len + 8), -3.0f);
+        kt->add_rows(base.data(), off.data(), rows, len, out.data());
+        bool ok = true;
+        for (int64_t i = 0; i < len + 8; ++i) {
+          float want = 0.0f;  // the same additions in the same order: exact
+          for (int64_t r = 0; r < rows && i < len; ++r) want += base[size_t(off[size_t(r)] + i)];
+          ok = ok && out[size_t(i)] == (i < len ? want : -3.0f);
+        }
+        INFO("rows " << rows << " len " << len);
+        CHECK(ok);
+      }
+  }
 }
 
 TEST_CASE("pad_rows: zero columns either side, nothing outside each row", "[kernels]") {
