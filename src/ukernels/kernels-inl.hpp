@@ -285,6 +285,20 @@ inline void transpose16x16(__m512 (&r)[16]) {
   }
 }
 
+// The first `count` even lanes of 16 (all 8 from count 8 on).
+inline __mmask16 even_lanes(int64_t count) {
+  return __mmask16(0x5555u & ((count >= 8 ? 0x10000u : 1u << (2 * count)) - 1u));
+}
+
+// dst[2j] = v[j] for j < min(count, 16), the odd floats between untouched (another W phase's):
+// the vector spread over the even lanes of two, each written with a masked store.
+inline void store_every_other(float* dst, __m512 v, int64_t count) {
+  const __m512i spread_lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  const __m512i spread_hi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+  _mm512_mask_storeu_ps(dst, even_lanes(count), _mm512_permutexvar_ps(spread_lo, v));
+  if (count > 8) _mm512_mask_storeu_ps(dst + 16, even_lanes(count - 8), _mm512_permutexvar_ps(spread_hi, v));
+}
+
 // store_tile for tiles whose rows fall in a few runs of consecutive outputs (NCHW, W phases of
 // a stride above 2 stacked on the rows: row i + 1 writes the output right of row i's) and whose
 // columns are scattered: the tile is transposed in registers and each column's part of a run
@@ -366,13 +380,18 @@ bool store_tile_by_columns(xsimd::batch<float, xsimd::avx512f> (&acc)[ROWS][NV],
 template <class Arch>
 constexpr bool kPartialTailInline = std::is_same<Arch, xsimd::avx512f>::value;
 
-// A whole tile of contiguous rows (`rows`) or of interleaved row pairs, overwritten: bias and the
+// A whole tile of contiguous rows, of interleaved row pairs, or (AVX-512) of rows writing every
+// other output (one of two W phases of different taps, k3 s2), overwritten: bias and the
 // activation `act` decided once per tile, not per vector (the general path's branches were a
 // tenth of grouped_up's time). The last vector may be partial (nr > (NV - 1) * W): a region
-// of 31 pixels, between two border columns.
+// of 31 pixels, between two border columns. Every other output out of line (a call, the tile
+// copied through memory) cost 17 NCHW stride-2 layers of the tune data 7% / 3% of subpixel's
+// time at 1 / 2 threads (geometric mean; Zen 4, session 29).
+enum class FullTileStore { rows, row_pairs, every_other_column };
+
 template <class Arch, int ROWS, int NV, class Act>
-inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t nr, const TileStore& s, bool rows,
-                            Act act) {
+inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t nr, const TileStore& s,
+                            FullTileStore mode, Act act) {
   using V = vf<Arch>;
   constexpr int W = int(V::size);
   const int64_t tail = kPartialTailInline<Arch> ? nr - (NV - 1) * W : W;  // the last vector's pixels
@@ -385,7 +404,7 @@ inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t 
   for (int i = 0; i < ROWS; ++i)
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[i][v] = act(acc[i][v] + V(s.bias_row ? s.bias_row[i] : 0.0f) + bcol[v]);
-  if (rows) {
+  if (mode == FullTileStore::rows) {
 #pragma GCC unroll 32
     for (int i = 0; i < ROWS; ++i) {
       float* row = s.c + s.row_off[i] + s.col_off[0];
@@ -395,6 +414,20 @@ inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t 
     }
     return;
   }
+#ifdef __AVX512F__
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+    if (mode == FullTileStore::every_other_column) {
+#pragma GCC unroll 32
+      for (int i = 0; i < ROWS; ++i) {
+        float* row = s.c + s.row_off[i] + s.col_off[0];
+#pragma GCC unroll 8
+        for (int v = 0; v + 1 < NV; ++v) store_every_other(row + 2 * v * W, acc[i][v], W);
+        store_every_other(row + 2 * (NV - 1) * W, acc[i][NV - 1], tail);
+      }
+      return;
+    }
+  }
+#endif
 #pragma GCC unroll 32
   for (int i = 0; i + 1 < ROWS; i += 2)
 #pragma GCC unroll 8
@@ -495,13 +528,9 @@ __attribute__((noinline)) void store_tile_general(xsimd::batch<float, Arch> (&ac
     if (!s.col_stride2 && store_tile_by_columns<ROWS, NV>(acc, mr, nr, s)) return;
     if (s.col_stride2) {
       // Every other output: compact the even lanes of two vectors to read, spread a vector over
-      // the even lanes of two to write; masks keep the odd lanes (another phase's) untouched.
+      // the even lanes of two to write (store_every_other); masks keep the odd lanes (another
+      // phase's) untouched.
       const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-      const __m512i spread_lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-      const __m512i spread_hi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
-      auto even_mask = [](int64_t count) {  // the first `count` even lanes of 16
-        return __mmask16(0x5555u & ((count >= 8 ? 0x10000u : 1u << (2 * count)) - 1u));
-      };
       for (int i = 0; i < MR; ++i) {
         if (i >= mr) break;
         float* row = s.c + s.row_off[i] + s.col_off[0];
@@ -510,18 +539,17 @@ __attribute__((noinline)) void store_tile_general(xsimd::batch<float, Arch> (&ac
           const int64_t len = nr - v * W;
           if (len <= 0) break;
           float* o = row + 2 * v * W;
-          const __mmask16 m_lo = even_mask(len), m_hi = len > 8 ? even_mask(len - 8) : __mmask16(0);
           V r = acc[i][v];
           if (s.accumulate) {
-            r += V(_mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m_lo, o), even, _mm512_maskz_loadu_ps(m_hi, o + W)));
+            r += V(_mm512_permutex2var_ps(_mm512_maskz_loadu_ps(even_lanes(len), o), even,
+                                          _mm512_maskz_loadu_ps(len > 8 ? even_lanes(len - 8) : __mmask16(0), o + W)));
           }
           if (s.finish) {
             if (s.bias_row) r += brow;
             if (s.bias_col) r += load_n<Arch>(s.bias_col + v * W, len);
             r = activate<Arch>(r, e);
           }
-          _mm512_mask_storeu_ps(o, m_lo, _mm512_permutexvar_ps(spread_lo, r));
-          if (m_hi) _mm512_mask_storeu_ps(o + W, m_hi, _mm512_permutexvar_ps(spread_hi, r));
+          store_every_other(o, r, len);
         }
       }
       return;
@@ -593,19 +621,21 @@ __attribute__((noinline)) void store_tile_general(xsimd::batch<float, Arch> (&ac
   }
 }
 
-// The end of every micro-kernel. The common case (a whole tile of plain rows or row pairs, last
-// K block, no or ReLU activation) is inlined so the accumulators go straight from registers to
+// The end of every micro-kernel. The common case (a whole tile of plain rows, row pairs or rows
+// of every other output, last K block, no or ReLU activation) is inlined so the accumulators go straight from registers to
 // memory; the rest is out of line.
 template <class Arch, int ROWS, int NV>
 __attribute__((always_inline)) inline void store_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t mr,
                                                       int64_t nr, const TileStore& s) {
   using V = vf<Arch>;
   const bool rows = s.col_contiguous, pairs = ROWS % 2 == 0 && s.rows_interleave_pairs;
+  const bool every_other = std::is_same<Arch, xsimd::avx512f>::value && s.col_stride2 && !pairs;
+  const FullTileStore mode = rows ? FullTileStore::rows : pairs ? FullTileStore::row_pairs : FullTileStore::every_other_column;
   constexpr int64_t kMinFastNr = kPartialTailInline<Arch> ? (NV - 1) * int64_t(V::size) + 1 : NV * int64_t(V::size);
-  if ((rows || pairs) && mr == ROWS && nr >= kMinFastNr && !s.accumulate && s.finish) {
+  if ((rows || pairs || every_other) && mr == ROWS && nr >= kMinFastNr && !s.accumulate && s.finish) {
     switch (s.epilogue->activation) {
-      case Activation::none: return store_full_tile<Arch>(acc, nr, s, rows, [](V v) { return v; });
-      case Activation::relu: return store_full_tile<Arch>(acc, nr, s, rows, [](V v) { return xsimd::max(v, V(0.0f)); });
+      case Activation::none: return store_full_tile<Arch>(acc, nr, s, mode, [](V v) { return v; });
+      case Activation::relu: return store_full_tile<Arch>(acc, nr, s, mode, [](V v) { return xsimd::max(v, V(0.0f)); });
       default: break;
     }
   }

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "dispatch/kernel_table.hpp"
+#include "epilogue/epilogue.hpp"
 #include "gemm/gemm.hpp"
 #include "plan/aligned_buffer.hpp"
 #include "support/test_support.hpp"
@@ -25,10 +26,13 @@ namespace {
 // column (long runs) or element by element.
 // image_w > 0: the n columns are pixels of rows image_w wide, each output row 3 floats longer
 // than its pixels take (a panel straddling rows stores in runs).
+// every_other: each C row writes columns 0, 2, 4, ... of its own output row (one of two W phases
+// whose rows do not pair up), the floats between left as they are.
 void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool prepack_a, bool accumulate,
-                std::mt19937& rng, int64_t phases = 1, int64_t image_w = 0) {
+                std::mt19937& rng, int64_t phases = 1, int64_t image_w = 0, bool every_other = false,
+                const Epilogue& epilogue = Epilogue::leaky_relu(0.25f)) {
   const int64_t out_row = phases * image_w + 3, image_rows = image_w > 0 ? (n + image_w - 1) / image_w : 0;
-  const int64_t lda = k + 3, ldb = n + 5, ldc = std::max(phases * n, image_rows * out_row) + 7;
+  const int64_t lda = k + 3, ldb = n + 5, ldc = std::max((every_other ? 2 : phases) * n, image_rows * out_row) + 7;
   const int64_t c_rows_physical = (m + phases - 1) / phases;
   const auto a = test::random_tensor(size_t(m * lda), rng);
   const auto b = test::random_tensor(size_t(k * ldb), rng);
@@ -42,13 +46,13 @@ void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool pre
     for (int64_t i = 0; i < m; ++i) c_rows[size_t(i)] = i / phases * ldc + i % phases;
     c_cols = strided_offsets(n, phases);
   }
+  if (every_other) c_cols = strided_offsets(n, 2);
   for (int64_t j = 0; image_w > 0 && j < n; ++j) c_cols[size_t(j)] = j / image_w * out_row + j % image_w * phases;
   AlignedBuffer packed(size_t(round_up(m, kt.mr) * k));
   if (prepack_a) kt.pack(a.data(), a_rows.data(), m, a_cols.data(), k, kt.mr, packed.data());
   AlignedBuffer pack(gemm_pack_floats(kt));
   // Two K-ranges exercise the split-K accumulation path.
   const KRange ranges[2] = {{0, k / 3}, {k / 3, k}};
-  const Epilogue leaky = Epilogue::leaky_relu(0.25f);
   GemmBlock blk;
   blk.m_count = m;
   blk.n_count = n;
@@ -62,7 +66,7 @@ void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool pre
   blk.c_col_off = c_cols.data();
   blk.accumulate = accumulate;
   blk.bias_row = bias.data();
-  blk.epilogue = &leaky;
+  blk.epilogue = &epilogue;
   gemm_block(blk, kt, pack.data());
   std::vector<bool> written(c.size(), false);
   for (int64_t i = 0; i < m; ++i)
@@ -76,8 +80,7 @@ void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool pre
       const float got = c[at];
       double want = accumulate ? c0[at] : 0.0;
       for (int64_t kk = 0; kk < k; ++kk) want += double(a[size_t(i * lda + kk)]) * double(b[size_t(kk * ldb + j)]);
-      want += bias[size_t(i)];
-      if (want < 0) want *= 0.25;
+      want = apply_activation(float(want + bias[size_t(i)]), epilogue);
       INFO(kt.gemm_name << " m=" << m << " n=" << n << " k=" << k << " i=" << i << " j=" << j);
       REQUIRE(std::fabs(got - want) <= 1e-5 * (double(k) + 2.0));
     }
@@ -135,6 +138,13 @@ TEST_CASE("GEMM micro-kernels and driver on every ISA and tile", "[gemm]") {
       for (int64_t m : {MR, 2 * MR + 3, 4 * MR + 1})
         for (int64_t n : {int64_t(kt->narrow_nr) - 1, NR + 3})
           for (bool prepack : {false, true}) check_gemm(*kt, m, n, 7, prepack, (m + n + phases) % 2 == 1, rng, phases);
+    // One of two W phases per C row (k3 s2 in NCHW): every other output, whole tiles stored
+    // inline for no or ReLU activation, the rest (partial, accumulating, leaky) out of line.
+    for (const Epilogue& e : {Epilogue{}, Epilogue::relu(), Epilogue::leaky_relu(0.25f)})
+      for (int64_t m : {MR, 2 * MR + 3})
+        for (int64_t n : {int64_t(2), int64_t(kt->narrow_nr) - 1, NR - 1, NR, 3 * NR - 2})
+          for (bool accumulate : {false, true})
+            check_gemm(*kt, m, n, 13, n % 2 == 0, accumulate, rng, 1, 0, /*every_other=*/true, e);
     // Pixel panels straddling image rows: stored run by run (rows of 5 or 13 pixels, one or two
     // phases, whole and partial tiles, pairs cut by an odd row count), or one float at a time
     // (rows of 3: runs too short).
