@@ -383,10 +383,11 @@ constexpr bool kPartialTailInline = std::is_same<Arch, xsimd::avx512f>::value;
 // A whole tile of contiguous rows, of interleaved row pairs, or (AVX-512) of rows writing every
 // other output (one of two W phases of different taps, k3 s2), overwritten: bias and the
 // activation `act` decided once per tile, not per vector (the general path's branches were a
-// tenth of grouped_up's time). The last vector may be partial (nr > (NV - 1) * W): a region
-// of 31 pixels, between two border columns. Every other output out of line (a call, the tile
-// copied through memory) cost 17 NCHW stride-2 layers of the tune data 7% / 3% of subpixel's
-// time at 1 / 2 threads (geometric mean; Zen 4, session 29).
+// tenth of grouped_up's time). Where masked stores are cheap, any columns of the tile: a region
+// of 31 pixels between two border columns, 16 NHWC channels on a 32-wide tile. Out of line (a
+// call, the tile copied through memory), every other output cost 17 NCHW stride-2 layers of the
+// tune data 7% / 3% of subpixel's time at 1 / 2 threads (geometric mean), and 16 channels were
+// 17% of the NHWC time of 1 image of 3 -> 16 channels, 256x256, k3 s2 (Zen 4, session 29).
 enum class FullTileStore { rows, row_pairs, every_other_column };
 
 template <class Arch, int ROWS, int NV, class Act>
@@ -394,11 +395,12 @@ inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t 
                             FullTileStore mode, Act act) {
   using V = vf<Arch>;
   constexpr int W = int(V::size);
-  const int64_t tail = kPartialTailInline<Arch> ? nr - (NV - 1) * W : W;  // the last vector's pixels
+  int64_t len[NV];  // columns of vector v
   V bcol[NV];
 #pragma GCC unroll 8
   for (int v = 0; v < NV; ++v) {
-    bcol[v] = !s.bias_col ? V(0.0f) : v + 1 < NV ? V::load_unaligned(s.bias_col + v * W) : load_n<Arch>(s.bias_col + v * W, tail);
+    len[v] = kPartialTailInline<Arch> ? std::min<int64_t>(std::max<int64_t>(nr - v * W, 0), W) : W;
+    bcol[v] = !s.bias_col || len[v] == 0 ? V(0.0f) : load_n<Arch>(s.bias_col + v * W, len[v]);
   }
 #pragma GCC unroll 32
   for (int i = 0; i < ROWS; ++i)
@@ -409,8 +411,8 @@ inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t 
     for (int i = 0; i < ROWS; ++i) {
       float* row = s.c + s.row_off[i] + s.col_off[0];
 #pragma GCC unroll 8
-      for (int v = 0; v + 1 < NV; ++v) acc[i][v].store_unaligned(row + v * W);
-      store_n<Arch>(row + (NV - 1) * W, acc[i][NV - 1], tail);
+      for (int v = 0; v < NV; ++v)
+        if (len[v] > 0) store_n<Arch>(row + v * W, acc[i][v], len[v]);
     }
     return;
   }
@@ -421,8 +423,8 @@ inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t 
       for (int i = 0; i < ROWS; ++i) {
         float* row = s.c + s.row_off[i] + s.col_off[0];
 #pragma GCC unroll 8
-        for (int v = 0; v + 1 < NV; ++v) store_every_other(row + 2 * v * W, acc[i][v], W);
-        store_every_other(row + 2 * (NV - 1) * W, acc[i][NV - 1], tail);
+        for (int v = 0; v < NV; ++v)
+          if (len[v] > 0) store_every_other(row + 2 * v * W, acc[i][v], len[v]);
       }
       return;
     }
@@ -431,10 +433,9 @@ inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t 
 #pragma GCC unroll 32
   for (int i = 0; i + 1 < ROWS; i += 2)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) {
-      store_interleaved<Arch>(s.c + s.row_off[i] + s.col_off[0] + 2 * v * W, acc[i][v], acc[i + 1][v],
-                              v + 1 < NV ? 2 * W : 2 * tail);
-    }
+    for (int v = 0; v < NV; ++v)
+      if (len[v] > 0)
+        store_interleaved<Arch>(s.c + s.row_off[i] + s.col_off[0] + 2 * v * W, acc[i][v], acc[i + 1][v], 2 * len[v]);
 }
 
 // The tile's columns as runs [run_begin[r], run_begin[r + 1]) of consecutive outputs, or of every
@@ -631,7 +632,7 @@ __attribute__((always_inline)) inline void store_tile(xsimd::batch<float, Arch> 
   const bool rows = s.col_contiguous, pairs = ROWS % 2 == 0 && s.rows_interleave_pairs;
   const bool every_other = std::is_same<Arch, xsimd::avx512f>::value && s.col_stride2 && !pairs;
   const FullTileStore mode = rows ? FullTileStore::rows : pairs ? FullTileStore::row_pairs : FullTileStore::every_other_column;
-  constexpr int64_t kMinFastNr = kPartialTailInline<Arch> ? (NV - 1) * int64_t(V::size) + 1 : NV * int64_t(V::size);
+  constexpr int64_t kMinFastNr = kPartialTailInline<Arch> ? 1 : NV * int64_t(V::size);
   if ((rows || pairs || every_other) && mr == ROWS && nr >= kMinFastNr && !s.accumulate && s.finish) {
     switch (s.epilogue->activation) {
       case Activation::none: return store_full_tile<Arch>(acc, nr, s, mode, [](V v) { return v; });

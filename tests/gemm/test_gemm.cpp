@@ -120,12 +120,15 @@ TEST_CASE("GEMM micro-kernels and driver on every ISA and tile", "[gemm]") {
   std::mt19937 rng(9);
   for (const KernelTable* kt : test::gemm_tile_tables()) {
     const int64_t MR = kt->mr, NR = kt->nr, KC = kt->k_max;
+    const Epilogue activations[3] = {Epilogue{}, Epilogue::relu(), Epilogue::leaky_relu(0.25f)};
     for (int64_t m : {int64_t(1), MR - 1, MR, MR + 1, 2 * MR + 3})
       for (int64_t n : {int64_t(1), NR - 1, NR, NR + 1, 3 * NR - 2})
         for (int64_t k : {int64_t(1), int64_t(2), int64_t(7), KC, KC + 5})
           for (bool prepack : {false, true}) {
-            check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 1, rng);
-            if (k != KC + 5) check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 0, rng, /*phases=*/2);
+            // No and ReLU activations take the inlined whole-tile store, leaky ReLU the general one.
+            const Epilogue& e = activations[size_t(m + n + k) % 3];
+            check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 1, rng, 1, 0, false, e);
+            if (k != KC + 5) check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 0, rng, /*phases=*/2, 0, false, e);
           }
     // Every row count has its own tile body (1..MR wide, 1..2*MR narrow: pixel panels of at most
     // one vector run on the narrow tile).
@@ -140,7 +143,7 @@ TEST_CASE("GEMM micro-kernels and driver on every ISA and tile", "[gemm]") {
           for (bool prepack : {false, true}) check_gemm(*kt, m, n, 7, prepack, (m + n + phases) % 2 == 1, rng, phases);
     // One of two W phases per C row (k3 s2 in NCHW): every other output, whole tiles stored
     // inline for no or ReLU activation, the rest (partial, accumulating, leaky) out of line.
-    for (const Epilogue& e : {Epilogue{}, Epilogue::relu(), Epilogue::leaky_relu(0.25f)})
+    for (const Epilogue& e : activations)
       for (int64_t m : {MR, 2 * MR + 3})
         for (int64_t n : {int64_t(2), int64_t(kt->narrow_nr) - 1, NR - 1, NR, 3 * NR - 2})
           for (bool accumulate : {false, true})
