@@ -5,6 +5,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace tconv::detail {
@@ -23,6 +24,16 @@ void parallel_for(int threads, int64_t count, F&& f) {
 #pragma omp for schedule(dynamic, 1)
     for (int64_t i = 0; i < count; ++i) f(i, tid);
   }
+}
+
+// Calls f(begin, end) for contiguous ranges covering [0, count), a few per thread: for cheap
+// per-item work (filling output rows), where a task per item costs a scheduling step each and
+// puts neighbouring items, which may share cache lines, on different threads.
+template <class F>
+void parallel_ranges(int threads, int64_t count, F&& f) {
+  constexpr int64_t kRangesPerThread = 4;
+  const int64_t ranges = std::min<int64_t>(count, kRangesPerThread * std::max(threads, 1));
+  parallel_for(threads, ranges, [&](int64_t r, int) { f(count * r / ranges, count * (r + 1) / ranges); });
 }
 
 }  // namespace tconv::detail
