@@ -464,6 +464,25 @@ TEST_CASE("Subpixel NCHW phase-split rows: W strides of 3 and more, every ISA", 
   }
 }
 
+TEST_CASE("NHWC bridge: chunks of images one per thread, every ISA", "[sweep][bridge]") {
+  // Images of over 128 K floats (input + output) with small weights make chunks of one image, so
+  // with at least two chunks per thread each thread transposes and computes its own images (at
+  // 2 and 3 threads here; at 1 thread, and on a batch of 2, the chunks run one after another).
+  std::mt19937 rng(59);
+  const auto shapes = {
+      "N=6 Cin=8 Cout=8 H=64 W=64 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1 g=1 ct=0 cl=0 oh=128 ow=128 layout=nchw bias=1 act=relu",
+      "N=7 Cin=12 Cout=6 H=40 W=70 kh=3 kw=3 sh=2 sw=2 dh=1 dw=1 g=3 ct=1 cl=1 oh=80 ow=140 layout=nchw bias=1",
+      "N=2 Cin=8 Cout=8 H=64 W=64 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=128 ow=128 layout=nchw",
+      // 5 chunks: one per thread at 2 threads, not at 3 (a plan for 3 sizes its workspace for both)
+      "N=5 Cin=8 Cout=8 H=64 W=64 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1 g=1 ct=0 cl=0 oh=128 ow=128 layout=nchw bias=1",
+  };
+  check_shapes(shapes, rng,
+               [](const Params&, const detail::KernelTable&, const Plan& plan) {
+                 CHECK(plan.implementation().find("(nchw via nhwc)") != std::string::npos);
+               },
+               "subpixel_via_nhwc");
+}
+
 TEST_CASE("PyTorch golden values", "[golden]") {
   std::ifstream in(TCONV_TEST_DATA_DIR "/pytorch_golden.txt");
   REQUIRE(in.good());
