@@ -376,33 +376,35 @@ TEST_CASE("A read in place: NHWC-like pixel rows along runs of contiguous k, B p
   // A as NHWC subpixel gathers it: k = (tap, channel), pixel i's channels contiguous at
   // i * pixel_step, tap t at t * tap_step. Up to the ISA's direct_a_max_panels B panels A is
   // read in place; one channel more and it is packed, which must read only named floats too.
-  // Unnamed source floats are NaN.
+  // Runs of 3 channels and more are read in place, of 1 (depthwise-like) packed. Unnamed source
+  // floats are NaN.
   std::mt19937 rng(13);
   for (const KernelTable* kt : test::gemm_tile_tables()) {
     const int64_t in_place_n = kt->direct_a_max_panels * kt->nr;
     for (int64_t n : {int64_t(1), int64_t(kt->nr), 2 * int64_t(kt->nr) - 3, in_place_n, in_place_n + 1})
-      for (int64_t m = 1; m <= 3 * int64_t(kt->mr) + 2; m += m < kt->mr + 1 ? 1 : int64_t(kt->mr)) {
-        const int64_t channels = 11, taps = 3, pixel_step = channels + 2, tap_step = 5 * pixel_step, k = channels * taps;
-        std::vector<float> src(size_t((m - 1) * pixel_step + (taps - 1) * tap_step + channels), NAN);
-        std::vector<int64_t> inner(static_cast<size_t>(k));
-        for (int64_t t = 0; t < taps; ++t)
-          for (int64_t c = 0; c < channels; ++c) inner[size_t(t * channels + c)] = t * tap_step + c;
-        const auto rows = strided_offsets(m, pixel_step);
-        std::uniform_real_distribution<float> d(-1, 1);
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t kk = 0; kk < k; ++kk) src[size_t(rows[size_t(i)] + inner[size_t(kk)])] = d(rng);
-        const auto b = test::random_tensor(size_t(k * n), rng);
-        const auto b_rows = strided_offsets(k, n), b_cols = strided_offsets(n, 1);
-        AlignedBuffer packed(size_t(round_up(n, kt->nr) * k));
-        kt->pack(b.data(), b_cols.data(), n, b_rows.data(), k, kt->nr, packed.data());
-        check_single_range(*kt, m, n, k, Operand{nullptr, 0, src.data(), rows.data(), inner.data()},
-                           Operand{packed.data(), k, nullptr, nullptr, nullptr}, [&](int64_t i, int64_t j) {
-                             double want = 0;
-                             for (int64_t kk = 0; kk < k; ++kk)
-                               want += double(src[size_t(rows[size_t(i)] + inner[size_t(kk)])]) * double(b[size_t(kk * n + j)]);
-                             return want;
-                           });
-      }
+      for (int64_t m = 1; m <= 3 * int64_t(kt->mr) + 2; m += m < kt->mr + 1 ? 1 : int64_t(kt->mr))
+        for (int64_t channels : {1, 3, 11}) {
+          const int64_t taps = 3, pixel_step = channels + 2, tap_step = 5 * pixel_step, k = channels * taps;
+          std::vector<float> src(size_t((m - 1) * pixel_step + (taps - 1) * tap_step + channels), NAN);
+          std::vector<int64_t> inner(static_cast<size_t>(k));
+          for (int64_t t = 0; t < taps; ++t)
+            for (int64_t c = 0; c < channels; ++c) inner[size_t(t * channels + c)] = t * tap_step + c;
+          const auto rows = strided_offsets(m, pixel_step);
+          std::uniform_real_distribution<float> d(-1, 1);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t kk = 0; kk < k; ++kk) src[size_t(rows[size_t(i)] + inner[size_t(kk)])] = d(rng);
+          const auto b = test::random_tensor(size_t(k * n), rng);
+          const auto b_rows = strided_offsets(k, n), b_cols = strided_offsets(n, 1);
+          AlignedBuffer packed(size_t(round_up(n, kt->nr) * k));
+          kt->pack(b.data(), b_cols.data(), n, b_rows.data(), k, kt->nr, packed.data());
+          check_single_range(*kt, m, n, k, Operand{nullptr, 0, src.data(), rows.data(), inner.data()},
+                             Operand{packed.data(), k, nullptr, nullptr, nullptr}, [&](int64_t i, int64_t j) {
+                               double want = 0;
+                               for (int64_t kk = 0; kk < k; ++kk)
+                                 want += double(src[size_t(rows[size_t(i)] + inner[size_t(kk)])]) * double(b[size_t(kk * n + j)]);
+                               return want;
+                             });
+        }
   }
 }
 
