@@ -711,6 +711,23 @@ TEST_CASE("auto on AVX-512: the thresholds re-fitted in session 25", "[auto]") {
   }
 }
 
+TEST_CASE("auto on AVX-512: NCHW one-tap layers go to subpixel from 32 input channels (session 29)", "[auto]") {
+  // bench/data/avx512/tune_random_s29.json: xr05 (24 -> 64 channels, 41x26, k4 s4, 1 image) ran
+  // 1.23 ms on subpixel against 0.74 through NHWC copies (1 thread). From 32 input channels per
+  // group the one-tap rule keeps subpixel.
+  const Params xr05 = Params::parse("N=1 Cin=24 Cout=64 H=41 W=26 kh=4 kw=4 sh=4 sw=4 ct=1 cl=0 oh=162 ow=104");
+  const Params cin32 = Params::parse("N=1 Cin=32 Cout=64 H=41 W=26 kh=4 kw=4 sh=4 sw=4 ct=1 cl=0 oh=162 ow=104");
+  for (const detail::KernelTable* kt : test::kernel_tables()) {
+    if (kt->isa != detail::Isa::avx512f) continue;
+    const detail::Choice v = detail::choose_strategy(xr05, *kt);
+    INFO(v.reason);
+    CHECK(v.strategy == "subpixel_via_nhwc");
+    const detail::Choice c = detail::choose_strategy(cin32, *kt);
+    CHECK(c.strategy == "subpixel");
+    CHECK_THAT(c.reason, Catch::Contains("one input pixel per output"));
+  }
+}
+
 TEST_CASE("auto: NCHW one-tap layers of few output channels on huge inputs run direct's channel passes", "[auto]") {
   // bench/data/avx2/ (session 23): 2 images of 512 -> 1 channels, 156x156, k2 s2 (48 MiB of input
   // per image): direct 15.6 ms against gemm_col2im's 35.5 at 1 thread. Not for a smaller input
