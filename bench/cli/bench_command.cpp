@@ -374,7 +374,7 @@ int bench_command(const std::vector<std::string>& args) {
         rows.push_back(r);
         if (!r.correct) continue;
         PeerInstance* ip = rd->peer.get();
-        contenders.push_back({layer.name + "/" + peer->name + "/" + std::to_string(t), [ip] { ip->run(); }});
+        contenders.push_back({layer.name + "/" + peer->name + "/" + std::to_string(t), [ip] { ip->run(); }, true});
         ready.push_back(std::move(rd));
       }
       std::fprintf(stderr, "[layer %zu/%zu] %s: timing %zu implementations interleaved, %d thread%s\n", li + 1,

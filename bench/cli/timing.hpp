@@ -28,6 +28,7 @@ detail::AlignedBuffer aligned_copy(const std::vector<float>& v);
 struct Contender {
   std::string name;
   std::function<void()> run;
+  bool peer = false;  // another library's (its own thread pool)
 };
 
 // Times implementations against each other, interleaved so that a burst of noise from other
