@@ -199,6 +199,11 @@ VECTOR_FLOATS = {"avx512f": 16, "avx2": 8, "sse2": 4}
 TILE_NR = {"avx512f": 32, "avx2": 16}  # the GEMM tile's width (NR) per ISA family
 
 
+def tapped_fraction(k, s, d):
+    """Of the stride's phases, the fraction some tap reaches (auto_select.cpp: PhaseShape)."""
+    return len({t * d % s for t in range(k)}) / s
+
+
 def features(params, isa="avx512f"):
     kv = dict(tok.split("=", 1) for tok in params.split())
     f = {k: (int(v) if v.lstrip("-").isdigit() else v) for k, v in kv.items()}
@@ -226,6 +231,8 @@ def features(params, isa="avx512f"):
     vw = valid_pairs(f["W"], f["sw"], f["kw"], f["dw"], f["cl"], f["ow"])
     elements = f["N"] * (f["Cin"] * f["H"] * f["W"] + f["Cout"] * f["oh"] * f["ow"])
     f["macs_per_element"] = f["N"] * f["Cin"] * f["cog"] * vh * vw / elements  # useful MACs
+    f["tapped_output"] = (f["N"] * f["Cout"] * f["oh"] * f["ow"] * tapped_fraction(f["kh"], f["sh"], f["dh"])
+                          * tapped_fraction(f["kw"], f["sw"], f["dw"]))
     return f
 
 
@@ -271,7 +278,7 @@ THRESHOLDS_BY_ISA = {
                     one_tap_subpixel_max_macs=64, one_tap_col2im_channels_nchw=8,
                     one_tap_subpixel_channels_nhwc=1 << 30, small_cout_max_reduction=1 << 30,
                     image_lanes_pixels=0, image_lanes_cin=64, short_reduction_channels=128,
-                    lanes_panel_channels=8)
+                    lanes_panel_channels=8, short_reduction_via_max_output=8 << 20)
 }
 # Fitted (`--search`) on the AVX2 suite, random and thin-NHWC records; tune_holdout.json was kept
 # out of the fit and scores it (see main()). Session 13 re-measured the NCHW records (cheaper
@@ -287,7 +294,7 @@ THRESHOLDS_BY_ISA["avx2"] = dict(small_cout=4, dot_channels_nhwc=16, via_channel
                                  one_tap_subpixel_max_macs=1024, one_tap_col2im_channels_nchw=8,
                                  one_tap_subpixel_channels_nhwc=1 << 30, small_cout_max_reduction=512,
                                  image_lanes_pixels=256, image_lanes_cin=32, short_reduction_channels=128,
-                                 lanes_panel_channels=1 << 30)
+                                 lanes_panel_channels=1 << 30, short_reduction_via_max_output=1 << 30)
 THRESHOLDS = THRESHOLDS_BY_ISA["avx512f"]
 GRID = dict(small_cout=[0, 2, 4, 8], dot_channels_nhwc=[0, 4, 8, 16, 32], via_channels=[256, 1 << 30],
             via_cog=[8, 16], via_macs_per_element=[0, 32, 64, 96, 128, 192, 256, 384],
@@ -301,7 +308,8 @@ GRID = dict(small_cout=[0, 2, 4, 8], dot_channels_nhwc=[0, 4, 8, 16, 32], via_ch
             one_tap_col2im_channels_nchw=[0, 4, 8, 12, 16], one_tap_subpixel_channels_nhwc=[8, 12, 16, 1 << 30],
             small_cout_max_reduction=[32, 64, 128, 256, 512, 1 << 30],
             image_lanes_pixels=[0, 256, 1024, 4096, 1 << 30], image_lanes_cin=[0, 32, 48, 64, 128],
-            short_reduction_channels=[64, 128, 256, 512, 1 << 30], lanes_panel_channels=[4, 8, 16, 1 << 30])
+            short_reduction_channels=[64, 128, 256, 512, 1 << 30], lanes_panel_channels=[4, 8, 16, 1 << 30],
+            short_reduction_via_max_output=[2 << 20, 4 << 20, 8 << 20, 16 << 20, 1 << 30])
 
 
 COUPLED = [("nhwc_direct_reduction", "nhwc_direct_cog"), ("via_cog", "via_macs_per_element"),
@@ -363,6 +371,9 @@ def rules_measured(f, P=None):
     paired_stores = f["sw"] == 2 and f["kw"] % 2 == 0
     if nchw and f["reduction"] <= P["short_reduction"] and not paired_stores:
         # Many GEMM channels: the output dominates, and NHWC stores it as whole channel vectors.
+        if (f["gemm_channels"] > P["short_reduction_channels"] and f["g"] == 1
+                and f["tapped_output"] > P["short_reduction_via_max_output"]):
+            return "subpixel"  # session 30: output beyond L3 (AVX-512)
         if f["gemm_channels"] > P["short_reduction_channels"] and f["g"] == 1:
             return "subpixel_via_nhwc"
         return "direct_scatter"

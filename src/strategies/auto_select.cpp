@@ -21,6 +21,7 @@ namespace {
 struct PhaseShape {
   double taps_per_phase;
   int64_t members;
+  double tapped_fraction;  // of the stride's phases, those some tap reaches
 };
 
 // The rules' thresholds. They differ by ISA: the vector width moves the balance between direct's
@@ -35,7 +36,8 @@ struct Thresholds {
   int64_t small_cout_max_reduction;  // and at most this K of a phase GEMM
   int64_t dot_channels_nhwc;      // direct's NHWC dot products: at most this many GEMM channels
   int64_t short_reduction;        // NCHW direct: K of a phase GEMM at most this,
-  int64_t short_reduction_channels;  // unless more GEMM channels than this (then via NHWC)
+  int64_t short_reduction_channels;  // unless more GEMM channels than this (then via NHWC,
+  double short_reduction_via_max_output;  // or subpixel past this many output floats with taps)
   int64_t nhwc_direct_reduction, nhwc_direct_cog;  // NHWC direct: K at most, Cout/g at least
   int64_t col2im_channels_nchw, col2im_cin_nchw;  // gemm_col2im: few GEMM channels, many Cin/g
   int64_t col2im_channels_nhwc, col2im_cin_nhwc;
@@ -74,6 +76,7 @@ constexpr Thresholds kAvx512Thresholds{
     32, 64,                     // one_tap_subpixel_reduction, one_tap_subpixel_max_macs
     8, kNever,                  // one_tap_col2im_channels_nchw, one_tap_subpixel_channels_nhwc
     8, kNever, 16, 64, 128,     // small_cout, small_cout_max_reduction, dot_channels_nhwc, short_reduction(_channels)
+    8 << 20,                    // short_reduction_via_max_output
     8, 128,                     // nhwc_direct_reduction, nhwc_direct_cog
     8, 32, 16, 64,              // col2im channels / Cin per group, NCHW then NHWC
     64, 65536,                  // small_image_reduction, small_image_pixels
@@ -92,6 +95,7 @@ constexpr Thresholds kAvx2Thresholds{
     4, 1024,                    // one_tap_subpixel_reduction, one_tap_subpixel_max_macs
     8, kNever,                  // one_tap_col2im_channels_nchw, one_tap_subpixel_channels_nhwc
     4, 512, 16, 32, 128,        // small_cout, small_cout_max_reduction, dot_channels_nhwc, short_reduction(_channels)
+    double(kNever),             // short_reduction_via_max_output (no AVX2 data past L3)
     4, 128,                     // nhwc_direct_reduction, nhwc_direct_cog
     4, 32, 4, 64,               // col2im channels / Cin per group, NCHW then NHWC
     32, 65536,                  // small_image_reduction, small_image_pixels
@@ -106,7 +110,7 @@ PhaseShape phase_shape(int64_t k, int64_t s, int64_t d) {
   for (const auto& rt : taps_of_residue) ++phases_with_count[rt.second];
   int64_t members = 0;
   for (const auto& cp : phases_with_count) members = std::max(members, cp.second);
-  return {double(k) / double(taps_of_residue.size()), members};
+  return {double(k) / double(taps_of_residue.size()), members, double(taps_of_residue.size()) / double(s)};
 }
 
 }  // namespace
@@ -244,6 +248,17 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     // 1 image, 1 / 2 threads: direct 8.5 / 4.1 ms, through NHWC 4.2 / 2.2; 1 -> 64 channels,
     // 116x116, k8 s4: 22.8 / 10.7 against 15.1 / 9.1 (bench/data/avx2/tune_diverse2.json,
     // tune_holdout.json).
+    // Session 30 (Zen 4): not with over 32 MiB of output that taps reach (beyond L3, so the
+    // NHWC copy of the output goes to memory and back): subpixel, which writes it once, is then
+    // 1.3-2.4x faster on 12 of 14 such records of the tune data and 10 new layers (1 image of
+    // 1 -> 256 channels, 165x165, k3 s3: 33 / 17 ms at 1 / 2 threads against 61 / 36 through
+    // NHWC and direct's 42 / 22). Smaller outputs stay below (h15: 12.8 M floats, a third of
+    // them tapped, through NHWC 1.7x faster than subpixel).
+    const double tapped_output = double(p.output_elements()) * sh.tapped_fraction * sw.tapped_fraction;
+    if (gemm_channels > t.short_reduction_channels && p.groups == 1 && tapped_output > t.short_reduction_via_max_output) {
+      return {"subpixel", "NCHW with a short reduction (" + n(reduction) + "), " + n(double(gemm_channels)) + " GEMM channels and " +
+                              n(tapped_output * 4 / (1 << 20)) + " MiB of output with taps: subpixel writes it once"};
+    }
     if (gemm_channels > t.short_reduction_channels && p.groups == 1) {
       return {"subpixel_via_nhwc", "NCHW with a short reduction (" + n(reduction) + ") and " + n(double(gemm_channels)) +
                                        " GEMM channels: the output dominates; subpixel on NHWC copies stores whole channel vectors"};

@@ -728,6 +728,27 @@ TEST_CASE("auto on AVX-512: NCHW one-tap layers go to subpixel from 32 input cha
   }
 }
 
+TEST_CASE("auto on AVX-512: NCHW short reductions past 32 MiB of tapped output stay on subpixel (session 30)", "[auto]") {
+  // rand08 of tune_random_s29.json (3 -> 256 channels, 165x165, k4 s4: 446 MB of output) ran 1.8x /
+  // 2.4x slower through NHWC copies than on subpixel (1 / 2 threads); 4 images of 1 -> 256,
+  // 165x165, k3 s3: 249 ms against subpixel's 133. The same layer on a 40x40 input (26 MB of
+  // output) keeps the NHWC copies, as does h15 (a third of its 51 MB of output tapped).
+  const Params rand08 = Params::parse("N=1 Cin=3 Cout=256 H=165 W=165 kh=4 kw=4 sh=4 sw=4 ct=0 cl=0 oh=660 ow=660");
+  const Params k3s3 = Params::parse("N=4 Cin=1 Cout=256 H=165 W=165 kh=3 kw=3 sh=3 sw=3 ct=0 cl=0 oh=495 ow=495");
+  const Params small = Params::parse("N=1 Cin=3 Cout=256 H=40 W=40 kh=4 kw=4 sh=4 sw=4 ct=0 cl=0 oh=160 ow=160");
+  const Params h15 = Params::parse("N=8 Cin=24 Cout=96 H=41 W=48 kh=1 kw=5 sh=3 sw=3 ct=0 cl=4 oh=121 ow=138");
+  for (const detail::KernelTable* kt : test::kernel_tables()) {
+    if (kt->isa != detail::Isa::avx512f) continue;
+    for (const Params* p : {&rand08, &k3s3}) {
+      const detail::Choice c = detail::choose_strategy(*p, *kt);
+      INFO(c.reason);
+      CHECK(c.strategy == "subpixel");
+      CHECK_THAT(c.reason, Catch::Contains("writes it once"));
+    }
+    for (const Params* p : {&small, &h15}) CHECK(detail::choose_strategy(*p, *kt).strategy == "subpixel_via_nhwc");
+  }
+}
+
 TEST_CASE("auto: NCHW one-tap layers of few output channels on huge inputs run direct's channel passes", "[auto]") {
   // bench/data/avx2/ (session 23): 2 images of 512 -> 1 channels, 156x156, k2 s2 (48 MiB of input
   // per image): direct 15.6 ms against gemm_col2im's 35.5 at 1 thread. Not for a smaller input
