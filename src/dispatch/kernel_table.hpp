@@ -170,6 +170,9 @@ struct KernelTable {
   const char* gemm_name;  // e.g. f32_gemm_14x32__avx512f
   int mr, nr;
   GemmNarrowUkernel gemm_narrow;
+  // The narrow tile with A in place (2*MR rows, a_rows[s * 2*MR + i]; B read along the first
+  // narrow_nr floats of each k row of NR-wide prepacked micro-panels).
+  GemmDirectAUkernel gemm_direct_a_narrow;
   int narrow_nr;  // one vector
   // Packing budget for this kernel (see the ukernel TU for why): the most K one pass holds, and
   // the floats of packed A (gathered operands) one thread keeps. Gathered B is packed one

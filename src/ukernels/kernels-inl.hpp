@@ -693,7 +693,9 @@ void gemm_tile(int64_t segments, const int64_t* kc, const float* const* a_seg, c
 
 // A read in place: row i of segment s runs along a_rows[s * PANEL + i], one float per k, so
 // pixels whose channels are contiguous (NHWC) need no packing when each is used by few B panels.
-template <class Arch, int ROWS, int PANEL, int NV>
+// B's k rows are B_STEP floats apart: NV vectors, or (the narrow tile, NV = 1) the first vector
+// of a wider prepacked panel.
+template <class Arch, int ROWS, int PANEL, int NV, int B_STEP = NV * int(vf<Arch>::size)>
 void gemm_tile_direct_a(int64_t segments, const int64_t* kc, const float* const* a_rows, const float* const* b_seg,
                         int64_t mr, int64_t nr, const TileStore& s) {
   using V = vf<Arch>;
@@ -717,7 +719,7 @@ void gemm_tile_direct_a(int64_t segments, const int64_t* kc, const float* const*
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) acc[i][v] = fmadd<Arch>(ai, bv[v], acc[i][v]);
       }
-      b += NV * W;
+      b += B_STEP;
     }
   }
   store_tile<Arch, ROWS, NV>(acc, mr, nr, s);
@@ -773,6 +775,18 @@ void gemm_ukernel_direct_a(int64_t segments, const int64_t* kc, const float* con
                            const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& s) {
   static constexpr auto bodies = by_count<GemmDirectAUkernel>(std::make_integer_sequence<int, MR>{}, [](auto rows) {
     return GemmDirectAUkernel(&gemm_tile_direct_a<Arch, decltype(rows)::value, MR, NV>);
+  });
+  bodies[size_t(mr - 1)](segments, kc, a_rows, b_seg, mr, nr, s);
+}
+
+// The narrow tile with A in place: up to 2 * MR rows x one vector, the first vector of each k
+// row of B panels prepacked NV vectors wide (NHWC layers of at most one vector of output
+// channels per group, which the wide tile would half pad).
+template <class Arch, int MR, int NV>
+void gemm_ukernel_direct_a_narrow(int64_t segments, const int64_t* kc, const float* const* a_rows,
+                                  const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& s) {
+  static constexpr auto bodies = by_count<GemmDirectAUkernel>(std::make_integer_sequence<int, 2 * MR>{}, [](auto rows) {
+    return GemmDirectAUkernel(&gemm_tile_direct_a<Arch, decltype(rows)::value, 2 * MR, 1, NV * int(vf<Arch>::size)>);
   });
   bodies[size_t(mr - 1)](segments, kc, a_rows, b_seg, mr, nr, s);
 }
@@ -1959,6 +1973,7 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      MR,
                      NV * int(vf<Arch>::size),
                      &gemm_ukernel_narrow<Arch, MR>,
+                     &gemm_ukernel_direct_a_narrow<Arch, MR, NV>,
                      int(vf<Arch>::size),
                      k_max,
                      pack_a_floats,

@@ -376,13 +376,16 @@ TEST_CASE("A read in place: NHWC-like pixel rows along runs of contiguous k, B p
   // A as NHWC subpixel gathers it: k = (tap, channel), pixel i's channels contiguous at
   // i * pixel_step, tap t at t * tap_step. Up to the ISA's direct_a_max_panels B panels A is
   // read in place; one channel more and it is packed, which must read only named floats too.
-  // Runs of 3 channels and more are read in place, of 1 (depthwise-like) packed. Unnamed source
-  // floats are NaN.
+  // Runs of 3 channels and more are read in place, of 1 (depthwise-like) packed. B of at most one
+  // vector of columns runs on the narrow tile (2 * MR rows), either way. Unnamed source floats
+  // are NaN.
   std::mt19937 rng(13);
   for (const KernelTable* kt : test::gemm_tile_tables()) {
     const int64_t in_place_n = kt->direct_a_max_panels * kt->nr;
-    for (int64_t n : {int64_t(1), int64_t(kt->nr), 2 * int64_t(kt->nr) - 3, in_place_n, in_place_n + 1})
-      for (int64_t m = 1; m <= 3 * int64_t(kt->mr) + 2; m += m < kt->mr + 1 ? 1 : int64_t(kt->mr))
+    const int64_t narrow = kt->narrow_nr;
+    for (int64_t n : {int64_t(1), narrow - 1, narrow, narrow + 1, int64_t(kt->nr), 2 * int64_t(kt->nr) - 3, in_place_n,
+                      in_place_n + 1})
+      for (int64_t m = 1; m <= 3 * int64_t(kt->mr) + 2; m += m < 2 * kt->mr + 1 ? 1 : int64_t(kt->mr))
         for (int64_t channels : {1, 3, 11}) {
           const int64_t taps = 3, pixel_step = channels + 2, tap_step = 5 * pixel_step, k = channels * taps;
           std::vector<float> src(size_t((m - 1) * pixel_step + (taps - 1) * tap_step + channels), NAN);
