@@ -17,11 +17,17 @@ void parallel_for(int threads, int64_t count, F&& f) {
     for (int64_t i = 0; i < count; ++i) f(i, 0);
     return;
   }
+  // Many tasks are taken a few at a time: one shared counter step per task cost more than the
+  // task itself where there are hundreds of tiny ones (4 images of a depthwise 64-channel layer,
+  // 8x36: 256 tasks of 0.3 us, 2 threads slower than 1), and kChunksPerThread chunks each still
+  // even out the threads.
+  constexpr int64_t kChunksPerThread = 16;
   const int team = int(count < threads ? count : threads);
+  const int64_t chunk = std::max<int64_t>(1, count / (kChunksPerThread * team));
 #pragma omp parallel num_threads(team)
   {
     const int tid = omp_get_thread_num();
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, chunk)
     for (int64_t i = 0; i < count; ++i) f(i, tid);
   }
 }
