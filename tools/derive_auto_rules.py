@@ -273,10 +273,10 @@ def rules_session2(f):
 THRESHOLDS_BY_ISA = {
     "avx512f": dict(small_cout=8, dot_channels_nhwc=16, via_channels=1 << 30, via_cog=8, via_macs_per_element=128,
                     via_width=32, short_reduction=64, col2im_channels_nchw=8, col2im_cin_nchw=32,
-                    col2im_channels_nhwc=16, col2im_cin_nhwc=64, small_image_reduction=64, small_image_pixels=65536,
+                    col2im_channels_nhwc=0, col2im_cin_nhwc=64, small_image_reduction=64, small_image_pixels=65536,
                     nhwc_direct_reduction=8, nhwc_direct_cog=128, one_tap_subpixel_reduction=32,
                     one_tap_subpixel_max_macs=64, one_tap_col2im_channels_nchw=8,
-                    one_tap_subpixel_channels_nhwc=1 << 30, small_cout_max_reduction=1 << 30,
+                    one_tap_subpixel_channels_nhwc=12, small_cout_max_reduction=1 << 30,
                     image_lanes_pixels=0, image_lanes_cin=64, short_reduction_channels=128,
                     lanes_panel_channels=8, short_reduction_via_max_output=8 << 20)
 }
@@ -414,6 +414,7 @@ DEFAULT_DATA += ["bench/data/avx512/tune_lanes_panels_nchw.json",  # session 27,
                  "bench/data/avx512/tune_lanes_panels_holdout_nchw.json"]  # session 27, after it
 DEFAULT_DATA.append("bench/data/avx512/tune_tap_sums_nchw.json")  # session 28: re-measured with tap sums
 DEFAULT_DATA.append("bench/data/avx512/tune_random_s29.json")  # session 29: 32 new random layers, held out
+DEFAULT_DATA.append("bench/data/avx512/tune_narrow_nhwc_s30.json")  # session 30: NHWC <= 16 GEMM channels, re-measured
 RULES_IN_USE = rules_measured
 CANDIDATES = {"previous": rules_previous, "session 2": rules_session2,
               "AVX-512 thresholds": lambda f: rules_measured(f, THRESHOLDS_BY_ISA["avx512f"]),

@@ -72,13 +72,19 @@ constexpr int64_t kNever = int64_t{1} << 30;
 // loads (1 image of 24 -> 64 channels, 41x26, k4 s4, 1 thread: subpixel 1.23 ms, through NHWC 0.74).
 // That threshold gains on both the old records (725 -> 727 of 810) and the new (105 -> 110 of
 // 128, 1.069x); the other moves the search found helped one set and not the other.
+// Session 30: the GEMM runs NHWC B panels of at most 16 channels on the narrow tile (subpixel
+// 0.63x the time on 39 such layers), so the 135 NHWC layers of at most 16 GEMM channels in the
+// tune data were re-measured (tune_narrow_nhwc_s30.json). On them two thresholds moved together:
+// NHWC layers never take gemm_col2im for few GEMM channels (h22: 8 images of 128 -> 4, k2 s2,
+// subpixel 3.3x faster) and one-tap ones go to subpixel from 12 GEMM channels: 248 -> 258 of 270
+// within 5% (1.033x -> 1.011x), the other 764 records unchanged.
 constexpr Thresholds kAvx512Thresholds{
     32, 64,                     // one_tap_subpixel_reduction, one_tap_subpixel_max_macs
-    8, kNever,                  // one_tap_col2im_channels_nchw, one_tap_subpixel_channels_nhwc
+    8, 12,                      // one_tap_col2im_channels_nchw, one_tap_subpixel_channels_nhwc
     8, kNever, 16, 64, 128,     // small_cout, small_cout_max_reduction, dot_channels_nhwc, short_reduction(_channels)
     8 << 20,                    // short_reduction_via_max_output
     8, 128,                     // nhwc_direct_reduction, nhwc_direct_cog
-    8, 32, 16, 64,              // col2im channels / Cin per group, NCHW then NHWC
+    8, 32, 0, 64,               // col2im channels / Cin per group, NCHW then NHWC
     64, 65536,                  // small_image_reduction, small_image_pixels
     kNever, 8, 128, 32,         // via_channels, via_cog, via_macs_per_element, via_width
     0, 64,                      // image_lanes_pixels, image_lanes_cin (rule 4 up to 64 Cin/g, any image)

@@ -749,6 +749,22 @@ TEST_CASE("auto on AVX-512: NCHW short reductions past 32 MiB of tapped output s
   }
 }
 
+TEST_CASE("auto on AVX-512: NHWC layers of few GEMM channels run subpixel's narrow tile (session 30)", "[auto]") {
+  // bench/data/avx512/tune_narrow_nhwc_s30.json (1 thread): h22 (4 images of 64 -> 16 channels,
+  // 5x9, k4 s1) subpixel 3.3x faster than gemm_col2im; rand02 (16 images of 1 -> 3, 256x256,
+  // k2 s2: one tap, 12 GEMM channels) subpixel 15.2 ms against direct's 93.6.
+  const Params h22 = Params::parse("N=4 Cin=64 Cout=16 H=5 W=9 kh=4 kw=4 sh=1 sw=1 ct=0 cl=3 oh=8 ow=6 layout=nhwc");
+  const Params rand02 = Params::parse("N=16 Cin=1 Cout=3 H=256 W=256 kh=2 kw=2 sh=2 sw=2 ct=0 cl=0 oh=512 ow=512 layout=nhwc");
+  for (const detail::KernelTable* kt : test::kernel_tables()) {
+    if (kt->isa != detail::Isa::avx512f) continue;
+    for (const Params* p : {&h22, &rand02}) {
+      const detail::Choice c = detail::choose_strategy(*p, *kt);
+      INFO(c.reason);
+      CHECK(c.strategy == "subpixel");
+    }
+  }
+}
+
 TEST_CASE("auto: NCHW one-tap layers of few output channels on huge inputs run direct's channel passes", "[auto]") {
   // bench/data/avx2/ (session 23): 2 images of 512 -> 1 channels, 156x156, k2 s2 (48 MiB of input
   // per image): direct 15.6 ms against gemm_col2im's 35.5 at 1 thread. Not for a smaller input
