@@ -415,6 +415,7 @@ DEFAULT_DATA += ["bench/data/avx512/tune_lanes_panels_nchw.json",  # session 27,
 DEFAULT_DATA.append("bench/data/avx512/tune_tap_sums_nchw.json")  # session 28: re-measured with tap sums
 DEFAULT_DATA.append("bench/data/avx512/tune_random_s29.json")  # session 29: 32 new random layers, held out
 DEFAULT_DATA.append("bench/data/avx512/tune_narrow_nhwc_s30.json")  # session 30: NHWC <= 16 GEMM channels, re-measured
+DEFAULT_DATA.append("bench/data/avx512/tune_short_k_nchw_s30.json")  # session 30: NCHW K <= 32, re-measured
 RULES_IN_USE = rules_measured
 CANDIDATES = {"previous": rules_previous, "session 2": rules_session2,
               "AVX-512 thresholds": lambda f: rules_measured(f, THRESHOLDS_BY_ISA["avx512f"]),
