@@ -175,8 +175,6 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
     for (int64_t j = 1; !c.contiguous && c.stride2 && j < nr; ++j) c.stride2 = col[j] == col[0] + 2 * j;
     return c;
   };
-  // One micro-tile column: B panel `jr` against rows [ic, ic + mc) of A. A narrow panel (B
-  // packed narrow_nr wide) runs on the narrow tile, 2 * MR rows at a time.
   // With a short reduction a tile is mostly its stores, and where C is far beyond the caches
   // each stored line waits on memory: too many rows (channels) advance a few lines per panel for
   // the prefetchers to follow. Each tile then prefetches the lines its rows store for the next
@@ -186,6 +184,9 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   // prefetches cost up to 6%.)
   constexpr int64_t kPrefetchOutputMaxK = 32;
   const bool prefetch_output = blk.prefetch_c && finish && pass.k <= kPrefetchOutputMaxK;
+  // One micro-tile column: B panel `jr` against rows [ic, ic + mc) of A. A narrow panel (B
+  // packed narrow_nr wide, or the first narrow_nr columns of a prepacked one) runs on the narrow
+  // tile, 2 * MR rows at a time.
   auto tile_column = [&](const Columns& cols, int64_t ic, int64_t mc, bool narrow, TileMode mode) {
     const int64_t tile_mr = narrow ? 2 * MR : MR;
     const int64_t nr = cols.nr, n = cols.n;

@@ -75,8 +75,8 @@ constexpr int64_t kNever = int64_t{1} << 30;
 // Session 30: the GEMM runs NHWC B panels of at most 16 channels on the narrow tile (subpixel
 // 0.63x the time on 39 such layers), so the 135 NHWC layers of at most 16 GEMM channels in the
 // tune data were re-measured (tune_narrow_nhwc_s30.json). On them two thresholds moved together:
-// NHWC layers never take gemm_col2im for few GEMM channels (h22: 8 images of 128 -> 4, k2 s2,
-// subpixel 3.3x faster) and one-tap ones go to subpixel from 12 GEMM channels: 248 -> 258 of 270
+// NHWC layers never take gemm_col2im for few GEMM channels (h22: 4 images of 64 -> 16, 5x9,
+// k4 s1, subpixel 3.3x faster) and one-tap ones go to subpixel from 12 GEMM channels: 248 -> 258 of 270
 // within 5% (1.033x -> 1.011x), the other 764 records unchanged.
 constexpr Thresholds kAvx512Thresholds{
     32, 64,                     // one_tap_subpixel_reduction, one_tap_subpixel_max_macs
