@@ -371,10 +371,9 @@ def rules_measured(f, P=None):
     paired_stores = f["sw"] == 2 and f["kw"] % 2 == 0
     if nchw and f["reduction"] <= P["short_reduction"] and not paired_stores:
         # Many GEMM channels: the output dominates, and NHWC stores it as whole channel vectors.
-        if (f["gemm_channels"] > P["short_reduction_channels"] and f["g"] == 1
-                and f["tapped_output"] > P["short_reduction_via_max_output"]):
-            return "subpixel"  # session 30: output beyond L3 (AVX-512)
         if f["gemm_channels"] > P["short_reduction_channels"] and f["g"] == 1:
+            if f["tapped_output"] > P["short_reduction_via_max_output"]:
+                return "subpixel"  # session 30: output beyond L3 (AVX-512)
             return "subpixel_via_nhwc"
         return "direct_scatter"
     # Session 10 (AVX2 data): NHWC layers with a very short reduction and many output channels.

@@ -260,12 +260,13 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     // 1 -> 256 channels, 165x165, k3 s3: 33 / 17 ms at 1 / 2 threads against 61 / 36 through
     // NHWC and direct's 42 / 22). Smaller outputs stay below (h15: 12.8 M floats, a third of
     // them tapped, through NHWC 1.7x faster than subpixel).
-    const double tapped_output = double(p.output_elements()) * sh.tapped_fraction * sw.tapped_fraction;
-    if (gemm_channels > t.short_reduction_channels && p.groups == 1 && tapped_output > t.short_reduction_via_max_output) {
-      return {"subpixel", "NCHW with a short reduction (" + n(reduction) + "), " + n(double(gemm_channels)) + " GEMM channels and " +
-                              n(tapped_output * 4 / (1 << 20)) + " MiB of output with taps: subpixel writes it once"};
-    }
     if (gemm_channels > t.short_reduction_channels && p.groups == 1) {
+      const double tapped_output = double(p.output_elements()) * sh.tapped_fraction * sw.tapped_fraction;
+      if (tapped_output > t.short_reduction_via_max_output) {
+        return {"subpixel", "NCHW with a short reduction (" + n(reduction) + "), " + n(double(gemm_channels)) +
+                                " GEMM channels and " + n(tapped_output * 4 / (1 << 20)) +
+                                " MiB of output with taps: subpixel writes it once"};
+      }
       return {"subpixel_via_nhwc", "NCHW with a short reduction (" + n(reduction) + ") and " + n(double(gemm_channels)) +
                                        " GEMM channels: the output dominates; subpixel on NHWC copies stores whole channel vectors"};
     }
