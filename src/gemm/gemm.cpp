@@ -181,9 +181,8 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   // panel, a whole column of tiles ahead. NCHW subpixel, best of 5 alternating runs, 1 / 2
   // threads: 16 images of 1 -> 64 channels, 72x108, k4 s2 (127 MB of output) 19.6 / 10.2 ->
   // 16.2 / 8.4 ms; 1 -> 64, 256x256, k2 s2 (67 MB) 8.5 / 4.1 -> 6.0 / 2.8. (With C in cache the
-  // prefetches cost up to 6%.)
-  constexpr int64_t kPrefetchOutputMaxK = 32;
-  const bool prefetch_output = blk.prefetch_c && finish && pass.k <= kPrefetchOutputMaxK;
+  // prefetches cost up to 6%.) The caller knows where C lives and bounds K: prefetch_c_max_k.
+  const bool prefetch_output = finish && pass.k <= blk.prefetch_c_max_k;
   // One micro-tile column: B panel `jr` against rows [ic, ic + mc) of A. A narrow panel (B
   // packed narrow_nr wide, or the first narrow_nr columns of a prepacked one) runs on the narrow
   // tile, 2 * MR rows at a time.

@@ -72,9 +72,9 @@ struct GemmBlock {
   const float* bias_col = nullptr;     // indexed by absolute n
   const Epilogue* epilogue = nullptr;  // null: store the plain product
   GemmRunMemo* run_memo = nullptr;     // optional, see GemmRunMemo
-  // C is far beyond the caches (the caller's output, tens of megabytes): with a short reduction
-  // each tile prefetches the lines it will store for the next panel (see run_pass).
-  bool prefetch_c = false;
+  // C is far beyond the caches (the caller's output, tens of megabytes): passes of K up to this
+  // prefetch, in each tile, the lines it will store for the next panel (see run_pass); 0: never.
+  int64_t prefetch_c_max_k = 0;
 };
 
 // The orientation every strategy uses. channels_on_m (NCHW): output channels [c0, c0 + c_count)

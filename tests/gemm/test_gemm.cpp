@@ -67,7 +67,7 @@ void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool pre
   blk.accumulate = accumulate;
   blk.bias_row = bias.data();
   blk.epilogue = &epilogue;
-  blk.prefetch_c = (m + n) % 2 == 0;  // (prefetching the next panel's C lines changes no result)
+  blk.prefetch_c_max_k = (m + n) % 2 == 0 ? k : 0;  // (prefetching the next panel's C lines changes no result)
   gemm_block(blk, kt, pack.data());
   std::vector<bool> written(c.size(), false);
   for (int64_t i = 0; i < m; ++i)
