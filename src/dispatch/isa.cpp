@@ -50,8 +50,10 @@ const KernelTable& resolve_kernels() {
 }
 
 const KernelTable& tiles_for_channels(const KernelTable& kt, bool channels_on_m, const ChannelDim* dims,
-                                      int64_t count) {
-  if (kt.short_tile == nullptr) return kt;
+                                      int64_t count, int64_t row_group) {
+  auto fits = [&](const KernelTable* t) { return t != nullptr && (!channels_on_m || t->mr % row_group == 0); };
+  const KernelTable* base = fits(&kt) ? &kt : fits(kt.grouped_tile) ? kt.grouped_tile : fits(kt.short_tile) ? kt.short_tile : &kt;
+  if (base == kt.short_tile || !fits(kt.short_tile)) return *base;
   auto padded_work = [&](const KernelTable& t) {
     const int64_t r = channels_on_m ? t.mr : t.nr;
     double sum = 0;
@@ -59,7 +61,7 @@ const KernelTable& tiles_for_channels(const KernelTable& kt, bool channels_on_m,
     return sum;
   };
   // Only a clear saving switches: within a few percent the tiles' own speeds differ more.
-  return padded_work(*kt.short_tile) < 0.97 * padded_work(kt) ? *kt.short_tile : kt;
+  return padded_work(*kt.short_tile) < 0.97 * padded_work(*base) ? *kt.short_tile : *base;
 }
 
 }  // namespace tconv::detail

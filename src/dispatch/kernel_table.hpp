@@ -19,15 +19,19 @@ namespace tconv::detail {
 
 enum class Isa { sse2 = 0, avx2 = 1, avx512f = 2 };
 
+// The most interleaved phases a tile store takes (TileStore::rows_interleaved).
+constexpr int kMaxRowGroup = 4;
+
 struct TileStore {
   float* c;
   const int64_t* row_off;
   const int64_t* col_off;
   bool col_contiguous;     // col_off[j] == col_off[0] + j for all j < nr
-  // Rows pair up as two interleaved output phases: for every even i < mr, row i's columns are
-  // col_off[0] + 2j and row i+1's are one further (row_off[i+1] == row_off[i] + 1, col_off[j] ==
-  // col_off[0] + 2j). The pair is stored as 2 * nr contiguous floats (NCHW, stride-2 phases).
-  bool rows_interleave_pairs;
+  // 1, or S (2 to kMaxRowGroup) when the rows come in groups of S interleaved output phases: S divides mr,
+  // col_off[j] == col_off[0] + S*j, and for every i < mr a multiple of S, row_off[i + r] ==
+  // row_off[i] + r for r < S. Each group is stored as S * nr contiguous floats (NCHW, W phases of
+  // stride S stacked as rows).
+  int rows_interleaved;
   // col_off[j] == col_off[0] + 2j for all j < nr: one of two interleaved output phases, written
   // with masked vector stores where the ISA has them (the other phase's lanes untouched).
   bool col_stride2;
@@ -199,6 +203,10 @@ struct KernelTable {
   // AVX-512), for channel counts the default tile's rows would pad (32 channels on 14-row tiles:
   // 42 rows, 24% idle); null in that table itself and on SSE2.
   const KernelTable* short_tile = nullptr;
+  // The same kernels around a tile of 12 rows (AVX-512 only), a multiple of 3 and 4: W phases of
+  // those strides stacked as rows (see TileStore::rows_interleaved) then leave every tile as
+  // whole groups, where 14 rows would split one across two tiles.
+  const KernelTable* grouped_tile = nullptr;
 };
 
 // A channel dimension of a GEMM-based plan: `count` channels (rows of C when channels_on_m,
@@ -211,8 +219,11 @@ struct ChannelDim {
 // The table (kt or kt.short_tile) whose tile pads the channel dimensions least, weighted by their
 // work; kt unless the short tile saves at least 3% of the padded work. Channels are the
 // dimension a tile can waste most of: pixel counts are large or run on the narrow tile.
+// row_group > 1 (channels_on_m): the rows come in groups of that many interleaved W phases, and
+// only tables whose tile rows are a multiple of it compete (kt, else kt.grouped_tile, against
+// kt.short_tile); kt when none is.
 const KernelTable& tiles_for_channels(const KernelTable& kt, bool channels_on_m, const ChannelDim* dims,
-                                      int64_t count);
+                                      int64_t count, int64_t row_group = 1);
 
 // Each per-ISA translation unit defines one of these.
 const KernelTable& sse2_kernels();

@@ -162,17 +162,25 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   const bool b_gathered = blk.a.packed && !blk.b.packed;
   const bool a_tiles_outer = b_gathered && blk.m_count * pass.k > kCachedAFloats;
   const GemmUkernel gemm_packed = a_tiles_outer ? kt.gemm_streamed_a : kt.gemm;
-  // The output columns of B panel `jr` (narrow: narrow_nr wide).
+  // The output columns of B panel `jr` (narrow: narrow_nr wide): contiguous, or `phase_stride`
+  // (2 to kMaxRowGroup) apart, one of that many interleaved W phases (0: neither, or a
+  // bias per column, which the interleaving stores do not take).
   struct Columns {
     int64_t n, nr;
-    bool contiguous, stride2;
+    bool contiguous;
+    int64_t phase_stride;
   };
   auto columns_of = [&](int64_t jr, bool narrow) {
     const int64_t n = blk.n0 + jr, nr = std::min(narrow ? kt.narrow_nr : NR, blk.n_count - jr);
     const int64_t* col = blk.c_col_off + n;
-    Columns c{n, nr, true, !blk.bias_col};
+    Columns c{n, nr, true, 0};
     for (int64_t j = 1; c.contiguous && j < nr; ++j) c.contiguous = col[j] == col[0] + j;
-    for (int64_t j = 1; !c.contiguous && c.stride2 && j < nr; ++j) c.stride2 = col[j] == col[0] + 2 * j;
+    if (!c.contiguous && !blk.bias_col) {
+      c.phase_stride = col[1] - col[0];
+      if (c.phase_stride < 2 || c.phase_stride > kMaxRowGroup) c.phase_stride = 0;
+      for (int64_t j = 2; c.phase_stride && j < nr; ++j)
+        if (col[j] != col[0] + c.phase_stride * j) c.phase_stride = 0;
+    }
     return c;
   };
   // With a short reduction a tile is mostly its stores, and where C is far beyond the caches
@@ -190,7 +198,8 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
     const int64_t tile_mr = narrow ? 2 * MR : MR;
     const int64_t nr = cols.nr, n = cols.n;
     const int64_t* col = blk.c_col_off + n;
-    const bool contiguous = cols.contiguous, stride2 = cols.stride2 && !cols.contiguous;
+    const bool contiguous = cols.contiguous;
+    const int64_t phase_stride = cols.phase_stride;
     // The next panel's output span in each row (empty when there is none or it is scattered).
     int64_t next_lo = 0, next_hi = -1;
     if (prefetch_output && n + nr < blk.n0 + blk.n_count) {
@@ -215,14 +224,16 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
       const int64_t segments = by_runs ? run_count : pass.count;
       const int64_t* lengths = by_runs ? run_length : pass.length;
       const float* const* a_seg = by_runs ? a_run : a_ptr;
-      bool pairs = stride2 && mr % 2 == 0;
-      for (int64_t i = 0; pairs && i < mr; i += 2) pairs = blk.c_row_off[m + i + 1] == blk.c_row_off[m + i] + 1;
+      // Rows in groups of phase_stride neighbouring outputs: the W phases stacked as rows.
+      bool groups = phase_stride > 0 && mr % phase_stride == 0;
+      for (int64_t i = 0; groups && i < mr; i += phase_stride)
+        for (int64_t r = 1; groups && r < phase_stride; ++r) groups = blk.c_row_off[m + i + r] == blk.c_row_off[m + i] + r;
       const TileStore store{blk.c,
                             blk.c_row_off + m,
                             col,
                             contiguous,
-                            pairs,
-                            stride2 && nr > 1,
+                            groups ? int(phase_stride) : 1,
+                            phase_stride == 2,
                             accumulate,
                             finish,
                             blk.bias_row ? blk.bias_row + m : nullptr,

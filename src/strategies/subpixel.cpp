@@ -82,7 +82,8 @@ class Subpixel final : public Strategy {
         h_groups_(group_phases(phases_h_)),
         w_groups_(group_phases(phases_w_)),
         channels_on_m_(channels_on_m(pr, phases_w_, w_groups_)),
-        kt_(tiles_for_phases(pr, channels_on_m_, phases_h_, phases_w_, h_groups_, w_groups_)) {
+        row_group_(stacked_w_phases(pr, channels_on_m_, w_groups_)),
+        kt_(tiles_for_phases(pr, channels_on_m_, row_group_, phases_h_, phases_w_, h_groups_, w_groups_)) {
     const Params& p = pr.params;
     nchw_ = p.layout == Layout::nchw;
     xs_ = strides_of(p.layout, p.in_channels, p.input.h, p.input.w);
@@ -234,7 +235,26 @@ class Subpixel final : public Strategy {
     return false;
   }
 
-  static const KernelTable& tiles_for_phases(const Problem& pr, bool channels_on_m, const std::vector<Phase1D>& phases_h,
+  // NCHW, channels on the rows, all SW phases of stride 3 or 4 in one group (kw a multiple of
+  // the stride, as in every k = s layer), outputs narrower than the phase-split rows take: a
+  // group's rows (co, H member, W member 0 .. SW-1) are SW neighbouring outputs, which the
+  // micro-kernel interleaves in registers and stores as whole vectors (TileStore::
+  // rows_interleaved) on a tile of a multiple of SW rows. SW then, else 1. (Stride 2 pairs up
+  // on every tile already.) These layers stored each tile's rows one float at a time before: 13
+  // such layers of the tune data, Zen 4, best of 3 alternating runs, 0.81x the time (1 image of
+  // 64 -> 256, 28x28, k3 s3: 4.46 -> 2.78 ms at 1 thread; 1 -> 256, 16x16, k3 s3: 0.38 -> 0.09).
+  // Wider outputs keep the phase-split rows: there, tiles storing straight into an output far
+  // beyond the caches were up to 1.25x slower than a cached scratch interleaved row by row.
+  static int64_t stacked_w_phases(const Problem& pr, bool channels_on_m, const std::vector<std::vector<int64_t>>& w_groups) {
+    const int64_t s = pr.params.stride.w;
+    if (!channels_on_m || s < 3 || s > kMaxRowGroup || pr.params.output.w >= kSplitMinOutputWidth) return 1;
+    for (const auto& members : w_groups)
+      if (int64_t(members.size()) == s) return s;
+    return 1;
+  }
+
+  static const KernelTable& tiles_for_phases(const Problem& pr, bool channels_on_m, int64_t row_group,
+                                             const std::vector<Phase1D>& phases_h,
                                              const std::vector<Phase1D>& phases_w,
                                              const std::vector<std::vector<int64_t>>& h_groups,
                                              const std::vector<std::vector<int64_t>>& w_groups) {
@@ -247,11 +267,12 @@ class Subpixel final : public Strategy {
         dims.push_back({pr.cog * members_count, double(fh.taps.size() * fw.taps.size()) * double(fh.count * fw.count)});
       }
     }
-    return tiles_for_channels(*pr.kernels, channels_on_m, dims.data(), int64_t(dims.size()));
+    return tiles_for_channels(*pr.kernels, channels_on_m, dims.data(), int64_t(dims.size()), row_group);
   }
 
   // Phases of one dimension with equal output count, tap bases, tap spacing and border segments,
-  // in order of their first member; phases no output falls into are left out.
+  // in order of their first member, each group's members in order of their first output (so
+  // stacked W phases are rows of neighbouring outputs); phases no output falls into are left out.
   static std::vector<std::vector<int64_t>> group_phases(const std::vector<Phase1D>& phases) {
     std::vector<std::vector<int64_t>> groups;
     auto same = [](const Phase1D& a, const Phase1D& b) {
@@ -278,6 +299,8 @@ class Subpixel final : public Strategy {
       }
       if (!placed) groups.push_back({int64_t(i)});
     }
+    for (auto& grp : groups)
+      std::stable_sort(grp.begin(), grp.end(), [&](int64_t a, int64_t b) { return phases[size_t(a)].first < phases[size_t(b)].first; });
     return groups;
   }
 
@@ -543,8 +566,15 @@ class Subpixel final : public Strategy {
     int64_t region_k = 0;
     for (const auto& kr : region.k_ranges) region_k += kr.end - kr.begin;
     const int64_t row_lanes = round_up(width, kt_.nr);
-    const bool by_row = channels_on_m_ && width > kt_.narrow_nr && width != row_lanes &&
-                        (16 * (row_lanes - width) <= row_lanes || region_k <= kShortRowReduction) && task.r1 - task.r0 > 1;
+    // Stacked W phases (row_group_) run row by row too, so their tiles leave as whole interleaved
+    // groups, when a row's panels keep 3/4 of their lanes (a narrow last panel counting 16 on
+    // AVX-512): below, panels across rows and their scattered stores were faster (4 images of 96
+    // -> 128 channels, 18x18, k3 s3: 3.6 ms scattered, 5.1 row by row).
+    const int64_t rem = width % kt_.nr;
+    const int64_t row_tile_lanes = width - rem + (rem == 0 ? 0 : rem <= kt_.narrow_nr ? kt_.narrow_nr : kt_.nr);
+    const bool by_row = channels_on_m_ && width != row_lanes && task.r1 - task.r0 > 1 &&
+                        ((width > kt_.narrow_nr && (16 * (row_lanes - width) <= row_lanes || region_k <= kShortRowReduction)) ||
+                         (row_group_ > 2 && 4 * width >= 3 * row_tile_lanes));
     const int64_t step = by_row ? width : pixels;
     GemmRunMemo memo;  // every row of the region has the same K
     blk.run_memo = &memo;
@@ -567,6 +597,7 @@ class Subpixel final : public Strategy {
   std::vector<Phase1D> phases_h_, phases_w_;
   std::vector<std::vector<int64_t>> h_groups_, w_groups_;  // group_phases() of each dimension
   bool channels_on_m_;  // output channels on the tile's rows (the weights are the packed A)
+  int64_t row_group_;   // stacked_w_phases()
   const KernelTable& kt_;
   bool nchw_ = true;
   TensorStrides xs_{}, ys_{};

@@ -255,8 +255,87 @@ inline void store_interleaved(float* dst, vf<Arch> a, vf<Arch> b, int64_t n) {
   if (n > W) store_n<Arch>(dst + W, hi, n - W);
 }
 
+// The lanes of S interleaved output phases: output vector u, lane l holds element (W*u + l) / S of
+// phase (W*u + l) % S (S vectors of S phases' W consecutive outputs become S*W consecutive
+// outputs). Per ISA: per output vector, one permute of each phase vector merged under that
+// phase's lane mask (AVX-512), permutes and blends (AVX2, S = 3), two 4 x 4 transposes (AVX2, S =
+// 4); through memory otherwise.
+template <int S, int W>
+struct GroupLanes {
+  alignas(64) int32_t index[S][W];  // element of output vector u's lane l in its phase
+  int32_t from[S][S];               // lane mask of output vector u: lanes taken from phase r
+  constexpr GroupLanes() : index{}, from{} {
+    for (int u = 0; u < S; ++u)
+      for (int l = 0; l < W; ++l) {
+        index[u][l] = (W * u + l) / S;
+        from[u][(W * u + l) % S] |= 1 << l;
+      }
+  }
+};
+
+template <class Arch, int S>
+__attribute__((always_inline)) inline void interleave_group(const vf<Arch> (&in)[S], vf<Arch> (&out)[S]) {
+  using V = vf<Arch>;
+  constexpr int W = int(V::size);
+  if constexpr (S == 1) {
+    out[0] = in[0];
+    return;
+  } else if constexpr (S == 2) {
+    interleave<Arch>(in[0], in[1], out[0], out[1]);
+    return;
+  }
+#ifdef __AVX512F__
+  if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
+    static constexpr GroupLanes<S, 16> lanes{};
+#pragma GCC unroll 8
+    for (int u = 0; u < S; ++u) {
+      const __m512i index = _mm512_load_si512(lanes.index[u]);
+      __m512 o = _mm512_permutexvar_ps(index, in[0]);
+#pragma GCC unroll 8
+      for (int r = 1; r < S; ++r) o = _mm512_mask_permutexvar_ps(o, __mmask16(lanes.from[u][r]), index, in[r]);
+      out[u] = V(o);
+    }
+    return;
+  }
+#endif
+#ifdef __AVX2__
+  if constexpr (W == 8 && S == 3) {
+    static constexpr GroupLanes<3, 8> lanes{};
+    auto mask = [](int32_t bits) {
+      return _mm256_castsi256_ps(_mm256_cmpeq_epi32(
+          _mm256_and_si256(_mm256_set1_epi32(bits), _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128)),
+          _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128)));
+    };
+#pragma GCC unroll 3
+    for (int u = 0; u < 3; ++u) {
+      const __m256i index = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes.index[u]));
+      __m256 o = _mm256_permutevar8x32_ps(in[0], index);
+      o = _mm256_blendv_ps(o, _mm256_permutevar8x32_ps(in[1], index), mask(lanes.from[u][1]));
+      o = _mm256_blendv_ps(o, _mm256_permutevar8x32_ps(in[2], index), mask(lanes.from[u][2]));
+      out[u] = V(o);
+    }
+    return;
+  }
+  if constexpr (W == 8 && S == 4) {
+    const __m256 ab_lo = _mm256_unpacklo_ps(in[0], in[1]), ab_hi = _mm256_unpackhi_ps(in[0], in[1]);
+    const __m256 cd_lo = _mm256_unpacklo_ps(in[2], in[3]), cd_hi = _mm256_unpackhi_ps(in[2], in[3]);
+    const __m256 q04 = _mm256_shuffle_ps(ab_lo, cd_lo, 0x44), q15 = _mm256_shuffle_ps(ab_lo, cd_lo, 0xEE);
+    const __m256 q26 = _mm256_shuffle_ps(ab_hi, cd_hi, 0x44), q37 = _mm256_shuffle_ps(ab_hi, cd_hi, 0xEE);
+    out[0] = V(_mm256_permute2f128_ps(q04, q15, 0x20));
+    out[1] = V(_mm256_permute2f128_ps(q26, q37, 0x20));
+    out[2] = V(_mm256_permute2f128_ps(q04, q15, 0x31));
+    out[3] = V(_mm256_permute2f128_ps(q26, q37, 0x31));
+    return;
+  }
+#endif
+  alignas(64) float phase[S][W], merged[S * W];
+  for (int r = 0; r < S; ++r) in[r].store_aligned(phase[r]);
+  for (int o = 0; o < S * W; ++o) merged[o] = phase[o % S][o / S];
+  for (int u = 0; u < S; ++u) out[u] = V::load_aligned(merged + u * W);
+}
+
 // Writes an accumulator tile of ROWS x (NV * simd width) (mr x nr of it valid) to C as TileStore
-// describes: vector stores along contiguous rows, interleaved row pairs, or a gather/scatter
+// describes: vector stores along contiguous rows, interleaved row groups, or a gather/scatter
 // through a small buffer. Adds bias and applies the activation when s.finish.
 #ifdef __AVX512F__
 // In-register transpose of 16 rows of 16 floats (unpack, then 64-bit, 128-bit and 256-bit
@@ -380,7 +459,7 @@ bool store_tile_by_columns(xsimd::batch<float, xsimd::avx512f> (&acc)[ROWS][NV],
 template <class Arch>
 constexpr bool kPartialTailInline = std::is_same<Arch, xsimd::avx512f>::value;
 
-// A whole tile of contiguous rows, of interleaved row pairs, or (AVX-512) of rows writing every
+// A whole tile of contiguous rows, of interleaved row groups (W phases), or (AVX-512) of rows writing every
 // other output (one of two W phases of different taps, k3 s2), overwritten: bias and the
 // activation `act` decided once per tile, not per vector (the general path's branches were a
 // tenth of grouped_up's time). Where masked stores are cheap, any columns of the tile: a region
@@ -388,10 +467,39 @@ constexpr bool kPartialTailInline = std::is_same<Arch, xsimd::avx512f>::value;
 // call, the tile copied through memory), every other output cost 17 NCHW stride-2 layers of the
 // tune data 7% / 3% of subpixel's time at 1 / 2 threads (geometric mean), and 16 channels were
 // 17% of the NHWC time of 1 image of 3 -> 16 channels, 256x256, k3 s2 (Zen 4, session 29).
-enum class FullTileStore { rows, row_pairs, every_other_column };
+enum class FullTileStore { rows, row_groups, every_other_column };
+
+// Row groups of S interleaved phases (TileStore::rows_interleaved), finished: each group's vector
+// v leaves as S * len[v] contiguous floats.
+template <class Arch, int S, int ROWS, int NV>
+__attribute__((always_inline)) inline void store_row_groups(xsimd::batch<float, Arch> (&acc)[ROWS][NV],
+                                                            const int64_t (&len)[NV], const TileStore& s) {
+  using V = vf<Arch>;
+  constexpr int W = int(V::size);
+  if constexpr (ROWS % S == 0) {
+#pragma GCC unroll 32
+    for (int i = 0; i < ROWS; i += S)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) {
+        if (len[v] <= 0) continue;
+        float* o = s.c + s.row_off[i] + s.col_off[0] + S * v * W;
+        if constexpr (S == 2) {  // (AVX2 stores the pair's halves where they lie)
+          store_interleaved<Arch>(o, acc[i][v], acc[i + 1][v], 2 * len[v]);
+        } else {
+          V in[S], merged[S];
+#pragma GCC unroll 8
+          for (int r = 0; r < S; ++r) in[r] = acc[i + r][v];
+          interleave_group<Arch, S>(in, merged);
+#pragma GCC unroll 8
+          for (int u = 0; u < S; ++u)
+            if (S * len[v] > u * W) store_n<Arch>(o + u * W, merged[u], S * len[v] - u * W);
+        }
+      }
+  }
+}
 
 template <class Arch, int ROWS, int NV, class Act>
-inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t nr, const TileStore& s,
+__attribute__((always_inline)) inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t nr, const TileStore& s,
                             FullTileStore mode, Act act) {
   using V = vf<Arch>;
   constexpr int W = int(V::size);
@@ -430,28 +538,26 @@ inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t 
     }
   }
 #endif
-#pragma GCC unroll 32
-  for (int i = 0; i + 1 < ROWS; i += 2)
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v)
-      if (len[v] > 0)
-        store_interleaved<Arch>(s.c + s.row_off[i] + s.col_off[0] + 2 * v * W, acc[i][v], acc[i + 1][v], 2 * len[v]);
+  switch (s.rows_interleaved) {
+    case 2: return store_row_groups<Arch, 2>(acc, len, s);
+    case 3: return store_row_groups<Arch, 3>(acc, len, s);
+    case 4: return store_row_groups<Arch, 4>(acc, len, s);
+    default: return;  // not reached: store_tile() checks
+  }
 }
 
 // The tile's columns as runs [run_begin[r], run_begin[r + 1]) of consecutive outputs, or of every
-// other output when the rows pair up as interleaved phases (row_off[i + 1] == row_off[i] + 1 for
-// even i < mr); their count, or 0 when there is no such split into runs of 4 columns on average.
-template <int MR>
-int column_runs(int64_t mr, int64_t nr, const TileStore& s, int* run_begin) {
+// step-th output (step 2 to kMaxRowGroup) when the rows come in groups of `step` interleaved
+// phases (row_off[i + r] == row_off[i] + r for r < step, i < mr a multiple of step); their count,
+// or 0 when there is no such split into runs of 4 columns on average. `step` is set either way.
+int column_runs(int64_t mr, int64_t nr, const TileStore& s, int* run_begin, int& step) {
+  step = 1;
   if (nr < 2) return 0;
-  const int64_t step = s.col_off[1] - s.col_off[0];
-  if (step == 2) {
-    if (MR % 2 != 0 || mr % 2 != 0) return 0;
-    for (int64_t i = 0; i < mr; i += 2)
-      if (s.row_off[i + 1] != s.row_off[i] + 1) return 0;
-  } else if (step != 1) {
-    return 0;
-  }
+  step = int(std::clamp<int64_t>(s.col_off[1] - s.col_off[0], 0, kMaxRowGroup + 1));
+  if (step < 1 || step > kMaxRowGroup || mr % step != 0) return 0;
+  for (int64_t i = 0; i < mr; i += step)
+    for (int r = 1; r < step; ++r)
+      if (s.row_off[i + r] != s.row_off[i] + r) return 0;
   int runs = 0;
   run_begin[runs++] = 0;
   for (int64_t j = 1; j < nr; ++j) {
@@ -459,6 +565,41 @@ int column_runs(int64_t mr, int64_t nr, const TileStore& s, int* run_begin) {
   }
   run_begin[runs] = int(nr);
   return runs * 4 <= nr ? runs : 0;
+}
+
+// Row groups of S interleaved phases, partial, accumulating or of any activation: false (nothing
+// stored) when ROWS is no multiple of S.
+template <class Arch, int S, int ROWS, int NV>
+inline bool store_row_groups_general(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t mr, int64_t nr,
+                                     const TileStore& s) {
+  using V = vf<Arch>;
+  constexpr int W = int(V::size);
+  if constexpr (ROWS % S != 0) {
+    return false;
+  } else {
+    for (int i = 0; i < ROWS; i += S) {
+      if (i >= mr) break;
+      float* out = s.c + s.row_off[i] + s.col_off[0];
+      V bias[S], bias_merged[S];
+      for (int r = 0; r < S; ++r) bias[r] = V(s.bias_row ? s.bias_row[i + r] : 0.0f);
+      interleave_group<Arch, S>(bias, bias_merged);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) {
+        const int64_t len = S * (nr - v * W);  // floats of the group from o on
+        if (len <= 0) break;
+        float* o = out + S * v * W;
+        V in[S], merged[S];
+        for (int r = 0; r < S; ++r) in[r] = acc[i + r][v];
+        interleave_group<Arch, S>(in, merged);
+        for (int u = 0; u < S && len > u * W; ++u) {
+          if (s.accumulate) merged[u] += load_n<Arch>(o + u * W, len - u * W);
+          if (s.finish) merged[u] = activate<Arch>(merged[u] + bias_merged[u], *s.epilogue);
+          store_n<Arch>(o + u * W, merged[u], len - u * W);
+        }
+      }
+    }
+    return true;
+  }
 }
 
 // Every other tile: partial, accumulating, scattered or interleaved outputs.
@@ -491,38 +632,11 @@ __attribute__((noinline)) void store_tile_general(xsimd::batch<float, Arch> (&ac
     }
     return;
   }
-  if constexpr (MR % 2 == 0) {
-    if (s.rows_interleave_pairs) {
-      for (int i = 0; i < MR; i += 2) {
-        if (i >= mr) break;
-        float* out = s.c + s.row_off[i] + s.col_off[0];
-        V bias_lo(0.0f), bias_hi(0.0f);
-        if (s.bias_row) interleave<Arch>(V(s.bias_row[i]), V(s.bias_row[i + 1]), bias_lo, bias_hi);
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) {
-          const int64_t len = 2 * (nr - v * W);  // floats of the pair from o on
-          if (len <= 0) break;
-          float* o = out + 2 * v * W;
-          if (!s.accumulate && !s.finish) {
-            store_interleaved<Arch>(o, acc[i][v], acc[i + 1][v], len);
-            continue;
-          }
-          V lo, hi;
-          interleave<Arch>(acc[i][v], acc[i + 1][v], lo, hi);
-          if (s.accumulate) {
-            lo += load_n<Arch>(o, len);
-            if (len > W) hi += load_n<Arch>(o + W, len - W);
-          }
-          if (s.finish) {
-            lo = activate<Arch>(lo + bias_lo, e);
-            hi = activate<Arch>(hi + bias_hi, e);
-          }
-          store_n<Arch>(o, lo, len);
-          if (len > W) store_n<Arch>(o + W, hi, len - W);
-        }
-      }
-      return;
-    }
+  switch (s.rows_interleaved) {
+    case 2: if (store_row_groups_general<Arch, 2>(acc, mr, nr, s)) return; break;
+    case 3: if (store_row_groups_general<Arch, 3>(acc, mr, nr, s)) return; break;
+    case 4: if (store_row_groups_general<Arch, 4>(acc, mr, nr, s)) return; break;
+    default: break;
   }
 #ifdef __AVX512F__
   if constexpr (std::is_same<Arch, xsimd::avx512f>::value) {
@@ -560,32 +674,31 @@ __attribute__((noinline)) void store_tile_general(xsimd::batch<float, Arch> (&ac
   // Scattered or partial tile: gather what C holds (when accumulating), finish in registers,
   // then scatter plain values, so no per-element branching on the epilogue.
   // Columns in a few runs of consecutive outputs (a pixel panel straddling input rows), or of
-  // every other output with row pairs interleaving (stacked stride-2 W phases), move a run at a
+  // every s-th output with row groups interleaving (stacked W phases of stride s), move a run at a
   // time: one float at a time, every store to a line not yet cached takes its own store-queue
   // entry and the queue fills (unet_up1 NCHW, Zen 4: 6% of subpixel's time in this function).
   int run_begin[NR + 1];
-  const int runs = column_runs<MR>(mr, nr, s, run_begin);
-  const bool pair_runs = runs > 0 && s.col_off[1] - s.col_off[0] == 2;
+  int step = 1;
+  const int runs = column_runs(mr, nr, s, run_begin, step);
+  const int group = runs > 0 ? step : 1;  // rows moved together, interleaved
   alignas(64) float tile[MR][NR];
-  alignas(64) float pair[2 * NR];  // a row pair interleaved, as the output holds it
-  auto for_each_run = [&](int64_t i, auto&& move) {  // move(output, row-pair/row floats, count)
+  alignas(64) float grouped[kMaxRowGroup * NR];  // a row group interleaved, as the output holds it
+  auto for_each_run = [&](int64_t i, auto&& move) {  // move(output, row-group/row floats, count)
     for (int r = 0; r < runs; ++r) {
       const int b = run_begin[r], len = run_begin[r + 1] - b;
-      move(s.c + s.row_off[i] + s.col_off[b], pair_runs ? pair + 2 * b : &tile[i][b], pair_runs ? 2 * len : len);
+      move(s.c + s.row_off[i] + s.col_off[b], group > 1 ? grouped + group * b : &tile[i][b], group * len);
     }
   };
   if (s.accumulate) {
-    for (int64_t i = 0; i < mr; i += pair_runs ? 2 : 1) {
+    for (int64_t i = 0; i < mr; i += group) {
       const float* row = s.c + s.row_off[i];
       if (runs == 0) {
         for (int64_t j = 0; j < nr; ++j) tile[i][j] = row[s.col_off[j]];
         continue;
       }
       for_each_run(i, [](const float* out, float* in, int count) { std::copy(out, out + count, in); });
-      for (int64_t j = 0; pair_runs && j < nr; ++j) {
-        tile[i][j] = pair[2 * j];
-        tile[i + 1][j] = pair[2 * j + 1];
-      }
+      for (int64_t j = 0; group > 1 && j < nr; ++j)
+        for (int r = 0; r < group; ++r) tile[i + r][j] = grouped[group * j + r];
     }
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i)
@@ -608,32 +721,30 @@ __attribute__((noinline)) void store_tile_general(xsimd::batch<float, Arch> (&ac
   }
   for (int i = 0; i < MR; ++i)
     for (int v = 0; v < NV; ++v) acc[i][v].store_aligned(&tile[i][v * W]);
-  for (int64_t i = 0; i < mr; i += pair_runs ? 2 : 1) {
+  for (int64_t i = 0; i < mr; i += group) {
     float* row = s.c + s.row_off[i];
     if (runs == 0) {
       for (int64_t j = 0; j < nr; ++j) row[s.col_off[j]] = tile[i][j];
       continue;
     }
-    for (int64_t j = 0; pair_runs && j < nr; ++j) {
-      pair[2 * j] = tile[i][j];
-      pair[2 * j + 1] = tile[i + 1][j];
-    }
+    for (int64_t j = 0; group > 1 && j < nr; ++j)
+      for (int r = 0; r < group; ++r) grouped[group * j + r] = tile[i + r][j];
     for_each_run(i, [](float* out, const float* in, int count) { std::copy(in, in + count, out); });
   }
 }
 
-// The end of every micro-kernel. The common case (a whole tile of plain rows, row pairs or rows
+// The end of every micro-kernel. The common case (a whole tile of plain rows, row groups or rows
 // of every other output, last K block, no or ReLU activation) is inlined so the accumulators go straight from registers to
 // memory; the rest is out of line.
 template <class Arch, int ROWS, int NV>
 __attribute__((always_inline)) inline void store_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t mr,
                                                       int64_t nr, const TileStore& s) {
   using V = vf<Arch>;
-  const bool rows = s.col_contiguous, pairs = ROWS % 2 == 0 && s.rows_interleave_pairs;
-  const bool every_other = std::is_same<Arch, xsimd::avx512f>::value && s.col_stride2 && !pairs;
-  const FullTileStore mode = rows ? FullTileStore::rows : pairs ? FullTileStore::row_pairs : FullTileStore::every_other_column;
+  const bool rows = s.col_contiguous, groups = s.rows_interleaved > 1 && ROWS % s.rows_interleaved == 0;
+  const bool every_other = std::is_same<Arch, xsimd::avx512f>::value && s.col_stride2 && !groups;
+  const FullTileStore mode = rows ? FullTileStore::rows : groups ? FullTileStore::row_groups : FullTileStore::every_other_column;
   constexpr int64_t kMinFastNr = kPartialTailInline<Arch> ? 1 : NV * int64_t(V::size);
-  if ((rows || pairs || every_other) && mr == ROWS && nr >= kMinFastNr && !s.accumulate && s.finish) {
+  if ((rows || groups || every_other) && mr == ROWS && nr >= kMinFastNr && !s.accumulate && s.finish) {
     switch (s.epilogue->activation) {
       case Activation::none: return store_full_tile<Arch>(acc, nr, s, mode, [](V v) { return v; });
       case Activation::relu: return store_full_tile<Arch>(acc, nr, s, mode, [](V v) { return xsimd::max(v, V(0.0f)); });
@@ -1807,91 +1918,23 @@ __attribute__((always_inline)) inline int64_t interleave_blocks(int64_t last_q0,
   return last_q0 + W;
 }
 
-#ifdef __AVX2__
-// Stride 3: output vector v of a block of 8 outputs per phase holds outputs 8v .. 8v + 7, lane l
-// being element (8v + l) / 3 of phase (8v + l) % 3: the same lane index for every phase,
-// permuted, then merged by phase masks.
-inline int64_t interleave3_avx2(const float* const* phase, int64_t width, float* out) {
-  __m256i index[3];
-  __m256 from1[3], from2[3];  // lanes taken from phases 1 and 2
-  for (int v = 0; v < 3; ++v) {
-    alignas(32) int32_t idx[8];
-    alignas(32) int32_t m1[8], m2[8];
-    for (int l = 0; l < 8; ++l) {
-      idx[l] = (8 * v + l) / 3;
-      m1[l] = (8 * v + l) % 3 == 1 ? -1 : 0;
-      m2[l] = (8 * v + l) % 3 == 2 ? -1 : 0;
-    }
-    index[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
-    from1[v] = _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(m1)));
-    from2[v] = _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(m2)));
-  }
-  return interleave_blocks(width / 3 - 8, [&](int64_t q0) {
-    const __m256 a = _mm256_loadu_ps(phase[0] + q0), b = _mm256_loadu_ps(phase[1] + q0), c = _mm256_loadu_ps(phase[2] + q0);
-    for (int v = 0; v < 3; ++v) {
-      __m256 o = _mm256_permutevar8x32_ps(a, index[v]);
-      o = _mm256_blendv_ps(o, _mm256_permutevar8x32_ps(b, index[v]), from1[v]);
-      o = _mm256_blendv_ps(o, _mm256_permutevar8x32_ps(c, index[v]), from2[v]);
-      _mm256_storeu_ps(out + q0 * 3 + 8 * v, o);
-    }
-  }) * 3;
-}
-
-// Stride 4: two 4 x 4 transposes (one per 128-bit half), then the halves regrouped.
-inline int64_t interleave4_avx2(const float* const* phase, int64_t width, float* out) {
-  return interleave_blocks(width / 4 - 8, [&](int64_t q0) {
-    const __m256 a = _mm256_loadu_ps(phase[0] + q0), b = _mm256_loadu_ps(phase[1] + q0);
-    const __m256 c = _mm256_loadu_ps(phase[2] + q0), d = _mm256_loadu_ps(phase[3] + q0);
-    const __m256 ab_lo = _mm256_unpacklo_ps(a, b), ab_hi = _mm256_unpackhi_ps(a, b);
-    const __m256 cd_lo = _mm256_unpacklo_ps(c, d), cd_hi = _mm256_unpackhi_ps(c, d);
-    const __m256 q04 = _mm256_shuffle_ps(ab_lo, cd_lo, 0x44), q15 = _mm256_shuffle_ps(ab_lo, cd_lo, 0xEE);
-    const __m256 q26 = _mm256_shuffle_ps(ab_hi, cd_hi, 0x44), q37 = _mm256_shuffle_ps(ab_hi, cd_hi, 0xEE);
-    float* o = out + q0 * 4;
-    _mm256_storeu_ps(o, _mm256_permute2f128_ps(q04, q15, 0x20));
-    _mm256_storeu_ps(o + 8, _mm256_permute2f128_ps(q26, q37, 0x20));
-    _mm256_storeu_ps(o + 16, _mm256_permute2f128_ps(q04, q15, 0x31));
-    _mm256_storeu_ps(o + 24, _mm256_permute2f128_ps(q26, q37, 0x31));
-  }) * 4;
-}
-#endif
-
-#ifdef __AVX512F__
-// Strides 3 and 4 on 16 lanes: output vector v of a block of 16 outputs per phase takes lane l
-// from phase (16v + l) % S, element (16v + l) / S: one permute of each phase vector, merged
-// under that phase's lane mask, S per output vector, where the 16 x 16 transpose stores 16
-// vectors for S useful ones. Zen 4, direct_scatter NCHW at strides 3 and 4 (transpose -> these,
-// 24 layers x 1 and 2 threads, best of 2 alternating runs): 0.41x to 1.03x of the time,
-// geometric mean 0.73x. At strides 5 to 8 the S x S permutes cost more than the transpose
-// (11 random layers x 1 and 2 threads: 0.93x to 2.06x, geometric mean 1.18x): they keep it.
-template <int S>
-struct PermuteTables {
-  alignas(64) int32_t index[S][16];
-  __mmask16 from[S][S];
-  PermuteTables() : index{}, from{} {
-    for (int v = 0; v < S; ++v)
-      for (int l = 0; l < 16; ++l) {
-        index[v][l] = (16 * v + l) / S;
-        from[v][(16 * v + l) % S] = __mmask16(from[v][(16 * v + l) % S] | (1u << l));
-      }
-  }
-};
-
-template <int S>
-inline int64_t interleave_by_permutes_avx512(const float* const* phase, int64_t width, float* out) {
-  static const PermuteTables<S> tables;
-  __m512i index[S];
-  for (int v = 0; v < S; ++v) index[v] = _mm512_load_si512(tables.index[v]);
-  return interleave_blocks<16>(width / S - 16, [&](int64_t q0) {
-    __m512 p[S];
-    for (int r = 0; r < S; ++r) p[r] = _mm512_loadu_ps(phase[r] + q0);
-    for (int v = 0; v < S; ++v) {
-      __m512 o = _mm512_permutexvar_ps(index[v], p[0]);
-      for (int r = 1; r < S; ++r) o = _mm512_mask_permutexvar_ps(o, tables.from[v][r], index[v], p[r]);
-      _mm512_storeu_ps(out + q0 * S + 16 * v, o);
-    }
+// Strides 3 and 4 where interleave_group() is cheap (AVX2, AVX-512): S phase vectors in, S output
+// vectors out, where the W x W transpose stores W vectors for S useful ones. Zen 4, direct_scatter
+// NCHW at strides 3 and 4 (transpose -> permutes, 24 layers x 1 and 2 threads, best of 2
+// alternating runs): 0.41x to 1.03x of the time, geometric mean 0.73x. At strides 5 to 8 the S x S
+// permutes cost more than the transpose (11 random layers x 1 and 2 threads: 0.93x to 2.06x,
+// geometric mean 1.18x): they keep it.
+template <class Arch, int S>
+inline int64_t interleave_by_groups(const float* const* phase, int64_t width, float* out) {
+  using V = vf<Arch>;
+  constexpr int64_t W = int64_t(V::size);
+  return interleave_blocks<W>(width / S - W, [&](int64_t q0) __attribute__((always_inline)) {
+    V in[S], merged[S];
+    for (int r = 0; r < S; ++r) in[r] = V::load_unaligned(phase[r] + q0);
+    interleave_group<Arch, S>(in, merged);
+    for (int u = 0; u < S; ++u) merged[u].store_unaligned(out + q0 * S + W * u);
   }) * S;
 }
-#endif
 
 // Stride-s phase rows back in output order (contract in dispatch/kernel_table.hpp): blocks of W
 // outputs of every phase are a W x W transpose whose column stores overlap (rows past s read
@@ -1901,20 +1944,10 @@ template <class Arch>
 int64_t interleave_phase_rows(const float* const* phase, int64_t s, int64_t width, float* out) {
   constexpr int64_t W = int64_t(vf<Arch>::size);
   if (s < 2 || s > W) return 0;
-#ifdef __AVX2__
-  // A W x W transpose stores W vectors for s useful ones: at strides 3 and 4 on 8 lanes, s
-  // output vectors are built from the s phase vectors directly.
-  if constexpr (W == 8) {
-    if (s == 3) return interleave3_avx2(phase, width, out);
-    if (s == 4) return interleave4_avx2(phase, width, out);
+  if constexpr (W >= 8) {
+    if (s == 3) return interleave_by_groups<Arch, 3>(phase, width, out);
+    if (s == 4) return interleave_by_groups<Arch, 4>(phase, width, out);
   }
-#endif
-#ifdef __AVX512F__
-  if constexpr (W == 16) {
-    if (s == 3) return interleave_by_permutes_avx512<3>(phase, width, out);
-    if (s == 4) return interleave_by_permutes_avx512<4>(phase, width, out);
-  }
-#endif
   // The transpose stores W floats at each of W outputs s apart: W - s floats of slack.
   return interleave_blocks<W>((width - (W - s)) / s - W, [&](int64_t q0) {
     const float* row[W];
@@ -1963,7 +1996,7 @@ constexpr int kStreamedAPrefetchRows = 64;
 template <class Arch, int MR, int NV>
 KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int64_t k_max,
                        int64_t pack_a_floats, int64_t direct_a_max_panels,
-                       const KernelTable* short_tile = nullptr) {
+                       const KernelTable* short_tile = nullptr, const KernelTable* grouped_tile = nullptr) {
   return KernelTable{isa,
                      isa_name,
                      &gemm_ukernel<Arch, MR, NV>,
@@ -1995,7 +2028,8 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      &interleave_phase_rows<Arch>,
                      &pad_rows<Arch>,
                      &transpose<Arch>,
-                     short_tile};
+                     short_tile,
+                     grouped_tile};
 }
 
 }  // namespace tconv::detail::TCONV_ISA_NAMESPACE

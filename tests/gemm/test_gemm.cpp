@@ -21,9 +21,10 @@ namespace {
 // C (ldc, row-major, m x n) (+)= A (m x k, lda) * B (k x n, ldb) via gemm_block, with a gathered A
 // or a prepacked one, then bias per row and an activation.
 // phases > 1: C rows are that many interleaved output phases (row i at physical row i/phases,
-// columns phases*j + i%phases), the NCHW layout of stacked W phases: with 2, the micro-kernel
-// stores them as interleaved row pairs; with more, runs of consecutive rows go out column by
-// column (long runs) or element by element.
+// columns phases*j + i%phases), the NCHW layout of stacked W phases: with 2 to 4 (kMaxRowGroup),
+// the micro-kernel interleaves each row group in registers where its tile's rows are a multiple
+// of the group; otherwise runs of consecutive rows go out column by column (long runs) or
+// element by element.
 // image_w > 0: the n columns are pixels of rows image_w wide, each output row 3 floats longer
 // than its pixels take (a panel straddling rows stores in runs).
 // every_other: each C row writes columns 0, 2, 4, ... of its own output row (one of two W phases
@@ -136,8 +137,16 @@ TEST_CASE("GEMM micro-kernels and driver on every ISA and tile", "[gemm]") {
     for (int64_t m = 1; m <= 2 * MR + 1; ++m)
       for (int64_t n : {int64_t(kt->narrow_nr) - 1, NR + 3})
         for (bool prepack : {false, true}) check_gemm(*kt, m, n, 9, prepack, m % 2 == 1, rng);
-    // Stacked W phases of larger strides: runs of consecutive rows, some tiles cut between two
-    // runs, runs shorter and longer than the store's column path takes, narrow and wide tiles.
+    // Stacked W phases of larger strides: groups of 3 and 4 interleaved in registers (row counts
+    // a multiple of the group: every tile whole groups on tiles of 12 or 8 rows; whole tiles
+    // inline for no or ReLU activation, partial or accumulating ones out of line), else runs of
+    // consecutive rows, some tiles cut between two runs, runs shorter and longer than the
+    // store's column path takes; narrow and wide tiles.
+    for (int64_t phases : {3, 4})
+      for (int64_t m : {int64_t(12), int64_t(24), 2 * MR + 3})
+        for (int64_t n : {int64_t(2), int64_t(kt->narrow_nr) - 1, NR, NR + 3})
+          for (const Epilogue& e : activations)
+            for (bool accumulate : {false, true}) check_gemm(*kt, m, n, 7, n % 2 == 0, accumulate, rng, phases, 0, false, e);
     for (int64_t phases : {3, 5, 6, 8, 32})
       for (int64_t m : {MR, 2 * MR + 3, 4 * MR + 1})
         for (int64_t n : {int64_t(kt->narrow_nr) - 1, NR + 3})
@@ -149,11 +158,11 @@ TEST_CASE("GEMM micro-kernels and driver on every ISA and tile", "[gemm]") {
         for (int64_t n : {int64_t(2), int64_t(kt->narrow_nr) - 1, NR - 1, NR, 3 * NR - 2})
           for (bool accumulate : {false, true})
             check_gemm(*kt, m, n, 13, n % 2 == 0, accumulate, rng, 1, 0, /*every_other=*/true, e);
-    // Pixel panels straddling image rows: stored run by run (rows of 5 or 13 pixels, one or two
-    // phases, whole and partial tiles, pairs cut by an odd row count), or one float at a time
-    // (rows of 3: runs too short).
+    // Pixel panels straddling image rows: stored run by run (rows of 5 or 13 pixels, one to four
+    // phases, whole and partial tiles, groups cut by a row count no multiple of them), or one
+    // float at a time (rows of 3: runs too short).
     for (int64_t image_w : {3, 5, 13})
-      for (int64_t phases : {1, 2})
+      for (int64_t phases : {1, 2, 3, 4})
         for (int64_t m : {MR, 2 * MR + 3})
           for (int64_t n : {NR, 2 * NR + 7})
             for (bool accumulate : {false, true}) check_gemm(*kt, m, n, 11, true, accumulate, rng, phases, image_w);
@@ -490,6 +499,26 @@ TEST_CASE("gemm_parallel: bitwise identical for 1, 2 and 3 threads", "[gemm][thr
       if (threads == 1) first = c;
       INFO(kt->gemm_name << " threads=" << threads);
       REQUIRE(c == first);
+    }
+  }
+}
+
+TEST_CASE("tiles_for_channels: row groups take tiles of a multiple of their rows", "[gemm]") {
+  for (const KernelTable* kt : test::kernel_tables()) {
+    INFO(kt->gemm_name);
+    for (int64_t group : {2, 3, 4}) {
+      const ChannelDim dims[1] = {{group * 64, 1.0}};
+      const KernelTable& t = tiles_for_channels(*kt, true, dims, 1, group);
+      const bool any_fits = kt->mr % group == 0 || (kt->short_tile && kt->short_tile->mr % group == 0) ||
+                            (kt->grouped_tile && kt->grouped_tile->mr % group == 0);
+      CHECK((t.mr % group == 0) == any_fits);
+      CHECK(&tiles_for_channels(*kt, false, dims, 1, group) == kt);  // channels on N: no row groups
+    }
+    if (kt->isa == Isa::avx512f) {  // 14 and 8 rows: groups of 3 need the 12-row tile
+      const ChannelDim dims[1] = {{9 * 256, 1.0}};
+      REQUIRE(kt->grouped_tile != nullptr);
+      CHECK(&tiles_for_channels(*kt, true, dims, 1, 3) == kt->grouped_tile);
+      CHECK(&tiles_for_channels(*kt, true, dims, 1, 1) == kt);
     }
   }
 }

@@ -464,6 +464,33 @@ TEST_CASE("Subpixel NCHW phase-split rows: W strides of 3 and more, every ISA", 
   }
 }
 
+TEST_CASE("Subpixel NCHW stacked W phases of strides 3 and 4: groups interleaved in the tile store, every ISA",
+          "[sweep][groups]") {
+  // Outputs narrower than the phase-split rows take, all W phases in one group (kw a multiple of
+  // the stride): each tile's rows come as groups of sw neighbouring outputs, stored interleaved
+  // (AVX-512: on the 12-row tile). Rows by row (28 and 13 pixels) and panels across rows (18
+  // pixels: run-by-run stores), a crop that reorders the phases' first outputs, two taps per
+  // phase, groups, K beyond one GEMM pass, activations inline (none, ReLU) and out of line.
+  std::mt19937 rng(53);
+  const auto shapes = {
+      "N=1 Cin=16 Cout=40 H=5 W=28 kh=3 kw=3 sh=3 sw=3 dh=1 dw=1 g=1 ct=0 cl=0 oh=15 ow=84 layout=nchw bias=1",
+      "N=2 Cin=8 Cout=10 H=4 W=16 kh=4 kw=4 sh=4 sw=4 dh=1 dw=1 g=1 ct=1 cl=1 oh=14 ow=62 layout=nchw bias=1 act=relu",
+      "N=1 Cin=12 Cout=7 H=6 W=20 kh=6 kw=6 sh=3 sw=3 dh=1 dw=1 g=1 ct=0 cl=0 oh=21 ow=63 layout=nchw bias=1 act=tanh",
+      "N=3 Cin=5 Cout=6 H=4 W=13 kh=3 kw=3 sh=3 sw=3 dh=1 dw=1 g=1 ct=0 cl=0 oh=12 ow=39 layout=nchw bias=1 act=relu",
+      "N=1 Cin=8 Cout=8 H=5 W=20 kh=4 kw=4 sh=4 sw=4 dh=1 dw=1 g=8 ct=0 cl=0 oh=20 ow=80 layout=nchw bias=1",
+      "N=1 Cin=2100 Cout=3 H=2 W=10 kh=3 kw=3 sh=3 sw=3 dh=1 dw=1 g=1 ct=0 cl=0 oh=6 ow=30 layout=nchw bias=1 act=leaky_relu alpha=0.1",
+      "N=1 Cin=20 Cout=12 H=3 W=18 kh=3 kw=3 sh=3 sw=3 dh=1 dw=1 g=1 ct=0 cl=0 oh=9 ow=54 layout=nchw bias=1 act=relu",
+  };
+  check_shapes(shapes, rng,
+               [&](const Params& p, const detail::KernelTable& kt, const Plan& plan) {
+                 CHECK(plan.implementation().rfind("subpixel:", 0) == 0u);
+                 if (kt.isa == detail::Isa::avx512f && p.stride.w == 3)
+                   CHECK(plan.implementation().find("12x32") != std::string::npos);
+                 CHECK(plan.executed_macs() == plan.useful_macs());
+               },
+               "subpixel");
+}
+
 TEST_CASE("NHWC bridge: chunks of images one per thread, every ISA", "[sweep][bridge]") {
   // Images of over 128 K floats (input + output) with small weights make chunks of one image, so
   // with at least two chunks per thread each thread transposes and computes its own images (at

@@ -116,6 +116,7 @@ std::vector<const detail::KernelTable*> gemm_tile_tables() {
   for (const detail::KernelTable* kt : kernel_tables()) {
     out.push_back(kt);
     if (kt->short_tile) out.push_back(kt->short_tile);
+    if (kt->grouped_tile) out.push_back(kt->grouped_tile);
   }
   return out;
 }

@@ -47,7 +47,7 @@ int sweep_cases(int fallback);
 // The kernel table of every ISA this CPU runs, best first (for kernel-level tests).
 std::vector<const detail::KernelTable*> kernel_tables();
 
-// kernel_tables() and their short-tile variants: every GEMM tile this CPU runs.
+// kernel_tables() and their short- and grouped-tile variants: every GEMM tile this CPU runs.
 std::vector<const detail::KernelTable*> gemm_tile_tables();
 
 }  // namespace tconv::test

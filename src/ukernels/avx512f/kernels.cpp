@@ -13,6 +13,9 @@
 // linknet_up (32 rows) 2.23 vs 3.88 ms, stride1_full 2.48 vs 2.66, unet_up4 34.8 vs 36.9; an
 // 8x48 tile did no better on those and worse where 32-wide rows fit 32-pixel panels.
 //
+// Grouped tile 12x32: 24 accumulators, for NCHW W phases of strides 3 and 4 stacked as rows (see
+// KernelTable::grouped_tile).
+//
 // NHWC pixels are read in place (no A packing) for up to 2 B panels, 64 output channels; wider
 // layers pack A with in-register 16x16 transposes, which paid on this ISA.
 #define TCONV_ISA_NAMESPACE avx512f
@@ -23,8 +26,10 @@ namespace tconv::detail {
 const KernelTable& avx512f_kernels() {
   static const KernelTable short_tile = avx512f::make_table<xsimd::avx512f, 8, 2>(
       Isa::avx512f, "avx512f", "f32_gemm_8x32__avx512f", 2048, 1 << 18, 2);
+  static const KernelTable grouped_tile = avx512f::make_table<xsimd::avx512f, 12, 2>(
+      Isa::avx512f, "avx512f", "f32_gemm_12x32__avx512f", 2048, 1 << 18, 2);
   static const KernelTable table = avx512f::make_table<xsimd::avx512f, 14, 2>(
-      Isa::avx512f, "avx512f", "f32_gemm_14x32__avx512f", 2048, 1 << 18, 2, &short_tile);
+      Isa::avx512f, "avx512f", "f32_gemm_14x32__avx512f", 2048, 1 << 18, 2, &short_tile, &grouped_tile);
   return table;
 }
 
