@@ -550,7 +550,7 @@ __attribute__((always_inline)) inline void store_full_tile(xsimd::batch<float, A
 // step-th output (step 2 to kMaxRowGroup) when the rows come in groups of `step` interleaved
 // phases (row_off[i + r] == row_off[i] + r for r < step, i < mr a multiple of step); their count,
 // or 0 when there is no such split into runs of 4 columns on average. `step` is set either way.
-int column_runs(int64_t mr, int64_t nr, const TileStore& s, int* run_begin, int& step) {
+inline int column_runs(int64_t mr, int64_t nr, const TileStore& s, int* run_begin, int& step) {
   step = 1;
   if (nr < 2) return 0;
   step = int(std::clamp<int64_t>(s.col_off[1] - s.col_off[0], 0, kMaxRowGroup + 1));
@@ -599,6 +599,21 @@ inline bool store_row_groups_general(xsimd::batch<float, Arch> (&acc)[ROWS][NV],
       }
     }
     return true;
+  }
+}
+
+// Rows i .. i + S - 1 of the tile interleaved into dst (S * NV vectors, 64-byte aligned):
+// dst[S*j + r] = column j of row i + r.
+template <class Arch, int S, int ROWS, int NV>
+inline void interleave_rows(const xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t i, float* dst) {
+  using V = vf<Arch>;
+  constexpr int W = int(V::size);
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    V in[S], merged[S];
+    for (int r = 0; r < S; ++r) in[r] = acc[i + r][v];
+    interleave_group<Arch, S>(in, merged);
+    for (int u = 0; u < S; ++u) merged[u].store_aligned(dst + S * v * W + u * W);
   }
 }
 
@@ -727,8 +742,12 @@ __attribute__((noinline)) void store_tile_general(xsimd::batch<float, Arch> (&ac
       for (int64_t j = 0; j < nr; ++j) row[s.col_off[j]] = tile[i][j];
       continue;
     }
-    for (int64_t j = 0; group > 1 && j < nr; ++j)
-      for (int r = 0; r < group; ++r) grouped[group * j + r] = tile[i + r][j];
+    switch (group) {  // the group's rows interleaved in registers, as the output holds them
+      case 2: interleave_rows<Arch, 2>(acc, i, grouped); break;
+      case 3: interleave_rows<Arch, 3>(acc, i, grouped); break;
+      case 4: interleave_rows<Arch, 4>(acc, i, grouped); break;
+      default: break;
+    }
     for_each_run(i, [](float* out, const float* in, int count) { std::copy(in, in + count, out); });
   }
 }
