@@ -278,7 +278,8 @@ THRESHOLDS_BY_ISA = {
                     one_tap_subpixel_max_macs=64, one_tap_col2im_channels_nchw=8,
                     one_tap_subpixel_channels_nhwc=12, small_cout_max_reduction=1 << 30,
                     image_lanes_pixels=0, image_lanes_cin=64, short_reduction_channels=128,
-                    lanes_panel_channels=8, short_reduction_via_max_output=8 << 20)
+                    lanes_panel_channels=8, short_reduction_via_max_output=8 << 20,
+                    grouped_via_nchw_groups=4, grouped_via_nchw_cig=16, grouped_via_nchw_cog=8)
 }
 # Fitted (`--search`) on the AVX2 suite, random and thin-NHWC records; tune_holdout.json was kept
 # out of the fit and scores it (see main()). Session 13 re-measured the NCHW records (cheaper
@@ -294,7 +295,8 @@ THRESHOLDS_BY_ISA["avx2"] = dict(small_cout=4, dot_channels_nhwc=16, via_channel
                                  one_tap_subpixel_max_macs=1024, one_tap_col2im_channels_nchw=8,
                                  one_tap_subpixel_channels_nhwc=1 << 30, small_cout_max_reduction=512,
                                  image_lanes_pixels=256, image_lanes_cin=32, short_reduction_channels=128,
-                                 lanes_panel_channels=1 << 30, short_reduction_via_max_output=1 << 30)
+                                 lanes_panel_channels=1 << 30, short_reduction_via_max_output=1 << 30,
+                                 grouped_via_nchw_groups=4, grouped_via_nchw_cig=16, grouped_via_nchw_cog=8)
 THRESHOLDS = THRESHOLDS_BY_ISA["avx512f"]
 GRID = dict(small_cout=[0, 2, 4, 8], dot_channels_nhwc=[0, 4, 8, 16, 32], via_channels=[256, 1 << 30],
             via_cog=[8, 16], via_macs_per_element=[0, 32, 64, 96, 128, 192, 256, 384],
@@ -309,12 +311,14 @@ GRID = dict(small_cout=[0, 2, 4, 8], dot_channels_nhwc=[0, 4, 8, 16, 32], via_ch
             small_cout_max_reduction=[32, 64, 128, 256, 512, 1 << 30],
             image_lanes_pixels=[0, 256, 1024, 4096, 1 << 30], image_lanes_cin=[0, 32, 48, 64, 128],
             short_reduction_channels=[64, 128, 256, 512, 1 << 30], lanes_panel_channels=[4, 8, 16, 1 << 30],
-            short_reduction_via_max_output=[2 << 20, 4 << 20, 8 << 20, 16 << 20, 1 << 30])
+            short_reduction_via_max_output=[2 << 20, 4 << 20, 8 << 20, 16 << 20, 1 << 30],
+            grouped_via_nchw_groups=[2, 4, 8, 16, 1 << 30], grouped_via_nchw_cig=[0, 2, 4, 8, 16, 32],
+            grouped_via_nchw_cog=[0, 4, 8, 16, 32, 64])
 
 
 COUPLED = [("nhwc_direct_reduction", "nhwc_direct_cog"), ("via_cog", "via_macs_per_element"),
            ("col2im_channels_nchw", "col2im_cin_nchw"), ("col2im_channels_nhwc", "col2im_cin_nhwc"),
-           ("small_image_reduction", "small_image_pixels")]
+           ("small_image_reduction", "small_image_pixels"), ("grouped_via_nchw_cig", "grouped_via_nchw_cog")]
 
 
 def isa_family(isa):
@@ -329,6 +333,11 @@ def rules_measured(f, P=None):
     nchw = f["layout"] == "nchw"
     if f["cig"] == 1 and f["cog"] == 1:
         return "direct_scatter"
+    # Session 31 (tune_grouped_nhwc_s31.json): NHWC grouped layers of few channels per group run
+    # direct through NCHW copies.
+    if (not nchw and f["g"] >= P["grouped_via_nchw_groups"] and f["cig"] <= P["grouped_via_nchw_cig"]
+            and f["cog"] <= P["grouped_via_nchw_cog"]):
+        return "direct_scatter_via_nchw"
     # Session 28 (AVX-512, tune_tap_sums_nchw.json): direct's tap sums on thin NCHW layers.
     if nchw and f["tap_sums"]:
         return "direct_scatter"
@@ -415,6 +424,8 @@ DEFAULT_DATA.append("bench/data/avx512/tune_tap_sums_nchw.json")  # session 28: 
 DEFAULT_DATA.append("bench/data/avx512/tune_random_s29.json")  # session 29: 32 new random layers, held out
 DEFAULT_DATA.append("bench/data/avx512/tune_narrow_nhwc_s30.json")  # session 30: NHWC <= 16 GEMM channels, re-measured
 DEFAULT_DATA.append("bench/data/avx512/tune_short_k_nchw_s30.json")  # session 30: NCHW K <= 32, re-measured
+DEFAULT_DATA.append("bench/data/avx512/tune_grouped_nhwc_s31.json")  # session 31: NHWC grouped, with via NCHW
+DEFAULT_DATA.append("bench/data/avx512/tune_grouped_holdout_nhwc_s31.json")  # session 31: 16 new grouped layers
 RULES_IN_USE = rules_measured
 CANDIDATES = {"previous": rules_previous, "session 2": rules_session2,
               "AVX-512 thresholds": lambda f: rules_measured(f, THRESHOLDS_BY_ISA["avx512f"]),

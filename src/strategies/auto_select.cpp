@@ -49,6 +49,9 @@ struct Thresholds {
   int64_t image_lanes_cin;        // or at most this many input channels per group
   int64_t lanes_panel_channels;   // NCHW batch lanes yield to subpixel from this many GEMM channels
                                   // when its phase rows are whole pixel panels (kNever: never)
+  // NHWC layers of at least this many groups of at most these Cin/g and Cout/g: direct through
+  // NCHW copies.
+  int64_t grouped_via_nchw_groups, grouped_via_nchw_cig, grouped_via_nchw_cog;
 };
 
 constexpr int64_t kNever = int64_t{1} << 30;
@@ -88,7 +91,8 @@ constexpr Thresholds kAvx512Thresholds{
     64, 65536,                  // small_image_reduction, small_image_pixels
     kNever, 8, 128, 32,         // via_channels, via_cog, via_macs_per_element, via_width
     0, 64,                      // image_lanes_pixels, image_lanes_cin (rule 4 up to 64 Cin/g, any image)
-    8};                         // lanes_panel_channels (session 27)
+    8,                          // lanes_panel_channels (session 27)
+    4, 16, 8};                  // grouped_via_nchw_groups, _cig, _cog (session 31)
 // AVX2: fitted in sessions 10-17 on an AVX2 Zen 1, re-fitted in session 22 on an AVX2 Zen 3
 // after every set was re-measured there (bench/data/avx2/, 596 measurements; the Zen 1 files
 // are in git history). The Zen 1 thresholds scored 522 of 596 within 5% of the winner (geomean
@@ -107,7 +111,8 @@ constexpr Thresholds kAvx2Thresholds{
     32, 65536,                  // small_image_reduction, small_image_pixels
     kNever, 8, 32, 0,           // via_channels, via_cog, via_macs_per_element, via_width
     256, 32,                    // image_lanes_pixels, image_lanes_cin
-    kNever};                    // lanes_panel_channels (Zen 3: dcgan_g5 NCHW direct 1.4x faster)
+    kNever,                     // lanes_panel_channels (Zen 3: dcgan_g5 NCHW direct 1.4x faster)
+    4, 16, 8};                  // grouped_via_nchw_groups, _cig, _cog (session 31, as on AVX-512)
 
 PhaseShape phase_shape(int64_t k, int64_t s, int64_t d) {
   std::map<int64_t, int64_t> taps_of_residue;
@@ -141,6 +146,23 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     // bilinear_dw, seed_5x5: memory-bound; every GEMM tile would be 1 channel wide. (A single
     // channel is the same tensor in NHWC and NCHW; direct runs its row kernels on it.)
     return {"direct_scatter", "one channel per group (depthwise): memory-bound, direct reads the input in place"};
+  }
+  if (!nchw && p.groups >= t.grouped_via_nchw_groups && cig <= t.grouped_via_nchw_cig && cog <= t.grouped_via_nchw_cog) {
+    // Session 31 (Zen 4): each NHWC pixel holds a few floats per group, too few for any
+    // kernel's vectors (subpixel's tiles a few channels wide, direct's channel vectors a
+    // fraction of a register), while NCHW direct runs each channel's rows as whole vectors. Two
+    // transposes cost less than that: 4 images of 24 -> 48 channels in 24 groups, 31x64, k5 s2,
+    // 1 thread: subpixel 12.5 ms, through NCHW 0.84. Fitted on the 24 grouped NHWC layers of
+    // the tune data (bench/data/avx512/tune_grouped_nhwc_s31.json, 48 records: 29 -> 45 within
+    // 5% of the fastest, geomean 1.55x -> 1.04x) and 16 new random grouped layers
+    // (tools/random_layers_grouped.py 16 3131, tune_grouped_holdout_nhwc_s31.json: 16 -> 23 of
+    // 32, 1.53x -> 1.15x), the thresholds chosen by the two sets' scores together. Not with 2
+    // groups (8 images of 8 -> 16 channels, 24x7, k2 s1: subpixel 2.5x faster), nor more output
+    // channels per group (e09, 16 groups of 1 -> 16: 1.4x slower at 2 threads, where the
+    // bridge's three parallel steps on one image scale poorly).
+    return {"direct_scatter_via_nchw", "NHWC, " + n(double(p.groups)) + " groups of " + n(double(cig)) + " -> " +
+                                           n(double(cog)) + " channels: too few per pixel for vectors; direct's NCHW rows "
+                                           "on NCHW copies"};
   }
   if (nchw && direct_uses_tap_sums(p, kt)) {
     // Session 28 (Zen 4, bench/data/avx512/tune_tap_sums_nchw.json): the 48 NCHW layers of the

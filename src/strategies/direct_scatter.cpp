@@ -1224,13 +1224,29 @@ bool direct_uses_dot_products(const Params& p, const KernelTable& kt) {
          dot_beats_vec_mat(cig, cog, kt.narrow_nr);
 }
 
+namespace {
+
+std::string direct_scatter_not_applicable(const Params& p) {
+  if (p.stride.h * p.stride.w > (int64_t{1} << 16)) return "stride_h*stride_w exceeds 65536 phases";
+  return {};
+}
+
+std::unique_ptr<Strategy> create_direct_scatter(const Problem& pr) { return std::make_unique<DirectScatter>(pr); }
+
+}  // namespace
+
 StrategyInfo direct_scatter_strategy() {
-  return {"direct_scatter",
+  return {"direct_scatter", direct_scatter_not_applicable, create_direct_scatter};
+}
+
+// Direct's NCHW plan on NHWC tensors, through NCHW copies (see layout_bridge.cpp for why).
+StrategyInfo direct_scatter_via_nchw_strategy() {
+  return {"direct_scatter_via_nchw",
           [](const Params& p) -> std::string {
-            if (p.stride.h * p.stride.w > (int64_t{1} << 16)) return "stride_h*stride_w exceeds 65536 phases";
-            return {};
+            if (p.layout != Layout::nhwc) return "layout=nchw: direct_scatter runs NCHW tensors directly";
+            return direct_scatter_not_applicable(p);
           },
-          [](const Problem& pr) -> std::unique_ptr<Strategy> { return std::make_unique<DirectScatter>(pr); }};
+          [](const Problem& pr) { return through_other_layout(pr, create_direct_scatter); }};
 }
 
 }  // namespace tconv::detail

@@ -7,6 +7,7 @@ const std::vector<StrategyInfo>& strategy_registry() {
   static const std::vector<StrategyInfo> registry{
       reference_strategy(),   direct_scatter_strategy(), gemm_col2im_strategy(),
       im2col_gemm_strategy(), subpixel_strategy(),       subpixel_via_nhwc_strategy(),
+      direct_scatter_via_nchw_strategy(),
   };
   return registry;
 }

@@ -74,6 +74,7 @@ StrategyInfo gemm_col2im_strategy();
 StrategyInfo im2col_gemm_strategy();
 StrategyInfo subpixel_strategy();
 StrategyInfo subpixel_via_nhwc_strategy();
+StrategyInfo direct_scatter_via_nchw_strategy();
 
 // Whether direct_scatter stages an NCHW input (small image, few zero columns: its fast path;
 // also for NHWC tensors of a single channel, which are the same bytes); auto's rules ask the
@@ -100,9 +101,9 @@ bool nchw_rows_beat_lanes(const Params& params);
 // vector width on AVX2, 4 on AVX-512 (where strides 5 to 16 measured slower than the tile stores).
 int64_t subpixel_phase_split_max_stride(const KernelTable& kernels);
 
-// An NCHW plan that runs `create`'s NHWC plan on NHWC copies of chunks of images
-// (nhwc_bridge.cpp); its workspace adds those copies.
-std::unique_ptr<Strategy> through_nhwc(const Problem& nchw, std::unique_ptr<Strategy> (*create)(const Problem&));
+// A plan that runs `create`'s plan for the other layout (NHWC for NCHW tensors, and back) on
+// copies of chunks of images in that layout (layout_bridge.cpp); its workspace adds the copies.
+std::unique_ptr<Strategy> through_other_layout(const Problem& pr, std::unique_ptr<Strategy> (*create)(const Problem&));
 
 // The heuristic behind "auto": a registered strategy name and the reason for it.
 struct Choice {

@@ -644,14 +644,14 @@ std::unique_ptr<Strategy> create_subpixel(const Problem& pr) { return std::make_
 
 StrategyInfo subpixel_strategy() { return {"subpixel", subpixel_not_applicable, create_subpixel}; }
 
-// Subpixel's NHWC plan on NCHW tensors, through NHWC copies (see nhwc_bridge.cpp for why).
+// Subpixel's NHWC plan on NCHW tensors, through NHWC copies (see layout_bridge.cpp for why).
 StrategyInfo subpixel_via_nhwc_strategy() {
   return {"subpixel_via_nhwc",
           [](const Params& p) -> std::string {
             if (p.layout != Layout::nchw) return "layout=nhwc: subpixel runs NHWC tensors directly";
             return subpixel_not_applicable(p);
           },
-          [](const Problem& pr) { return through_nhwc(pr, create_subpixel); }};
+          [](const Problem& pr) { return through_other_layout(pr, create_subpixel); }};
 }
 
 }  // namespace tconv::detail

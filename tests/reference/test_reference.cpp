@@ -57,6 +57,7 @@ TEST_CASE("Worked values of ARITHMETIC.md section 3, exactly", "[reference]") {
   const std::vector<float> x2{258, 294, 402, 438}, w2{0, 1, 2, 3, 4, 5, 6, 7, 8};
   const std::vector<float> want2{0, 258, 810, 588, 774, 2316, 3708, 2346, 2754, 6492, 7884, 4542, 2412, 5442, 6282, 3504};
   for (const auto& name : strategy_names()) {
+    if (!test::applicable(name, p)) continue;
     INFO(name);
     CHECK(test::run(p, x, w, {}, name) == want);
     CHECK(test::run(p, x2, w2, {}, name) == want2);

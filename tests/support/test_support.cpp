@@ -2,6 +2,7 @@
 #include "support/test_support.hpp"
 
 #include "dispatch/kernel_table.hpp"
+#include "strategies/strategy.hpp"
 
 #include <algorithm>
 #include <cfloat>
@@ -50,6 +51,12 @@ Params random_params(std::mt19937& rng) {
     default: break;
   }
   return p;
+}
+
+bool applicable(const std::string& strategy, const Params& p) {
+  for (const auto& info : detail::strategy_registry())
+    if (strategy == info.name) return info.not_applicable(p).empty();
+  return strategy == "auto";
 }
 
 std::vector<float> run(const Params& p, const std::vector<float>& x, const std::vector<float>& w,

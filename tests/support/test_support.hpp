@@ -20,6 +20,10 @@ std::vector<float> random_tensor(size_t n, std::mt19937& rng, float lo = -1.0f, 
 // negative ones, output extensions, layouts, weight layouts, bias, activations).
 Params random_params(std::mt19937& rng);
 
+// Whether a registered strategy (or "auto") takes these parameters: the layout bridges each take
+// one layout only, and say so when asked for the other.
+bool applicable(const std::string& strategy, const Params& p);
+
 // Runs the plan's strategy; returns the output.
 std::vector<float> run(const Params& p, const std::vector<float>& x, const std::vector<float>& w,
                        const std::vector<float>& b, const std::string& strategy, int threads = 1);

@@ -1,12 +1,17 @@
-// NCHW tensors through an NHWC plan: chunks of images are transposed into the workspace, run by
-// the strategy built for NHWC, and transposed back.
+// Tensors of one layout through a plan built for the other: chunks of images are transposed into
+// the workspace, run by the inner strategy, and transposed back.
 //
-// Why: the GEMM strategies put output channels on the micro-kernel's rows in NCHW and pixels on
-// them in NHWC. On small images NCHW is at its worst: input rows shorter than half a pixel
-// panel make every panel span rows and images, so panels are gathered element by element and
-// stored through the scatter path, while NHWC packs whole channel vectors and stores them
-// whole. The two transposes cost a pass over input and output each; where that pays is auto's
-// call (auto_select.cpp), and the benchmark shows both.
+// Why, NCHW through NHWC: the GEMM strategies put output channels on the micro-kernel's rows in
+// NCHW and pixels on them in NHWC. On small images NCHW is at its worst: input rows shorter than
+// half a pixel panel make every panel span rows and images, so panels are gathered element by
+// element and stored through the scatter path, while NHWC packs whole channel vectors and
+// stores them whole.
+// NHWC through NCHW: grouped layers of few channels per group (24 groups of 1 -> 2 channels)
+// leave NHWC nothing contiguous to vectorise over, a few floats of each pixel per group, while
+// NCHW direct runs each channel's rows as vectors: 4 images of 24 -> 48 channels in 24 groups,
+// 31x64, k5 s2, Zen 4, 1 thread: 10.0 ms NHWC, 0.35 ms NCHW.
+// The two transposes cost a pass over input and output each; where that pays is auto's call
+// (auto_select.cpp), and the benchmark shows both.
 #include <algorithm>
 
 #include "strategies/strategy.hpp"
@@ -40,9 +45,26 @@ int64_t images_per_chunk(const Params& p) {
   return chunk;
 }
 
-class NhwcBridge final : public Strategy {
+// Images [0, images) of `channels` x `pixels` from one layout into the other, in tasks of
+// kPixelsPerTask pixels.
+void change_layout(const KernelTable& kt, Layout from, const float* src, float* dst, int64_t images, int64_t channels,
+                   int64_t pixels, int threads) {
+  const int64_t tasks = (pixels + kPixelsPerTask - 1) / kPixelsPerTask;
+  parallel_for(threads, images * tasks, [&](int64_t t, int) {
+    const int64_t n = t / tasks, p0 = t % tasks * kPixelsPerTask, count = std::min(kPixelsPerTask, pixels - p0);
+    const float* image = src + n * channels * pixels;
+    float* out = dst + n * channels * pixels;
+    if (from == Layout::nchw) {
+      kt.transpose(image + p0, pixels, channels, count, out + p0 * channels, channels);
+    } else {
+      kt.transpose(image + p0 * channels, channels, count, channels, out + p0, pixels);
+    }
+  });
+}
+
+class LayoutBridge final : public Strategy {
  public:
-  NhwcBridge(const Problem& pr, std::unique_ptr<Strategy> (*create)(const Problem&))
+  LayoutBridge(const Problem& pr, std::unique_ptr<Strategy> (*create)(const Problem&))
       : pr_(pr), chunk_(images_per_chunk(pr.params)), inner_pr_(inner_problem(pr, chunk_)), inner_(create(inner_pr_)) {
     const Params& p = pr.params;
     in_pixels_ = p.input.h * p.input.w;
@@ -78,37 +100,27 @@ class NhwcBridge final : public Strategy {
     for (int64_t n0 = 0; n0 < p.batch; n0 += chunk_) run_chunk(n0, x, y, ws, threads);
   }
 
-  std::string implementation() const override { return inner_->implementation() + " (nchw via nhwc)"; }
+  std::string implementation() const override {
+    return inner_->implementation() + (pr_.params.layout == Layout::nchw ? " (nchw via nhwc)" : " (nhwc via nchw)");
+  }
   uint64_t executed_macs() const override { return inner_->executed_macs() * uint64_t(pr_.params.batch / chunk_); }
 
  private:
-  // Images [n0, n0 + chunk_): NCHW -> NHWC copies, the inner plan, back to NCHW.
+  // Images [n0, n0 + chunk_): copies in the inner layout, the inner plan, back.
   void run_chunk(int64_t n0, const float* x, float* y, float* ws, int threads) const {
     const Params& p = pr_.params;
-    const KernelTable& kt = *pr_.kernels;
-    float* xn = ws;
-    float* yn = ws + x_floats_;
+    const Layout outer = p.layout, inner = inner_pr_.params.layout;
+    float* x_inner = ws;
+    float* y_inner = ws + x_floats_;
     const int64_t cin = p.in_channels, cout = p.out_channels;
-    const int64_t in_tasks = (in_pixels_ + kPixelsPerTask - 1) / kPixelsPerTask;
-    const int64_t out_tasks = (out_pixels_ + kPixelsPerTask - 1) / kPixelsPerTask;
-    const float* xc = x + n0 * cin * in_pixels_;
-    float* yc = y + n0 * cout * out_pixels_;
-    parallel_for(threads, chunk_ * in_tasks, [&](int64_t t, int) {
-      const int64_t n = t / in_tasks, j0 = t % in_tasks * kPixelsPerTask;
-      const int64_t cols = std::min(kPixelsPerTask, in_pixels_ - j0);
-      kt.transpose(xc + n * cin * in_pixels_ + j0, in_pixels_, cin, cols, xn + (n * in_pixels_ + j0) * cin, cin);
-    });
-    inner_->execute(xn, yn, ws + x_floats_ + y_floats_, threads);
-    parallel_for(threads, chunk_ * out_tasks, [&](int64_t t, int) {
-      const int64_t n = t / out_tasks, i0 = t % out_tasks * kPixelsPerTask;
-      const int64_t rows = std::min(kPixelsPerTask, out_pixels_ - i0);
-      kt.transpose(yn + (n * out_pixels_ + i0) * cout, cout, rows, cout, yc + n * cout * out_pixels_ + i0, out_pixels_);
-    });
+    change_layout(*pr_.kernels, outer, x + n0 * cin * in_pixels_, x_inner, chunk_, cin, in_pixels_, threads);
+    inner_->execute(x_inner, y_inner, ws + x_floats_ + y_floats_, threads);
+    change_layout(*pr_.kernels, inner, y_inner, y + n0 * cout * out_pixels_, chunk_, cout, out_pixels_, threads);
   }
 
   static Problem inner_problem(const Problem& pr, int64_t chunk) {
     Problem inner = pr;
-    inner.params.layout = Layout::nhwc;
+    inner.params.layout = pr.params.layout == Layout::nchw ? Layout::nhwc : Layout::nchw;
     inner.params.batch = chunk;
     return inner;
   }
@@ -123,8 +135,8 @@ class NhwcBridge final : public Strategy {
 
 }  // namespace
 
-std::unique_ptr<Strategy> through_nhwc(const Problem& pr, std::unique_ptr<Strategy> (*create)(const Problem&)) {
-  return std::make_unique<NhwcBridge>(pr, create);
+std::unique_ptr<Strategy> through_other_layout(const Problem& pr, std::unique_ptr<Strategy> (*create)(const Problem&)) {
+  return std::make_unique<LayoutBridge>(pr, create);
 }
 
 }  // namespace tconv::detail
