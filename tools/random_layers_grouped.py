@@ -11,6 +11,8 @@ multiply-adds.
 import random
 import sys
 
+from random_layers_diverse import draw_spatial
+
 count = int(sys.argv[1]) if len(sys.argv) > 1 else 16
 random.seed(int(sys.argv[2]) if len(sys.argv) > 2 else 3131)
 print("name,N,Cin,Cout,H,W,kh,kw,sh,sw,ph,pw,oph,opw,dh,dw,groups")
@@ -22,15 +24,7 @@ while made < count:
     cog = random.choice([1, 2, 4, 8, 16])
     if cig == 1 and cog == 1:
         continue
-    h, w = random.randint(4, 96), random.randint(4, 96)
-    kh = random.choice([1, 2, 3, 3, 4, 4, 5, 7])
-    kw = kh if random.random() < 0.85 else random.choice([1, 3, 5])
-    s = random.choice([1, 2, 2, 2, 3, 4])
-    ph, pw = random.randint(0, kh - 1), random.randint(0, kw - 1)
-    d = 2 if random.random() < 0.15 else 1
-    op = random.randint(0, max(0, min(s, d) - 1)) if random.random() < 0.3 else 0
-    oh = (h - 1) * s - 2 * ph + d * (kh - 1) + op + 1
-    ow = (w - 1) * s - 2 * pw + d * (kw - 1) + op + 1
+    h, w, kh, kw, s, ph, pw, d, op, oh, ow = draw_spatial(4, 96)
     if oh < 1 or ow < 1:
         continue
     macs = n * groups * cig * cog * h * w * kh * kw

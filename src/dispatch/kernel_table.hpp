@@ -27,10 +27,10 @@ struct TileStore {
   const int64_t* row_off;
   const int64_t* col_off;
   bool col_contiguous;     // col_off[j] == col_off[0] + j for all j < nr
-  // 1, or S (2 to kMaxRowGroup) when the rows come in groups of S interleaved output phases: S divides mr,
-  // col_off[j] == col_off[0] + S*j, and for every i < mr a multiple of S, row_off[i + r] ==
-  // row_off[i] + r for r < S. Each group is stored as S * nr contiguous floats (NCHW, W phases of
-  // stride S stacked as rows).
+  // 1, or S (2 to kMaxRowGroup) when the rows come in groups of S interleaved output phases:
+  // S divides mr, col_off[j] == col_off[0] + S*j, and for every i < mr a multiple of S,
+  // row_off[i + r] == row_off[i] + r for r < S. Each group is stored as S * nr contiguous floats
+  // (NCHW, W phases of stride S stacked as rows).
   int rows_interleaved;
   // col_off[j] == col_off[0] + 2j for all j < nr: one of two interleaved output phases, written
   // with masked vector stores where the ISA has them (the other phase's lanes untouched).

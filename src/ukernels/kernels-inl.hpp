@@ -459,8 +459,8 @@ bool store_tile_by_columns(xsimd::batch<float, xsimd::avx512f> (&acc)[ROWS][NV],
 template <class Arch>
 constexpr bool kPartialTailInline = std::is_same<Arch, xsimd::avx512f>::value;
 
-// A whole tile of contiguous rows, of interleaved row groups (W phases), or (AVX-512) of rows writing every
-// other output (one of two W phases of different taps, k3 s2), overwritten: bias and the
+// A whole tile of contiguous rows, of interleaved row groups (W phases), or (AVX-512) of rows
+// writing every other output (one of two W phases of different taps, k3 s2), overwritten: bias and the
 // activation `act` decided once per tile, not per vector (the general path's branches were a
 // tenth of grouped_up's time). Where masked stores are cheap, any columns of the tile: a region
 // of 31 pixels between two border columns, 16 NHWC channels on a 32-wide tile. Out of line (a
@@ -499,8 +499,8 @@ __attribute__((always_inline)) inline void store_row_groups(xsimd::batch<float, 
 }
 
 template <class Arch, int ROWS, int NV, class Act>
-__attribute__((always_inline)) inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t nr, const TileStore& s,
-                            FullTileStore mode, Act act) {
+__attribute__((always_inline)) inline void store_full_tile(xsimd::batch<float, Arch> (&acc)[ROWS][NV], int64_t nr,
+                                                           const TileStore& s, FullTileStore mode, Act act) {
   using V = vf<Arch>;
   constexpr int W = int(V::size);
   int64_t len[NV];  // columns of vector v
