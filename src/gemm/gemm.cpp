@@ -3,6 +3,7 @@
 #include "gemm/gemm.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "epilogue/epilogue.hpp"
 #include "threading/parallel.hpp"
@@ -135,8 +136,15 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   constexpr int64_t kInPlaceMaxRows = 56, kInPlaceMaxStep = 4096;  // 56: four 14-row tiles
   Run runs[kMaxRuns];
   int64_t run_count = 0, run_length[kMaxRuns];
+  // With at most two tiles of A rows per panel, packing costs more than it saves even where
+  // the k rows lie far apart (NCHW: one input plane per channel, 51 KiB at 113x113): the first
+  // tile reads B from L2 either way, packing then writes and re-reads it. 82 NCHW layers of the
+  // tune sets (random, diverse, thin), subpixel, 1 thread, best of 2 alternating runs: 0.94x the
+  // time (1 image of 64 -> 1 channel, 166x249, k3 s2: 7.2 -> 2.2 ms; 1 image of 32 -> 16,
+  // 256x256, k3 s1: 8.8 -> 6.4), none slower beyond noise.
+  const int64_t in_place_max_step = blk.m_count <= 2 * MR ? std::numeric_limits<int64_t>::max() : kInPlaceMaxStep;
   const bool b_in_place_possible = !blk.b.packed && blk.m_count <= kInPlaceMaxRows &&
-                             split_runs(pass, blk.b.inner_off, kInPlaceMaxStep, runs, run_length, run_count, blk.run_memo) &&
+                             split_runs(pass, blk.b.inner_off, in_place_max_step, runs, run_length, run_count, blk.run_memo) &&
                              run_count * 8 <= pass.k;  // runs long enough to pay
   // A gathered A (NHWC pixels) is read in place when few B panels reuse it (the ISA's
   // direct_a_max_panels): packing would read, write and re-read each value for few uses. Its

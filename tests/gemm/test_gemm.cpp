@@ -447,28 +447,31 @@ TEST_CASE("Prepacked A beyond L2 against groups of B panels packed in one go", "
 TEST_CASE("Gathered B with many k rows megabytes apart: groups of panels packed in one go", "[gemm]") {
   // NCHW-like B: each k row an input plane far from the next (over 1 Mi floats in all), a small
   // prepacked A of more than one tile. Panels are packed in groups and each runs against all
-  // of A; the narrow last panel on its own. Unnamed source floats are NaN.
+  // of A; the narrow last panel on its own. With at most two tiles of A rows (2 * MR), whole
+  // panels are read in place instead, however far apart their k rows. Unnamed source floats
+  // are NaN.
   std::mt19937 rng(14);
   for (const KernelTable* kt : test::gemm_tile_tables()) {
-    const int64_t k = std::min<int64_t>(70, kt->k_max), m = 61, row_step = (int64_t{1} << 20) / (k - 1) + 17;
-    for (const int64_t n : {5 * kt->nr + 3, 9 * kt->nr, kt->narrow_nr}) {
-      const auto a = test::random_tensor(size_t(m * k), rng);
-      std::vector<float> src(size_t((k - 1) * row_step + n), NAN);
-      const auto b_cols = strided_offsets(n, 1), b_rows = strided_offsets(k, row_step);
-      std::uniform_real_distribution<float> d(-1, 1);
-      for (int64_t kk = 0; kk < k; ++kk)
-        for (int64_t j = 0; j < n; ++j) src[size_t(kk * row_step + j)] = d(rng);
-      const auto a_rows = strided_offsets(m, k), a_cols = strided_offsets(k, 1);
-      AlignedBuffer packed(size_t(round_up(m, kt->mr) * k));
-      kt->pack(a.data(), a_rows.data(), m, a_cols.data(), k, kt->mr, packed.data());
-      check_single_range(*kt, m, n, k, Operand{packed.data(), k, nullptr, nullptr, nullptr},
-                         Operand{nullptr, 0, src.data(), b_cols.data(), b_rows.data()}, [&](int64_t i, int64_t j) {
-                           double sum = 0;
-                           for (int64_t kk = 0; kk < k; ++kk)
-                             sum += double(a[size_t(i * k + kk)]) * double(src[size_t(kk * row_step + j)]);
-                           return sum;
-                         });
-    }
+    const int64_t k = std::min<int64_t>(70, kt->k_max), row_step = (int64_t{1} << 20) / (k - 1) + 17;
+    for (const int64_t m : {int64_t(61), int64_t(2 * kt->mr)})
+      for (const int64_t n : {5 * kt->nr + 3, 9 * kt->nr, kt->narrow_nr}) {
+        const auto a = test::random_tensor(size_t(m * k), rng);
+        std::vector<float> src(size_t((k - 1) * row_step + n), NAN);
+        const auto b_cols = strided_offsets(n, 1), b_rows = strided_offsets(k, row_step);
+        std::uniform_real_distribution<float> d(-1, 1);
+        for (int64_t kk = 0; kk < k; ++kk)
+          for (int64_t j = 0; j < n; ++j) src[size_t(kk * row_step + j)] = d(rng);
+        const auto a_rows = strided_offsets(m, k), a_cols = strided_offsets(k, 1);
+        AlignedBuffer packed(size_t(round_up(m, kt->mr) * k));
+        kt->pack(a.data(), a_rows.data(), m, a_cols.data(), k, kt->mr, packed.data());
+        check_single_range(*kt, m, n, k, Operand{packed.data(), k, nullptr, nullptr, nullptr},
+                           Operand{nullptr, 0, src.data(), b_cols.data(), b_rows.data()}, [&](int64_t i, int64_t j) {
+                             double sum = 0;
+                             for (int64_t kk = 0; kk < k; ++kk)
+                               sum += double(a[size_t(i * k + kk)]) * double(src[size_t(kk * row_step + j)]);
+                             return sum;
+                           });
+      }
   }
 }
 
