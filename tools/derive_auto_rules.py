@@ -12,7 +12,7 @@ bench/data/avx2/ holds the same four sets measured on an AVX2 machine (session 1
 `--strategies direct_scatter,gemm_col2im,subpixel,subpixel_via_nhwc` and the output in
 bench/data/avx2/. Each file records its ISA; records are scored against the thresholds of their
 ISA family (THRESHOLDS_BY_ISA: AVX-512, or AVX2 which SSE2 shares), as auto_select.cpp does.
-Run: tools/derive_auto_rules.py [--search] [files]   (default: all seventeen files)
+Run: tools/derive_auto_rules.py [--search] [files]   (default: every file of DEFAULT_DATA)
 `--search` runs a coordinate descent over GRID per ISA family (single thresholds and the pairs of
 COUPLED) from the thresholds in use, and prints the best. Session 10 fitted the AVX2 set on
 avx2/tune_{layers,random,thin_nhwc}.json and kept avx2/tune_holdout.json out to score it.
@@ -103,6 +103,13 @@ tune_tap_sums_nchw.json): direct within 5% of the winner on 95 of 96 records, so
 all others sends them to direct. A layer measured again in a later file now replaces its older
 records (810 unique AVX-512 records of the 920, 746 AVX2 of 756). AVX-512: 681 of 810 within 5%
 without the rule (1.052x), 725 with it (1.029x); the C++ picks match this mirror on all 810.
+Session 32 (Zen 4) re-measured the 48 NCHW layers (96 records) where dac11a3 reads a gathered B
+in place (at most 28 output channels per group, input planes over 4096 floats:
+bench/data/remeasure_nchw_s32.csv -> tune_remeasure_nchw_s32.json, --layout nchw, the four
+strategies above): 960 -> 961 of 1072 within 5%, so no threshold moved. It then gave AVX-512
+8-lane batch lanes (AVX2's lane_taps) for NHWC batches of 8-15 and 17-21 images with fewer than
+32 input channels per group, and re-measured the 13 NHWC layers where that applies
+(half_lanes_s32.csv -> tune_half_lanes_nhwc_s32.json, with direct_scatter_via_nchw).
 For each candidate it prints how often its pick is within 5% of the measured winner, the
 geometric-mean and worst slowdown against the winner, and the worst cases. RULES_IN_USE must
 mirror src/strategies/auto_select.cpp.
@@ -164,13 +171,15 @@ def direct_dot_products(f, vector_floats=16):
 
 
 def direct_batch_lanes(f, vector_floats=16):
-    """direct_scatter.cpp's direct_uses_batch_lanes (AVX-512: 16 images per vector)."""
-    L = vector_floats
-    blocks = -(-f["N"] // L)
-    rows = min(f["H"], (f["kh"] - 1) * f["dh"] // f["sh"] + 1)  # input rows one output row reads
-    return (f["cog"] <= 4 and f["cig"] > 1 and f["N"] >= L and 2 * blocks * L <= 3 * f["N"]
-            and f["sh"] * f["sw"] <= 65536 and rows * f["W"] * f["Cin"] * L <= 1 << 21
-            and (f["layout"] == "nchw" or f["ow"] * f["Cout"] * L <= 1 << 18) and not rows_beat_lanes(f))
+    """direct_scatter.cpp's direct_uses_batch_lanes (AVX-512: 16 images per vector, else AVX2's 8)."""
+    def fits(L):
+        blocks = -(-f["N"] // L)
+        rows = min(f["H"], (f["kh"] - 1) * f["dh"] // f["sh"] + 1)  # input rows one output row reads
+        return (f["cog"] <= 4 and f["cig"] > 1 and f["N"] >= L and 2 * blocks * L <= 3 * f["N"]
+                and f["sh"] * f["sw"] <= 65536 and rows * f["W"] * f["Cin"] * L <= 1 << 21
+                and (f["layout"] == "nchw" or f["ow"] * f["Cout"] * L <= 1 << 18))
+    half_width = [8] if vector_floats == 16 and f["layout"] == "nhwc" and f["cig"] < 32 else []
+    return not rows_beat_lanes(f) and any(fits(L) for L in [vector_floats] + half_width)
 
 
 def direct_image_lanes(f, vector_floats=16):
@@ -426,6 +435,8 @@ DEFAULT_DATA.append("bench/data/avx512/tune_narrow_nhwc_s30.json")  # session 30
 DEFAULT_DATA.append("bench/data/avx512/tune_short_k_nchw_s30.json")  # session 30: NCHW K <= 32, re-measured
 DEFAULT_DATA.append("bench/data/avx512/tune_grouped_nhwc_s31.json")  # session 31: NHWC grouped, with via NCHW
 DEFAULT_DATA.append("bench/data/avx512/tune_grouped_holdout_nhwc_s31.json")  # session 31: 16 new grouped layers
+DEFAULT_DATA.append("bench/data/avx512/tune_remeasure_nchw_s32.json")  # session 32: NCHW B in place, re-measured
+DEFAULT_DATA.append("bench/data/avx512/tune_half_lanes_nhwc_s32.json")  # session 32: NHWC 8-lane batches
 RULES_IN_USE = rules_measured
 CANDIDATES = {"previous": rules_previous, "session 2": rules_session2,
               "AVX-512 thresholds": lambda f: rules_measured(f, THRESHOLDS_BY_ISA["avx512f"]),

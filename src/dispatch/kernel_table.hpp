@@ -207,6 +207,11 @@ struct KernelTable {
   // those strides stacked as rows (see TileStore::rows_interleaved) then leave every tile as
   // whole groups, where 14 rows would split one across two tiles.
   const KernelTable* grouped_tile = nullptr;
+  // The table of the ISA below whose vectors are half as wide (AVX2 beside AVX-512; null
+  // elsewhere), for kernels whose lanes are images (lane_taps): a batch of 8-10 images fills
+  // only half of an AVX-512 vector, and a whole AVX2 one. Zen 4 runs both widths at the same
+  // FMA rate.
+  const KernelTable* half_width = nullptr;
 };
 
 // A channel dimension of a GEMM-based plan: `count` channels (rows of C when channels_on_m,

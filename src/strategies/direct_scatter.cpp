@@ -142,6 +142,16 @@ constexpr int64_t kTapSumsPrefetchRows = 2;
 constexpr int64_t kTapSumsMinChannels = 16;
 constexpr double kTapSumsMinMacsPerOutput = 64, kTapSumsMinRowLanes = 0.8;
 
+// AVX-512 batches of 8-15 and 17-21 images on AVX2's 8 lanes: NHWC only, fewer input channels
+// per group than this. 13 such layers of the tune data (8 or 20 images, 1-32 output channels),
+// Zen 4, direct_scatter, best of 2 alternating runs, 1 / 2 threads, ms, AVX-512 forms -> 8 lanes:
+// NHWC 3 -> 3 channels, 41x25, k2 s1 (dot products) 0.42 -> 0.025; 16 -> 32 in 8 groups
+// 1.60 -> 0.40; 32 -> 16 in 8 groups (n21) 2.16 -> 0.75; 128 -> 16 in 8 groups 2.69 -> 1.73;
+// against 256 -> 1 1.39 -> 3.60 and 256 -> 3 0.24 -> 0.38 (dot products along 256 channels),
+// 32 -> 1 and 32 -> 3 1.15x-1.28x slower (one of 32 -> 3 0.5x). NCHW lost on 7 of the 13 (rows
+// or tap sums: 16 -> 32 in 8 groups 0.092 -> 0.40, 1.25x-1.7x on four more).
+constexpr int64_t kHalfWidthLanesMaxCin = 32;
+
 int64_t lane_blocks(const Params& p, int64_t lanes) { return (p.batch + lanes - 1) / lanes; }
 
 // Whether lane_row's form fits a layer with `lanes` images per vector: few output channels per
@@ -243,8 +253,9 @@ class DirectScatter final : public Strategy {
       plan_tap_sums();
       return;
     }
-    lanes_ = direct_uses_batch_lanes(p, kt_) || direct_uses_image_lanes(p, kt_);
-    lane_width_ = direct_uses_batch_lanes(p, kt_) ? kt_.narrow_nr : 1;
+    lane_kt_ = direct_batch_lane_kernels(p, kt_);
+    lanes_ = lane_kt_ != nullptr || direct_uses_image_lanes(p, kt_);
+    lane_width_ = lane_kt_ != nullptr ? lane_kt_->narrow_nr : 1;
     if (!nchw_ || lanes_) {
       size_t h_taps = 0, w_taps = 0;
       for (const auto& ph : phases_h_) h_taps = std::max(h_taps, ph.taps.size());
@@ -331,16 +342,17 @@ class DirectScatter final : public Strategy {
   }
 
   std::string implementation() const override {
+    // Batch lanes name their width (AVX-512 runs 8 lanes for batches of half its vector).
+    if (lane_width_ > 1) return "direct_lanes" + std::to_string(lane_width_) + "_f32__" + kt_.isa_name;
     const char* form = tap_sums_     ? "direct_tap_sums_"
-                       : lanes_        ? (lane_width_ > 1 ? "direct_lanes_" : "direct_dot_staged_")
+                       : lanes_        ? "direct_dot_staged_"
                        : nchw_       ? (zip_first_ >= 0                ? "direct_rows_zip_"
                                         : pass_channels_ < pr_.cig ? "direct_rows_passes_"
                                                                    : "direct_rows_")
                        : depthwise_  ? "direct_chanwise_"
                        : dot_        ? "direct_dot_"
                                      : "direct_vecmat_";
-    return std::string(form) +
-           "f32__" + kt_.isa_name;
+    return std::string(form) + "f32__" + kt_.isa_name;
   }
   uint64_t executed_macs() const override {
     const Params& p = pr_.params;
@@ -1058,7 +1070,7 @@ class DirectScatter final : public Strategy {
                        for (int64_t g = g0; g < g1; ++g)
                          for (int64_t co = 0; co < cog; co += kDotChannels) {
                            const int64_t c = g * cog + co;
-                           (L > 1 ? kt_.lane_taps : kt_.dot_taps)(
+                           (L > 1 ? lane_kt_->lane_taps : kt_.dot_taps)(
                                out + (c - c0) * L, p.stride.w * channels * L, pixels, std::min(kDotChannels, cog - co),
                                x + g * pr_.cig * L, pixel_step, x_off, taps_.data() + c * pr_.cig, w_off, taps, run,
                                pr_.cig);
@@ -1128,6 +1140,7 @@ class DirectScatter final : public Strategy {
   bool nchw_ = true, depthwise_ = false;
   bool lanes_ = false;  // batch lanes, or image lanes (see the top of the file)
   int64_t lane_width_ = 0;  // lanes: images per vector (1: image lanes, dot products)
+  const KernelTable* lane_kt_ = nullptr;  // batch lanes: the table of their lane_taps
   // Segment forms (lanes, NHWC dot products and depthwise): the input rows [lo, hi) each output
   // row reads, and the steps between input rows and pixels its tap lists use.
   std::vector<int64_t> seg_row_lo_, seg_row_hi_;
@@ -1191,11 +1204,21 @@ bool nchw_rows_beat_lanes(const Params& p) {
            double(cog) * double(p.kernel.h) * double(p.kernel.w) <= double(p.stride.h) * double(p.stride.w)));
 }
 
-bool direct_uses_batch_lanes(const Params& p, const KernelTable& kt) {
-  const int64_t lanes = kt.narrow_nr;
-  return p.batch >= lanes && 2 * lane_blocks(p, lanes) * lanes <= 3 * p.batch && lanes_fit(p, lanes) &&
-         !nchw_rows_beat_lanes(p);
+// The table whose lane_taps runs direct's batch lanes (narrow_nr images per vector): kt, or its
+// half-width table when the batch fills too little of kt's vectors, for NHWC layers of fewer
+// than kHalfWidthLanesMaxCin input channels per group (dot products fill few of their vectors);
+// null when lanes do not fit.
+const KernelTable* direct_batch_lane_kernels(const Params& p, const KernelTable& kt) {
+  if (nchw_rows_beat_lanes(p)) return nullptr;
+  for (const KernelTable* t = &kt; t != nullptr; t = t->half_width) {
+    if (t != &kt && (p.layout == Layout::nchw || p.in_channels / p.groups >= kHalfWidthLanesMaxCin)) break;
+    const int64_t lanes = t->narrow_nr;
+    if (p.batch >= lanes && 2 * lane_blocks(p, lanes) * lanes <= 3 * p.batch && lanes_fit(p, lanes)) return t;
+  }
+  return nullptr;
 }
+
+bool direct_uses_batch_lanes(const Params& p, const KernelTable& kt) { return direct_batch_lane_kernels(p, kt) != nullptr; }
 
 bool direct_uses_image_lanes(const Params& p, const KernelTable& kt) {
   const int64_t cig = p.in_channels / p.groups, cog = p.out_channels / p.groups;

@@ -2015,7 +2015,8 @@ constexpr int kStreamedAPrefetchRows = 64;
 template <class Arch, int MR, int NV>
 KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int64_t k_max,
                        int64_t pack_a_floats, int64_t direct_a_max_panels,
-                       const KernelTable* short_tile = nullptr, const KernelTable* grouped_tile = nullptr) {
+                       const KernelTable* short_tile = nullptr, const KernelTable* grouped_tile = nullptr,
+                       const KernelTable* half_width = nullptr) {
   return KernelTable{isa,
                      isa_name,
                      &gemm_ukernel<Arch, MR, NV>,
@@ -2048,7 +2049,8 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      &pad_rows<Arch>,
                      &transpose<Arch>,
                      short_tile,
-                     grouped_tile};
+                     grouped_tile,
+                     half_width};
 }
 
 }  // namespace tconv::detail::TCONV_ISA_NAMESPACE

@@ -235,8 +235,9 @@ TEST_CASE("Short GEMM tile: picked where it pads the channel rows less, and exac
 TEST_CASE("Direct batch lanes: thin layers of a batch of images, exact on every ISA and layout", "[sweep][lanes]") {
   std::mt19937 rng(9);
   // Batches of whole vectors of images on every ISA (4, 8, 16 lanes), a partial last block (15
-  // images), dilation with k < s (phases no tap reaches), groups of 2 and 3 channels, and a
-  // batch too ragged for lanes on some ISAs (9 images: 16 lanes on AVX2 is over half more).
+  // images), dilation with k < s (phases no tap reaches), groups of 2 and 3 channels, a batch
+  // too ragged for lanes on some ISAs (9 images: 16 lanes on AVX2 is over half more), and
+  // batches too small for AVX-512's 16 lanes (8 and 12 images), which it runs on AVX2's 8.
   struct Shape {
     const char* params;
     bool lanes_on_avx2;
@@ -249,6 +250,8 @@ TEST_CASE("Direct batch lanes: thin layers of a batch of images, exact on every 
       // (One input pixel per output: too few multiply-adds per output for NCHW tap sums.)
       {"N=16 Cin=32 Cout=2 H=36 W=64 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1 g=1 ct=0 cl=0 oh=72 ow=128 layout=nchw bias=1 act=relu", true},
       {"N=9 Cin=4 Cout=4 H=5 W=5 kh=3 kw=3 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=9 ow=9 layout=nchw bias=1 act=sigmoid", false},
+      {"N=8 Cin=12 Cout=3 H=6 W=11 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=12 ow=22 layout=nchw bias=1 act=relu", true},
+      {"N=12 Cin=8 Cout=4 H=7 W=5 kh=4 kw=4 sh=3 sw=3 dh=2 dw=2 g=2 ct=3 cl=2 oh=20 ow=14 layout=nchw bias=1", true},
   };
   for (const Shape& shape : shapes)
     for (const char* layout : {"nchw", "nhwc"}) {
@@ -262,8 +265,17 @@ TEST_CASE("Direct batch lanes: thin layers of a batch of images, exact on every 
         const bool lanes = plan.implementation().find("direct_lanes") != std::string::npos;
         if (isa == "sse2") CHECK(lanes);
         if (isa == "avx2") CHECK(lanes == shape.lanes_on_avx2);
+        // AVX-512: its 16 lanes where the batch fills them, else AVX2's 8 on NHWC layers of
+        // few input channels; tap sums go first on NCHW layers of many multiply-adds per output.
+        const bool half_width = isa == "avx512f" && plan.implementation().find("direct_lanes8") != std::string::npos;
+        if (isa == "avx512f" && plan.implementation().find("tap_sums") == std::string::npos) {
+          const bool fills_16 = p.batch >= 16 && 2 * ((p.batch + 15) / 16) * 16 <= 3 * p.batch;
+          const bool half_width_fits = p.layout == Layout::nhwc && p.in_channels / p.groups < 32;
+          CHECK(lanes == (shape.lanes_on_avx2 && (fills_16 || half_width_fits)));
+          CHECK(half_width == (lanes && !fills_16));
+        }
         // Padded lanes are multiplied and counted.
-        const int64_t L = isa == "avx512f" ? 16 : isa == "avx2" ? 8 : 4;
+        const int64_t L = isa == "avx512f" && !half_width ? 16 : isa != "sse2" ? 8 : 4;
         if (lanes) CHECK(plan.executed_macs() == plan.useful_macs() / uint64_t(p.batch) * uint64_t((p.batch + L - 1) / L * L));
         // The workspace holds bands of input rows, not the image: below a staged image per thread.
         if (lanes) CHECK(plan.workspace_bytes() < size_t(plan.max_threads()) * size_t(p.input_elements() / p.batch * L) * 4 + (1 << 20));

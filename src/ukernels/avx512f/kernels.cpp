@@ -29,7 +29,8 @@ const KernelTable& avx512f_kernels() {
   static const KernelTable grouped_tile = avx512f::make_table<xsimd::avx512f, 12, 2>(
       Isa::avx512f, "avx512f", "f32_gemm_12x32__avx512f", 2048, 1 << 18, 2);
   static const KernelTable table = avx512f::make_table<xsimd::avx512f, 14, 2>(
-      Isa::avx512f, "avx512f", "f32_gemm_14x32__avx512f", 2048, 1 << 18, 2, &short_tile, &grouped_tile);
+      Isa::avx512f, "avx512f", "f32_gemm_14x32__avx512f", 2048, 1 << 18, 2, &short_tile, &grouped_tile,
+      &avx2_kernels());
   return table;
 }
 
