@@ -3,8 +3,8 @@
 //
 // Zero-free: each phase is further cut into rectangular regions whose pixels all see the same
 // run of valid taps (plan/geometry.hpp), and a region multiplies exactly those taps. Weights are
-// packed once per (phase, group) with K ordered (tap_h, tap_w, ci), so a region's taps are a few
-// contiguous K-ranges of the same packed panels. The input is gathered through offset tables
+// packed once per (phase, group) with K ordered (tap_h, tap_w, ci) (NHWC: W taps last to
+// first), so a region's taps are a few contiguous K-ranges of the same packed panels. The input is gathered through offset tables
 // while packing; no zero-inserted or im2col copy exists.
 //
 // Orientation follows the layout so the micro-kernel's vector stores run along contiguous output:
@@ -130,13 +130,18 @@ class Subpixel final : public Strategy {
         for (int64_t g = 0; g < p.groups; ++g)
           for (int64_t co = 0; co < pr.cog; ++co)
             for (int64_t m = 0; m < nm; ++m) phase.bias[size_t(g * rows + row_of(co, m))] = pr.bias[size_t(g * pr.cog + co)];
-        // K order (tap_h, tap_w, ci): input offsets and weight offsets of each k.
+        // K order (tap_h, tap_w, ci): input offsets and weight offsets of each k. NHWC takes the
+        // W taps last to first, in ascending input pixel: with dilation 1 a tap row's channels
+        // are then one contiguous run of the input (ntw * Cin/g floats) where they were ntw runs
+        // of Cin/g, each a row pointer per tile row and a segment of the tile's K loop.
+        const bool w_taps_reversed = !nchw_;
+        auto k_of_tap = [&](int64_t jh, int64_t jw) { return (jh * ntw + (w_taps_reversed ? ntw - 1 - jw : jw)) * pr.cig; };
         std::vector<int64_t> k_w_off(size_t(phase.k_total));
         phase.k_off.resize(size_t(phase.k_total));
         for (int64_t jh = 0; jh < nth; ++jh)
           for (int64_t jw = 0; jw < ntw; ++jw)
             for (int64_t ci = 0; ci < pr.cig; ++ci) {
-              const size_t k = size_t((jh * ntw + jw) * pr.cig + ci);
+              const size_t k = size_t(k_of_tap(jh, jw) + ci);
               phase.k_off[k] = ci * xs_.c + fh.taps[size_t(jh)].base * xs_.h + fw.taps[size_t(jw)].base * xs_.w;
               k_w_off[k] = ci * pr.cog * KK + jh * step_h * p.kernel.w + jw * step_w;
             }
@@ -157,7 +162,8 @@ class Subpixel final : public Strategy {
             Region region{phase_index, sh.q0, sh.q1, sw.q0, sw.q1, {}};
             if (sw.tap_end > sw.tap_begin) {
               for (int64_t jh = sh.tap_begin; jh < sh.tap_end; ++jh) {
-                region.k_ranges.push_back({(jh * ntw + sw.tap_begin) * pr.cig, (jh * ntw + sw.tap_end) * pr.cig});
+                const int64_t a = k_of_tap(jh, sw.tap_begin), b = k_of_tap(jh, sw.tap_end - 1);
+                region.k_ranges.push_back({std::min(a, b), std::max(a, b) + pr.cig});
               }
             }
             const int64_t pixels = (sh.q1 - sh.q0) * (sw.q1 - sw.q0);

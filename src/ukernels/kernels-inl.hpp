@@ -277,10 +277,8 @@ template <class Arch, int S>
 __attribute__((always_inline)) inline void interleave_group(const vf<Arch> (&in)[S], vf<Arch> (&out)[S]) {
   using V = vf<Arch>;
   constexpr int W = int(V::size);
-  if constexpr (S == 1) {
-    out[0] = in[0];
-    return;
-  } else if constexpr (S == 2) {
+  static_assert(S >= 2 && S <= kMaxRowGroup, "groups of 2 to kMaxRowGroup phases");
+  if constexpr (S == 2) {
     interleave<Arch>(in[0], in[1], out[0], out[1]);
     return;
   }
