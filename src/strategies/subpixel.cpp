@@ -568,6 +568,11 @@ class Subpixel final : public Strategy {
     // all stores, and a straddling panel's scattered store cost more than the narrow tile on
     // each row's end. 10 NCHW layers of K <= 32: 0.89x / 0.93x the time at 1 / 2 threads (best
     // of 3 alternating runs; 16 images of 1 -> 64 channels, 72x108, k4 s2: 26.7 -> 19.2 ms).
+    // So do regions of at most two tiles of channels, whose B the GEMM reads in place (no
+    // packing) wherever a panel's pixels are consecutive: a straddling panel was packed instead.
+    // 14 NCHW layers of the random sets, subpixel, best of 3-4 alternating runs, 1 / 2 threads:
+    // 0.87x / 0.81x the time (1 image of 192 -> 1 channel, 54x46, k3x5 s2: 1.43 -> 0.75 ms;
+    // 16 images of 128 -> 1, 130x130, k2 s2, rows of 128 + 2 pixels: 1.11x / 0.87x).
     constexpr int64_t kShortRowReduction = 32;
     int64_t region_k = 0;
     for (const auto& kr : region.k_ranges) region_k += kr.end - kr.begin;
@@ -578,8 +583,9 @@ class Subpixel final : public Strategy {
     // -> 128 channels, 18x18, k3 s3: 3.6 ms scattered, 5.1 row by row).
     const int64_t rem = width % kt_.nr;
     const int64_t row_tile_lanes = width - rem + (rem == 0 ? 0 : rem <= kt_.narrow_nr ? kt_.narrow_nr : kt_.nr);
+    const bool b_in_place = c_count <= 2 * kt_.mr;  // gemm.cpp's in-place B at any k step
     const bool by_row = channels_on_m_ && width != row_lanes && task.r1 - task.r0 > 1 &&
-                        ((width > kt_.narrow_nr && (16 * (row_lanes - width) <= row_lanes || region_k <= kShortRowReduction)) ||
+                        ((width > kt_.narrow_nr && (16 * (row_lanes - width) <= row_lanes || region_k <= kShortRowReduction || b_in_place)) ||
                          (row_group_ > 2 && 4 * width >= 3 * row_tile_lanes));
     const int64_t step = by_row ? width : pixels;
     GemmRunMemo memo;  // every row of the region has the same K
