@@ -114,7 +114,13 @@ subpixel ran regions of at most two tiles of channels row by row (every pixel pa
 place), it re-measured the NCHW records of the random, diverse and thin sets
 (remeasure_random_nchw_s32.csv -> tune_remeasure_random_nchw_s32.json): 962 of 1072 within 5%
 (1.032x). A --search then reached 975 (1.028x) by moving five thresholds on the data it is
-scored on; not adopted, with nothing held out.
+scored on; not adopted, with nothing held out. After NHWC subpixel's K took the W taps last to
+first, the NHWC records of the random, diverse and thin-NHWC sets were re-measured with
+direct_scatter_via_nchw among the candidates (remeasure_random_nhwc_s32.csv ->
+tune_remeasure_random_nhwc_s32.json): 948 of 1076 within 5% (1.037x). The bridge now wins some
+ungrouped NHWC layers no rule sends it (16 images of 1 -> 3 channels, 256x256, k2 s2: 2.3x
+faster than subpixel; 1 image of 24 -> 1, 16x16, k5 s2: 1.5x faster than direct), too few of
+each kind to fit a rule on.
 For each candidate it prints how often its pick is within 5% of the measured winner, the
 geometric-mean and worst slowdown against the winner, and the worst cases. RULES_IN_USE must
 mirror src/strategies/auto_select.cpp.
@@ -443,6 +449,7 @@ DEFAULT_DATA.append("bench/data/avx512/tune_grouped_holdout_nhwc_s31.json")  # s
 DEFAULT_DATA.append("bench/data/avx512/tune_remeasure_nchw_s32.json")  # session 32: NCHW B in place, re-measured
 DEFAULT_DATA.append("bench/data/avx512/tune_half_lanes_nhwc_s32.json")  # session 32: NHWC 8-lane batches
 DEFAULT_DATA.append("bench/data/avx512/tune_remeasure_random_nchw_s32.json")  # session 32: NCHW random/diverse/thin
+DEFAULT_DATA.append("bench/data/avx512/tune_remeasure_random_nhwc_s32.json")  # session 32: NHWC, with via NCHW
 RULES_IN_USE = rules_measured
 CANDIDATES = {"previous": rules_previous, "session 2": rules_session2,
               "AVX-512 thresholds": lambda f: rules_measured(f, THRESHOLDS_BY_ISA["avx512f"]),
