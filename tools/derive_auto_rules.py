@@ -299,7 +299,8 @@ THRESHOLDS_BY_ISA = {
                     one_tap_subpixel_channels_nhwc=12, small_cout_max_reduction=1 << 30,
                     image_lanes_pixels=0, image_lanes_cin=64, short_reduction_channels=128,
                     lanes_panel_channels=8, short_reduction_via_max_output=8 << 20,
-                    grouped_via_nchw_groups=4, grouped_via_nchw_cig=16, grouped_via_nchw_cog=8)
+                    grouped_via_nchw_groups=4, grouped_via_nchw_cig=16, grouped_via_nchw_cog=8,
+                    few_channels_via_nchw=3)
 }
 # Fitted (`--search`) on the AVX2 suite, random and thin-NHWC records; tune_holdout.json was kept
 # out of the fit and scores it (see main()). Session 13 re-measured the NCHW records (cheaper
@@ -316,7 +317,8 @@ THRESHOLDS_BY_ISA["avx2"] = dict(small_cout=4, dot_channels_nhwc=16, via_channel
                                  one_tap_subpixel_channels_nhwc=1 << 30, small_cout_max_reduction=512,
                                  image_lanes_pixels=256, image_lanes_cin=32, short_reduction_channels=128,
                                  lanes_panel_channels=1 << 30, short_reduction_via_max_output=1 << 30,
-                                 grouped_via_nchw_groups=4, grouped_via_nchw_cig=16, grouped_via_nchw_cog=8)
+                                 grouped_via_nchw_groups=4, grouped_via_nchw_cig=16, grouped_via_nchw_cog=8,
+                                 few_channels_via_nchw=0)
 THRESHOLDS = THRESHOLDS_BY_ISA["avx512f"]
 GRID = dict(small_cout=[0, 2, 4, 8], dot_channels_nhwc=[0, 4, 8, 16, 32], via_channels=[256, 1 << 30],
             via_cog=[8, 16], via_macs_per_element=[0, 32, 64, 96, 128, 192, 256, 384],
@@ -333,7 +335,7 @@ GRID = dict(small_cout=[0, 2, 4, 8], dot_channels_nhwc=[0, 4, 8, 16, 32], via_ch
             short_reduction_channels=[64, 128, 256, 512, 1 << 30], lanes_panel_channels=[4, 8, 16, 1 << 30],
             short_reduction_via_max_output=[2 << 20, 4 << 20, 8 << 20, 16 << 20, 1 << 30],
             grouped_via_nchw_groups=[2, 4, 8, 16, 1 << 30], grouped_via_nchw_cig=[0, 2, 4, 8, 16, 32],
-            grouped_via_nchw_cog=[0, 4, 8, 16, 32, 64])
+            grouped_via_nchw_cog=[0, 4, 8, 16, 32, 64], few_channels_via_nchw=[0, 1, 2, 3, 4, 8])
 
 
 COUPLED = [("nhwc_direct_reduction", "nhwc_direct_cog"), ("via_cog", "via_macs_per_element"),
@@ -357,6 +359,10 @@ def rules_measured(f, P=None):
     # direct through NCHW copies.
     if (not nchw and f["g"] >= P["grouped_via_nchw_groups"] and f["cig"] <= P["grouped_via_nchw_cig"]
             and f["cog"] <= P["grouped_via_nchw_cog"]):
+        return "direct_scatter_via_nchw"
+    # Session 32 (tune_few_channels_nhwc_s32.json): NHWC layers of 1-3 channels in and out too.
+    if (not nchw and f["cig"] <= P["few_channels_via_nchw"] and f["cog"] <= P["few_channels_via_nchw"]
+            and (not f["one_tap"] or f["sh"] * f["sw"] <= 4) and not f["lanes"]):
         return "direct_scatter_via_nchw"
     # Session 28 (AVX-512, tune_tap_sums_nchw.json): direct's tap sums on thin NCHW layers.
     if nchw and f["tap_sums"]:
@@ -450,6 +456,7 @@ DEFAULT_DATA.append("bench/data/avx512/tune_remeasure_nchw_s32.json")  # session
 DEFAULT_DATA.append("bench/data/avx512/tune_half_lanes_nhwc_s32.json")  # session 32: NHWC 8-lane batches
 DEFAULT_DATA.append("bench/data/avx512/tune_remeasure_random_nchw_s32.json")  # session 32: NCHW random/diverse/thin
 DEFAULT_DATA.append("bench/data/avx512/tune_remeasure_random_nhwc_s32.json")  # session 32: NHWC, with via NCHW
+DEFAULT_DATA.append("bench/data/avx512/tune_few_channels_nhwc_s32.json")  # session 32: NHWC 1-3 channels
 RULES_IN_USE = rules_measured
 CANDIDATES = {"previous": rules_previous, "session 2": rules_session2,
               "AVX-512 thresholds": lambda f: rules_measured(f, THRESHOLDS_BY_ISA["avx512f"]),

@@ -52,6 +52,9 @@ struct Thresholds {
   // NHWC layers of at least this many groups of at most these Cin/g and Cout/g: direct through
   // NCHW copies.
   int64_t grouped_via_nchw_groups, grouped_via_nchw_cig, grouped_via_nchw_cog;
+  // NHWC layers of at most this many Cin/g and Cout/g (one-tap ones only up to stride 2 x 2),
+  // too few images for batch lanes: direct through NCHW copies (0: never).
+  int64_t few_channels_via_nchw;
 };
 
 constexpr int64_t kNever = int64_t{1} << 30;
@@ -92,7 +95,8 @@ constexpr Thresholds kAvx512Thresholds{
     kNever, 8, 128, 32,         // via_channels, via_cog, via_macs_per_element, via_width
     0, 64,                      // image_lanes_pixels, image_lanes_cin (rule 4 up to 64 Cin/g, any image)
     8,                          // lanes_panel_channels (session 27)
-    4, 16, 8};                  // grouped_via_nchw_groups, _cig, _cog (session 31)
+    4, 16, 8,                   // grouped_via_nchw_groups, _cig, _cog (session 31)
+    3};                         // few_channels_via_nchw (session 32)
 // AVX2: fitted in sessions 10-17 on an AVX2 Zen 1, re-fitted in session 22 on an AVX2 Zen 3
 // after every set was re-measured there (bench/data/avx2/, 596 measurements; the Zen 1 files
 // are in git history). The Zen 1 thresholds scored 522 of 596 within 5% of the winner (geomean
@@ -112,7 +116,8 @@ constexpr Thresholds kAvx2Thresholds{
     kNever, 8, 32, 0,           // via_channels, via_cog, via_macs_per_element, via_width
     256, 32,                    // image_lanes_pixels, image_lanes_cin
     kNever,                     // lanes_panel_channels (Zen 3: dcgan_g5 NCHW direct 1.4x faster)
-    4, 16, 8};                  // grouped_via_nchw_groups, _cig, _cog (session 31, as on AVX-512)
+    4, 16, 8,                   // grouped_via_nchw_groups, _cig, _cog (session 31, as on AVX-512)
+    0};                         // few_channels_via_nchw (no AVX2 data)
 
 PhaseShape phase_shape(int64_t k, int64_t s, int64_t d) {
   std::map<int64_t, int64_t> taps_of_residue;
@@ -164,6 +169,19 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
                                            n(double(cog)) + " channels: too few per pixel for vectors; direct's NCHW rows "
                                            "on NCHW copies"};
   }
+  const bool one_tap = sh.taps_per_phase <= 1 && sw.taps_per_phase <= 1;
+  if (!nchw && cig <= t.few_channels_via_nchw && cog <= t.few_channels_via_nchw &&
+      (!one_tap || p.stride.h * p.stride.w <= 4) && !direct_uses_batch_lanes(p, kt)) {
+    // Session 32 (Zen 4, bench/data/avx512/tune_few_channels_nhwc_s32.json): NHWC layers of 1-3
+    // channels in and out, ungrouped, leave every NHWC kernel a few floats per pixel, as the
+    // grouped ones above do. 1 thread: 4 images of 3 -> 3 channels, 256x256, k3 s2: subpixel
+    // 9.9 ms, through NCHW 6.6; 1 image of 2 -> 1, k4 s2: 0.78 against 0.32. Not one-tap
+    // layers of stride 4 (3 -> 3, k4 s4: subpixel's 16 stacked phases fill its tiles, 8.6 ms
+    // against 9.8). All AVX-512 records: 958 -> 969 of 1100 within 5% of the fastest.
+    return {"direct_scatter_via_nchw", "NHWC, " + n(double(cig)) + " -> " + n(double(cog)) +
+                                           " channels per group: too few per pixel for vectors; direct's NCHW rows on "
+                                           "NCHW copies"};
+  }
   if (nchw && direct_uses_tap_sums(p, kt)) {
     // Session 28 (Zen 4, bench/data/avx512/tune_tap_sums_nchw.json): the 48 NCHW layers of the
     // tune data where direct's tap sums apply, re-measured: direct within 5% of the fastest
@@ -174,7 +192,6 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
                                   " and rows filling their vectors: direct tap sums (channel sums in registers, "
                                   "input read in place)"};
   }
-  const bool one_tap = sh.taps_per_phase <= 1 && sw.taps_per_phase <= 1;
   if (nchw && one_tap && cog <= 4 && nchw_rows_beat_lanes(p)) {
     // Session 23 (AVX2): each input element feeds at most cog multiply-adds and the input is
     // tens of megabytes: memory-bound, and direct's channel passes read it once in runs of rows.

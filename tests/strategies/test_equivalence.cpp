@@ -792,16 +792,21 @@ TEST_CASE("auto on AVX-512: NCHW short reductions past 32 MiB of tapped output s
 TEST_CASE("auto on AVX-512: NHWC layers of few GEMM channels run subpixel's narrow tile (session 30)", "[auto]") {
   // bench/data/avx512/tune_narrow_nhwc_s30.json (1 thread): h22 (4 images of 64 -> 16 channels,
   // 5x9, k4 s1) subpixel 3.3x faster than gemm_col2im; rand02 (16 images of 1 -> 3, 256x256,
-  // k2 s2: one tap, 12 GEMM channels) subpixel 15.2 ms against direct's 93.6.
+  // k2 s2: one tap, 12 GEMM channels) subpixel 15.2 ms against direct's 93.6. Since session 32
+  // rand02 runs direct through NCHW copies (1-3 channels in and out: 7.5 ms against subpixel's
+  // 17.4, tune_remeasure_random_nhwc_s32.json); with 8 output channels it stays with subpixel.
   const Params h22 = Params::parse("N=4 Cin=64 Cout=16 H=5 W=9 kh=4 kw=4 sh=1 sw=1 ct=0 cl=3 oh=8 ow=6 layout=nhwc");
   const Params rand02 = Params::parse("N=16 Cin=1 Cout=3 H=256 W=256 kh=2 kw=2 sh=2 sw=2 ct=0 cl=0 oh=512 ow=512 layout=nhwc");
+  Params eight_out = rand02;
+  eight_out.out_channels = 8;
   for (const detail::KernelTable* kt : test::kernel_tables()) {
     if (kt->isa != detail::Isa::avx512f) continue;
-    for (const Params* p : {&h22, &rand02}) {
+    for (const Params* p : {&h22, static_cast<const Params*>(&eight_out)}) {
       const detail::Choice c = detail::choose_strategy(*p, *kt);
       INFO(c.reason);
       CHECK(c.strategy == "subpixel");
     }
+    CHECK(detail::choose_strategy(rand02, *kt).strategy == "direct_scatter_via_nchw");
   }
 }
 
@@ -821,6 +826,30 @@ TEST_CASE("auto: NHWC grouped layers of few channels per group run direct throug
     for (const Params* p : {&two_groups, static_cast<const Params*>(&nchw), &depthwise}) CHECK(detail::choose_strategy(*p, *kt).strategy != "direct_scatter_via_nchw");
   }
   check_all(e03, rng);
+}
+
+TEST_CASE("auto: NHWC layers of 1-3 channels in and out run direct through NCHW copies (AVX-512, session 32)", "[auto]") {
+  // bench/data/avx512/tune_few_channels_nhwc_s32.json (1 thread): c14 (1 image of 2 -> 1
+  // channels, 256x256, k4 s2) direct 1.06 ms, subpixel 0.78, through NCHW 0.32; hrand22 (1 -> 3,
+  // k2 s2, one tap) too. Not one-tap layers of stride 4 (c04: 3 -> 3, k4 s4, subpixel 1.15x
+  // faster), nor batches that fill direct's lanes, nor 4 channels, nor NCHW, nor on AVX2 (no data).
+  const Params c14 = Params::parse("N=1 Cin=2 Cout=1 H=256 W=256 kh=4 kw=4 sh=2 sw=2 ct=0 cl=0 oh=514 ow=514 layout=nhwc");
+  const Params one_tap = Params::parse("N=2 Cin=1 Cout=3 H=256 W=256 kh=2 kw=2 sh=2 sw=2 ct=0 cl=0 oh=512 ow=512 layout=nhwc");
+  const Params one_tap_s4 = Params::parse("N=2 Cin=3 Cout=3 H=256 W=256 kh=4 kw=4 sh=4 sw=4 ct=0 cl=0 oh=1024 ow=1024 layout=nhwc");
+  const Params lanes = Params::parse("N=16 Cin=2 Cout=1 H=64 W=64 kh=4 kw=4 sh=2 sw=2 ct=0 cl=0 oh=130 ow=130 layout=nhwc");
+  const Params four = Params::parse("N=1 Cin=4 Cout=1 H=256 W=256 kh=4 kw=4 sh=2 sw=2 ct=0 cl=0 oh=514 ow=514 layout=nhwc");
+  Params nchw = c14;
+  nchw.layout = Layout::nchw;
+  for (const detail::KernelTable* kt : test::kernel_tables()) {
+    INFO(kt->isa_name);
+    const bool avx512 = kt->isa == detail::Isa::avx512f;
+    CHECK((detail::choose_strategy(c14, *kt).strategy == "direct_scatter_via_nchw") == avx512);
+    CHECK((detail::choose_strategy(one_tap, *kt).strategy == "direct_scatter_via_nchw") == avx512);
+    for (const Params* p : {&one_tap_s4, &lanes, &four, static_cast<const Params*>(&nchw)})
+      CHECK(detail::choose_strategy(*p, *kt).strategy != "direct_scatter_via_nchw");
+  }
+  std::mt19937 rng(67);
+  check_all(Params::parse("N=2 Cin=3 Cout=2 H=9 W=13 kh=3 kw=3 sh=2 sw=2 ct=1 cl=1 oh=17 ow=25 layout=nhwc bias=1 act=relu"), rng);
 }
 
 TEST_CASE("auto: NCHW one-tap layers of few output channels on huge inputs run direct's channel passes", "[auto]") {
