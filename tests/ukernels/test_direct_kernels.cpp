@@ -310,9 +310,11 @@ TEST_CASE("transpose: blocks of every vector width and the edges, nothing outsid
   std::mt19937 rng(31);
   for (const KernelTable* kt : test::kernel_tables()) {
     INFO(kt->isa_name);
-    for (int64_t rows : {1, 3, 4, 8, 15, 16, 17, 37})
+    for (int64_t rows : {1, 2, 3, 4, 8, 15, 16, 17, 37})
       for (int64_t cols : {1, 4, 7, 8, 16, 31, 33})
-        for (int64_t dst_gap : {5, 4101}) {  // the second: destination rows far apart (another loop order)
+        // 0: contiguous destination rows (2-4 rows: interleaved in registers); 4101: destination
+        // rows far apart (another loop order)
+        for (int64_t dst_gap : {0, 5, 4101}) {
           const int64_t src_ld = cols + 3, dst_ld = rows + dst_gap;
           const auto src = test::random_tensor(size_t(rows * src_ld), rng);
           std::vector<float> dst(size_t(cols * dst_ld), -7.0f);
