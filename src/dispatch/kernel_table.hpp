@@ -208,9 +208,9 @@ struct KernelTable {
   // whole groups, where 14 rows would split one across two tiles.
   const KernelTable* grouped_tile = nullptr;
   // The table of the ISA below whose vectors are half as wide (AVX2 beside AVX-512; null
-  // elsewhere), for kernels whose lanes are images (lane_taps): a batch of 8-10 images fills
-  // only half of an AVX-512 vector, and a whole AVX2 one. Zen 4 runs both widths at the same
-  // FMA rate.
+  // elsewhere), for kernels whose lanes are images (lane_taps): batches of 8-15 or 17-21 images
+  // leave AVX-512's 16 lanes idle or too padded, and fill AVX2's 8. Zen 4 runs both widths at
+  // the same FMA rate.
   const KernelTable* half_width = nullptr;
 };
 

@@ -342,7 +342,7 @@ class DirectScatter final : public Strategy {
   }
 
   std::string implementation() const override {
-    // Batch lanes name their width (AVX-512 runs 8 lanes for batches of half its vector).
+    // Batch lanes name their width (AVX-512 runs AVX2's 8 lanes on some NHWC batches).
     if (lane_width_ > 1) return "direct_lanes" + std::to_string(lane_width_) + "_f32__" + kt_.isa_name;
     const char* form = tap_sums_     ? "direct_tap_sums_"
                        : lanes_        ? "direct_dot_staged_"

@@ -90,7 +90,8 @@ bool direct_uses_dot_products(const Params& params, const KernelTable& kernels);
 // group, a batch of at least one vector of images: its batch lanes).
 bool direct_uses_batch_lanes(const Params& params, const KernelTable& kernels);
 // The table whose vectors those lanes are: `kernels`, or its half-width table when the batch
-// fills only half a vector of `kernels` (AVX-512: 8-10 images); null when lanes do not apply.
+// fits its lanes and not those of `kernels` (AVX-512, NHWC: 8-15 or 17-21 images); null when
+// lanes do not apply.
 const KernelTable* direct_batch_lane_kernels(const Params& params, const KernelTable& kernels);
 // Whether direct_scatter runs an NCHW layer image by image on its input staged pixel-major, as
 // dot products along the input channels (few output channels per group, against many input

@@ -4,8 +4,8 @@
 // Zero-free: each phase is further cut into rectangular regions whose pixels all see the same
 // run of valid taps (plan/geometry.hpp), and a region multiplies exactly those taps. Weights are
 // packed once per (phase, group) with K ordered (tap_h, tap_w, ci) (NHWC: W taps last to
-// first), so a region's taps are a few contiguous K-ranges of the same packed panels. The input is gathered through offset tables
-// while packing; no zero-inserted or im2col copy exists.
+// first), so a region's taps are a few contiguous K-ranges of the same packed panels. The input
+// is gathered through offset tables while packing; no zero-inserted or im2col copy exists.
 //
 // Orientation follows the layout so the micro-kernel's vector stores run along contiguous output:
 //   NCHW: C[co][pixel] = W_phase[co][k] * X[k][pixel]   (weights are the prepacked A)
@@ -135,7 +135,9 @@ class Subpixel final : public Strategy {
         // are then one contiguous run of the input (ntw * Cin/g floats) where they were ntw runs
         // of Cin/g, each a row pointer per tile row and a segment of the tile's K loop.
         const bool w_taps_reversed = !nchw_;
-        auto k_of_tap = [&](int64_t jh, int64_t jw) { return (jh * ntw + (w_taps_reversed ? ntw - 1 - jw : jw)) * pr.cig; };
+        auto k_of_tap = [&](int64_t jh, int64_t jw) {
+          return (jh * ntw + (w_taps_reversed ? ntw - 1 - jw : jw)) * pr.cig;
+        };
         std::vector<int64_t> k_w_off(size_t(phase.k_total));
         phase.k_off.resize(size_t(phase.k_total));
         for (int64_t jh = 0; jh < nth; ++jh)
@@ -585,7 +587,8 @@ class Subpixel final : public Strategy {
     const int64_t row_tile_lanes = width - rem + (rem == 0 ? 0 : rem <= kt_.narrow_nr ? kt_.narrow_nr : kt_.nr);
     const bool b_in_place = c_count <= 2 * kt_.mr;  // gemm.cpp's in-place B at any k step
     const bool by_row = channels_on_m_ && width != row_lanes && task.r1 - task.r0 > 1 &&
-                        ((width > kt_.narrow_nr && (16 * (row_lanes - width) <= row_lanes || region_k <= kShortRowReduction || b_in_place)) ||
+                        ((width > kt_.narrow_nr &&
+                          (16 * (row_lanes - width) <= row_lanes || region_k <= kShortRowReduction || b_in_place)) ||
                          (row_group_ > 2 && 4 * width >= 3 * row_tile_lanes));
     const int64_t step = by_row ? width : pixels;
     GemmRunMemo memo;  // every row of the region has the same K
