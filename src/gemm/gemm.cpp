@@ -142,7 +142,8 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   // tune sets (random, diverse, thin), subpixel, 1 thread, best of 2 alternating runs: 0.94x the
   // time (1 image of 64 -> 1 channel, 166x249, k3 s2: 7.2 -> 2.2 ms; 1 image of 32 -> 16,
   // 256x256, k3 s1: 8.8 -> 6.4), none slower beyond noise.
-  const int64_t in_place_max_step = blk.m_count <= 2 * MR ? std::numeric_limits<int64_t>::max() : kInPlaceMaxStep;
+  const int64_t in_place_max_step =
+      gemm_reads_far_b_in_place(blk.m_count, kt) ? std::numeric_limits<int64_t>::max() : kInPlaceMaxStep;
   const bool b_in_place_possible = !blk.b.packed && blk.m_count <= kInPlaceMaxRows &&
                              split_runs(pass, blk.b.inner_off, in_place_max_step, runs, run_length, run_count, blk.run_memo) &&
                              run_count * 8 <= pass.k;  // runs long enough to pay
@@ -411,6 +412,8 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
 }  // namespace
 
 size_t gemm_pack_floats(const KernelTable& kt) { return size_t(kt.k_max * kt.nr + kt.pack_a_floats); }
+
+bool gemm_reads_far_b_in_place(int64_t m_count, const KernelTable& kt) { return m_count <= 2 * int64_t(kt.mr); }
 
 std::vector<int64_t> strided_offsets(int64_t n, int64_t step, int64_t start) {
   std::vector<int64_t> v(size_t(n < 0 ? 0 : n));

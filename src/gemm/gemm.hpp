@@ -88,6 +88,11 @@ void orient(GemmBlock& blk, bool channels_on_m, const Operand& weights, const Op
 // Floats of pack buffer one thread needs for gemm_block().
 size_t gemm_pack_floats(const KernelTable& kt);
 
+// Whether gemm_block() reads a gathered B in place (no packing) whatever the distance between
+// its k rows, for a block of `m_count` rows of A: at most two tiles of them reuse each panel.
+// (It still needs each panel's pixels consecutive.)
+bool gemm_reads_far_b_in_place(int64_t m_count, const KernelTable& kt);
+
 // Computes one C block on the calling thread. `pack` holds gemm_pack_floats() floats, 64-byte
 // aligned. Summation order depends only on the block and the K-ranges, never on threading.
 void gemm_block(const GemmBlock& block, const KernelTable& kt, float* pack);

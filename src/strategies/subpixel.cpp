@@ -585,7 +585,7 @@ class Subpixel final : public Strategy {
     // -> 128 channels, 18x18, k3 s3: 3.6 ms scattered, 5.1 row by row).
     const int64_t rem = width % kt_.nr;
     const int64_t row_tile_lanes = width - rem + (rem == 0 ? 0 : rem <= kt_.narrow_nr ? kt_.narrow_nr : kt_.nr);
-    const bool b_in_place = c_count <= 2 * kt_.mr;  // gemm.cpp's in-place B at any k step
+    const bool b_in_place = gemm_reads_far_b_in_place(c_count, kt_);
     const bool by_row = channels_on_m_ && width != row_lanes && task.r1 - task.r0 > 1 &&
                         ((width > kt_.narrow_nr &&
                           (16 * (row_lanes - width) <= row_lanes || region_k <= kShortRowReduction || b_in_place)) ||
