@@ -308,6 +308,8 @@ THRESHOLDS_BY_ISA = {
 # 32 (the search's 0 ties on the fit set and scores worse held out), plus the one-tap channel
 # and small_cout reduction limits (12 NHWC channels: the diverse set's r18 and r05, 2.2x).
 # Session 22 re-fitted them on all 596 records measured on a Zen 3 (see the top of this file).
+# Session 33 (Zen 1, tune_zen1_s33.json: tools/random_layers.py 12 3340 + random_layers_diverse.py 12
+# 3341, bench/data/random_layers_zen1_s33.csv) set short_reduction_via_max_output to AVX-512's.
 THRESHOLDS_BY_ISA["avx2"] = dict(small_cout=4, dot_channels_nhwc=16, via_channels=1 << 30, via_cog=8,
                                  via_macs_per_element=32, via_width=0, short_reduction=32, col2im_channels_nchw=4,
                                  col2im_cin_nchw=32, col2im_channels_nhwc=4, col2im_cin_nhwc=64,
@@ -316,7 +318,7 @@ THRESHOLDS_BY_ISA["avx2"] = dict(small_cout=4, dot_channels_nhwc=16, via_channel
                                  one_tap_subpixel_max_macs=1024, one_tap_col2im_channels_nchw=8,
                                  one_tap_subpixel_channels_nhwc=1 << 30, small_cout_max_reduction=512,
                                  image_lanes_pixels=256, image_lanes_cin=32, short_reduction_channels=128,
-                                 lanes_panel_channels=1 << 30, short_reduction_via_max_output=1 << 30,
+                                 lanes_panel_channels=1 << 30, short_reduction_via_max_output=8 << 20,
                                  grouped_via_nchw_groups=4, grouped_via_nchw_cig=16, grouped_via_nchw_cog=8,
                                  few_channels_via_nchw=0)
 THRESHOLDS = THRESHOLDS_BY_ISA["avx512f"]
@@ -457,6 +459,7 @@ DEFAULT_DATA.append("bench/data/avx512/tune_half_lanes_nhwc_s32.json")  # sessio
 DEFAULT_DATA.append("bench/data/avx512/tune_remeasure_random_nchw_s32.json")  # session 32: NCHW random/diverse/thin
 DEFAULT_DATA.append("bench/data/avx512/tune_remeasure_random_nhwc_s32.json")  # session 32: NHWC, with via NCHW
 DEFAULT_DATA.append("bench/data/avx512/tune_few_channels_nhwc_s32.json")  # session 32: NHWC 1-3 channels
+DEFAULT_DATA.append("bench/data/avx2/tune_zen1_s33.json")  # session 33: 24 new random layers on a Zen 1
 RULES_IN_USE = rules_measured
 CANDIDATES = {"previous": rules_previous, "session 2": rules_session2,
               "AVX-512 thresholds": lambda f: rules_measured(f, THRESHOLDS_BY_ISA["avx512f"]),

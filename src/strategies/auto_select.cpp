@@ -104,12 +104,18 @@ constexpr Thresholds kAvx512Thresholds{
 // tune_diverse2.json and scoring it: 83 of 96 (1.062x) against the Zen 1 thresholds' 82 (1.078x).
 // Two rules gained a threshold there: direct's image lanes also for 32 input channels per group
 // on any image size, and short-reduction NCHW layers with many GEMM channels go through NHWC.
+// Session 33 ran on a Zen 1 (AVX2, 128-bit FMA units, 8 MiB L3) and measured 24 new random layers
+// there (bench/data/avx2/tune_zen1_s33.json, never fitted on): 73 of 96 picks within 5%
+// (1.054x). The worst, 2 images of 1 -> 128 channels, 256x256, k3 s3 (300 MB of output), ran
+// 1.43x / 1.76x slower through NHWC copies than on subpixel: the short-reduction rule's output
+// limit, which AVX2 lacked for want of data past L3, is now AVX-512's (75 of 96, 1.043x; the
+// Zen 3 data 654 -> 656 of 732, nothing slower than 1.03x).
 // SSE2 machines share them for want of their own data.
 constexpr Thresholds kAvx2Thresholds{
     4, 1024,                    // one_tap_subpixel_reduction, one_tap_subpixel_max_macs
     8, kNever,                  // one_tap_col2im_channels_nchw, one_tap_subpixel_channels_nhwc
     4, 512, 16, 32, 128,        // small_cout, small_cout_max_reduction, dot_channels_nhwc, short_reduction(_channels)
-    double(kNever),             // short_reduction_via_max_output (no AVX2 data past L3)
+    8 << 20,                    // short_reduction_via_max_output (session 33, as on AVX-512)
     4, 128,                     // nhwc_direct_reduction, nhwc_direct_cog
     4, 32, 4, 64,               // col2im channels / Cin per group, NCHW then NHWC
     32, 65536,                  // small_image_reduction, small_image_pixels
