@@ -1,4 +1,4 @@
-// The one place strategies get threads from: a dynamic OpenMP loop over independent tasks.
+// The one place strategies get threads from: OpenMP loops over independent tasks.
 // Tasks must write disjoint outputs; which thread runs a task never changes what it computes,
 // so results are bitwise identical for any thread count.
 #pragma once
@@ -10,26 +10,47 @@
 
 namespace tconv::detail {
 
+// Runs body(thread_id, team) on each thread of a team of min(threads, count) threads; inline
+// on the calling thread when that is one.
+template <class B>
+void on_team(int threads, int64_t count, B&& body) {
+  const int team = int(std::min<int64_t>(count, std::max(threads, 1)));
+  if (team <= 1) {
+    body(0, 1);
+    return;
+  }
+#pragma omp parallel num_threads(team)
+  body(omp_get_thread_num(), team);
+}
+
 // Calls f(task, thread_id) for every task in [0, count), thread_id in [0, threads).
 template <class F>
 void parallel_for(int threads, int64_t count, F&& f) {
-  if (threads <= 1 || count <= 1) {
-    for (int64_t i = 0; i < count; ++i) f(i, 0);
-    return;
-  }
   // Many tasks are taken a few at a time: one shared counter step per task cost more than the
   // task itself where there are hundreds of tiny ones (4 images of a depthwise 64-channel layer,
   // 8x36: 256 tasks of 0.3 us, 2 threads slower than 1), and kChunksPerThread chunks each still
   // even out the threads.
   constexpr int64_t kChunksPerThread = 16;
-  const int team = int(count < threads ? count : threads);
-  const int64_t chunk = std::max<int64_t>(1, count / (kChunksPerThread * team));
-#pragma omp parallel num_threads(team)
-  {
-    const int tid = omp_get_thread_num();
+  on_team(threads, count, [&](int tid, int team) {
+    if (team == 1) {
+      for (int64_t i = 0; i < count; ++i) f(i, 0);
+      return;
+    }
+    const int64_t chunk = std::max<int64_t>(1, count / (kChunksPerThread * team));
 #pragma omp for schedule(dynamic, chunk)
     for (int64_t i = 0; i < count; ++i) f(i, tid);
-  }
+  });
+}
+
+// Calls f(task, thread_id) for every task in [0, count), thread t taking the same contiguous
+// share of the tasks on every call: for memory-bound copies, where a thread that writes the same
+// part of a buffer call after call finds its lines in its own cache, while a dynamic schedule
+// hands them to the other core at random and each store first pulls its line across.
+template <class F>
+void parallel_for_static(int threads, int64_t count, F&& f) {
+  on_team(threads, count, [&](int tid, int team) {
+    for (int64_t i = count * tid / team; i < count * (tid + 1) / team; ++i) f(i, tid);
+  });
 }
 
 // Calls f(begin, end) for contiguous ranges covering [0, count), a few per thread: for cheap
