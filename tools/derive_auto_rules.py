@@ -300,7 +300,7 @@ THRESHOLDS_BY_ISA = {
                     image_lanes_pixels=0, image_lanes_cin=64, short_reduction_channels=128,
                     lanes_panel_channels=8, short_reduction_via_max_output=8 << 20,
                     grouped_via_nchw_groups=4, grouped_via_nchw_cig=16, grouped_via_nchw_cog=8,
-                    few_channels_via_nchw=3)
+                    few_channels_via_nchw=3, one_tap_untapped_via_channels=1 << 30)
 }
 # Fitted (`--search`) on the AVX2 suite, random and thin-NHWC records; tune_holdout.json was kept
 # out of the fit and scores it (see main()). Session 13 re-measured the NCHW records (cheaper
@@ -320,7 +320,7 @@ THRESHOLDS_BY_ISA["avx2"] = dict(small_cout=4, dot_channels_nhwc=16, via_channel
                                  image_lanes_pixels=256, image_lanes_cin=32, short_reduction_channels=128,
                                  lanes_panel_channels=1 << 30, short_reduction_via_max_output=8 << 20,
                                  grouped_via_nchw_groups=4, grouped_via_nchw_cig=16, grouped_via_nchw_cog=8,
-                                 few_channels_via_nchw=0)
+                                 few_channels_via_nchw=0, one_tap_untapped_via_channels=32)
 THRESHOLDS = THRESHOLDS_BY_ISA["avx512f"]
 GRID = dict(small_cout=[0, 2, 4, 8], dot_channels_nhwc=[0, 4, 8, 16, 32], via_channels=[256, 1 << 30],
             via_cog=[8, 16], via_macs_per_element=[0, 32, 64, 96, 128, 192, 256, 384],
@@ -337,7 +337,8 @@ GRID = dict(small_cout=[0, 2, 4, 8], dot_channels_nhwc=[0, 4, 8, 16, 32], via_ch
             short_reduction_channels=[64, 128, 256, 512, 1 << 30], lanes_panel_channels=[4, 8, 16, 1 << 30],
             short_reduction_via_max_output=[2 << 20, 4 << 20, 8 << 20, 16 << 20, 1 << 30],
             grouped_via_nchw_groups=[2, 4, 8, 16, 1 << 30], grouped_via_nchw_cig=[0, 2, 4, 8, 16, 32],
-            grouped_via_nchw_cog=[0, 4, 8, 16, 32, 64], few_channels_via_nchw=[0, 1, 2, 3, 4, 8])
+            grouped_via_nchw_cog=[0, 4, 8, 16, 32, 64], few_channels_via_nchw=[0, 1, 2, 3, 4, 8],
+            one_tap_untapped_via_channels=[16, 32, 64, 128, 1 << 30])
 
 
 COUPLED = [("nhwc_direct_reduction", "nhwc_direct_cog"), ("via_cog", "via_macs_per_element"),
@@ -393,6 +394,12 @@ def rules_measured(f, P=None):
     if (nchw and not f["one_tap"] and (f["H"] * f["W"] <= P["image_lanes_pixels"] or f["cig"] <= P["image_lanes_cin"])
             and f["image_lanes"]):
         return "direct_scatter"
+    # Session 34 (AVX2, tune_zen2_s34.json): NCHW one-tap layers with phases no tap reaches (k < s)
+    # and many GEMM channels run through NHWC copies.
+    untapped = tapped_fraction(f["kh"], f["sh"], f["dh"]) * tapped_fraction(f["kw"], f["sw"], f["dw"]) < 1
+    if (nchw and one_tap_subpixel and untapped and f["g"] == 1
+            and f["gemm_channels"] >= P["one_tap_untapped_via_channels"]):
+        return "subpixel_via_nhwc"
     # Session 10 (AVX2 data): NCHW layers where each output reads one input pixel (k <= s) and
     # enough input channels: subpixel stacks every phase on one GEMM. Session 11: not with so many
     # multiply-adds per element that the NHWC copies are cheap (unet_up1: 683).
@@ -460,6 +467,7 @@ DEFAULT_DATA.append("bench/data/avx512/tune_remeasure_random_nchw_s32.json")  # 
 DEFAULT_DATA.append("bench/data/avx512/tune_remeasure_random_nhwc_s32.json")  # session 32: NHWC, with via NCHW
 DEFAULT_DATA.append("bench/data/avx512/tune_few_channels_nhwc_s32.json")  # session 32: NHWC 1-3 channels
 DEFAULT_DATA.append("bench/data/avx2/tune_zen1_s33.json")  # session 33: 24 new random layers on a Zen 1
+DEFAULT_DATA.append("bench/data/avx2/tune_zen2_s34.json")  # session 34: 24 new random layers on a Zen 2
 RULES_IN_USE = rules_measured
 CANDIDATES = {"previous": rules_previous, "session 2": rules_session2,
               "AVX-512 thresholds": lambda f: rules_measured(f, THRESHOLDS_BY_ISA["avx512f"]),

@@ -55,6 +55,9 @@ struct Thresholds {
   // NHWC layers of at most this many Cin/g and Cout/g (one-tap ones only up to stride 2 x 2),
   // too few images for batch lanes: direct through NCHW copies (0: never).
   int64_t few_channels_via_nchw;
+  // NCHW one-tap layers with phases no tap reaches (k < s): subpixel through NHWC copies from
+  // this many GEMM channels on (kNever: never).
+  int64_t one_tap_untapped_via_channels;
 };
 
 constexpr int64_t kNever = int64_t{1} << 30;
@@ -96,7 +99,8 @@ constexpr Thresholds kAvx512Thresholds{
     0, 64,                      // image_lanes_pixels, image_lanes_cin (rule 4 up to 64 Cin/g, any image)
     8,                          // lanes_panel_channels (session 27)
     4, 16, 8,                   // grouped_via_nchw_groups, _cig, _cog (session 31)
-    3};                         // few_channels_via_nchw (session 32)
+    3,                          // few_channels_via_nchw (session 32)
+    kNever};                    // one_tap_untapped_via_channels (AVX2's 32 moves 2 of 1100 picks)
 // AVX2: fitted in sessions 10-17 on an AVX2 Zen 1, re-fitted in session 22 on an AVX2 Zen 3
 // after every set was re-measured there (bench/data/avx2/, 596 measurements; the Zen 1 files
 // are in git history). The Zen 1 thresholds scored 522 of 596 within 5% of the winner (geomean
@@ -110,6 +114,10 @@ constexpr Thresholds kAvx512Thresholds{
 // 1.43x / 1.76x slower through NHWC copies than on subpixel: the short-reduction rule's output
 // limit, which AVX2 lacked for want of data past L3, is now AVX-512's (75 of 96, 1.043x; the
 // Zen 3 data 654 -> 656 of 732, nothing slower than 1.03x).
+// Session 34 ran on a Zen 2 (AVX2, 256-bit FMA units, 16 MiB L3) and measured 24 more new random
+// layers there (bench/data/avx2/tune_zen2_s34.json): 77 of 96 within 5% (1.069x), all misses
+// NCHW. One rule came of them (one_tap_untapped_via_channels): 81 of 96 (1.056x), and on the older
+// data Zen 3 656 -> 661 of 732, Zen 1 75 -> 77 of 96.
 // SSE2 machines share them for want of their own data.
 constexpr Thresholds kAvx2Thresholds{
     4, 1024,                    // one_tap_subpixel_reduction, one_tap_subpixel_max_macs
@@ -123,7 +131,8 @@ constexpr Thresholds kAvx2Thresholds{
     256, 32,                    // image_lanes_pixels, image_lanes_cin
     kNever,                     // lanes_panel_channels (Zen 3: dcgan_g5 NCHW direct 1.4x faster)
     4, 16, 8,                   // grouped_via_nchw_groups, _cig, _cog (session 31, as on AVX-512)
-    0};                         // few_channels_via_nchw (no AVX2 data)
+    0,                          // few_channels_via_nchw (no AVX2 data)
+    32};                        // one_tap_untapped_via_channels (session 34)
 
 PhaseShape phase_shape(int64_t k, int64_t s, int64_t d) {
   std::map<int64_t, int64_t> taps_of_residue;
@@ -260,6 +269,18 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
     return {"direct_scatter", "NCHW, at most 4 output channels per group against Cin/g = " + n(double(cig)) +
                                   ", too few images for lanes across them, a small image or few input channels: "
                                   "direct dot products on each image staged pixel-major"};
+  }
+  if (nchw && one_tap_subpixel && p.groups == 1 && (sh.tapped_fraction < 1 || sw.tapped_fraction < 1) &&
+      gemm_channels >= t.one_tap_untapped_via_channels) {
+    // Session 34 (Zen 2, AVX2): phases no tap reaches (k < s) leave gaps in every NCHW output row:
+    // subpixel stores the tapped phases' outputs s apart, one by one on AVX2, and fills the gaps
+    // with bias in a second pass; through NHWC each pixel's channels are whole vectors and the
+    // transpose writes whole rows. 8 images of 256 -> 96 channels, 33x42, k1 s2, 1 / 2 threads:
+    // subpixel 13.1 / 7.7 ms, through NHWC 8.7 / 4.3 (bench/data/avx2/tune_zen2_s34.json, r08);
+    // the Zen 3 and Zen 1 data agree (48 -> 128, k1 s2: 0.97x / 0.75x). Not with few GEMM
+    // channels (128 -> 8, k1 s2: through NHWC 1.9x slower), whose copies outweigh the GEMM.
+    return {"subpixel_via_nhwc", "NCHW, one input pixel per output, phases no tap reaches and " + n(double(gemm_channels)) +
+                                     " GEMM channels: subpixel on NHWC copies writes whole rows instead of strided phase outputs"};
   }
   const double macs_per_element = double(p.useful_macs()) / double(p.input_elements() + p.output_elements());
   if (nchw && one_tap_subpixel && reduction >= double(t.one_tap_subpixel_reduction) &&

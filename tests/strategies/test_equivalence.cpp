@@ -794,6 +794,32 @@ TEST_CASE("auto: NCHW short reductions past 32 MiB of tapped output stay on subp
   }
 }
 
+TEST_CASE("auto on AVX2: NCHW one-tap layers with untapped phases and many GEMM channels go through NHWC (session 34)", "[auto]") {
+  // bench/data/avx2/tune_zen2_s34.json (Zen 2), r08: 8 images of 256 -> 96 channels, 33x42, k1 s2
+  // (three of four phases bias only), 1 / 2 threads: subpixel 13.1 / 7.7 ms, through NHWC
+  // 8.7 / 4.3. Not with 8 GEMM channels (n02 of tune_diverse2.json: through NHWC 1.9x slower),
+  // nor where every phase has a tap (k = s), nor on AVX-512 (no gain on its data).
+  const Params r08 = Params::parse("N=8 Cin=256 Cout=96 H=33 W=42 kh=1 kw=1 sh=2 sw=2 ct=0 cl=0 oh=65 ow=83");
+  const Params n02 = Params::parse("N=2 Cin=128 Cout=8 H=55 W=29 kh=1 kw=1 sh=2 sw=2 ct=0 cl=0 oh=109 ow=57");
+  const Params every_phase = Params::parse("N=8 Cin=256 Cout=96 H=33 W=42 kh=2 kw=2 sh=2 sw=2 ct=0 cl=0 oh=66 ow=84");
+  Params nhwc = r08;
+  nhwc.layout = Layout::nhwc;
+  for (const detail::KernelTable* kt : test::kernel_tables()) {
+    INFO(kt->isa_name);
+    const detail::Choice c = detail::choose_strategy(r08, *kt);
+    INFO(c.reason);
+    CHECK((c.strategy == "subpixel_via_nhwc") == (kt->isa != detail::Isa::avx512f));
+    for (const Params* p : {&n02, &every_phase}) {
+      const detail::Choice other = detail::choose_strategy(*p, *kt);
+      INFO(other.reason);
+      CHECK_THAT(other.reason, !Catch::Contains("phases no tap reaches"));
+    }
+    CHECK(detail::choose_strategy(nhwc, *kt).strategy == "subpixel");
+  }
+  std::mt19937 rng(71);
+  check_all(Params::parse("N=2 Cin=40 Cout=36 H=7 W=11 kh=1 kw=1 sh=2 sw=3 ct=0 cl=1 oh=14 ow=31 bias=1 act=relu"), rng);
+}
+
 TEST_CASE("auto on AVX-512: NHWC layers of few GEMM channels run subpixel's narrow tile (session 30)", "[auto]") {
   // bench/data/avx512/tune_narrow_nhwc_s30.json (1 thread): h22 (4 images of 64 -> 16 channels,
   // 5x9, k4 s1) subpixel 3.3x faster than gemm_col2im; rand02 (16 images of 1 -> 3, 256x256,
