@@ -35,6 +35,10 @@ struct TileStore {
   // col_off[j] == col_off[0] + 2j for all j < nr: one of two interleaved output phases, written
   // with masked vector stores where the ISA has them (the other phase's lanes untouched).
   bool col_stride2;
+  // The floats between strided columns belong to the caller's other phases, which no other
+  // thread writes meanwhile: ISAs without masked stores (AVX2) may then read and rewrite them
+  // unchanged, to store every other column as whole vectors.
+  bool gaps_writable;
   bool accumulate;         // add to what C holds
   bool finish;             // last K block: add bias, apply the activation
   const float* bias_row;   // bias_row[i] added to row i (may be null)

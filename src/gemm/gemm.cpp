@@ -243,6 +243,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
                             contiguous,
                             groups ? int(phase_stride) : 1,
                             phase_stride == 2,
+                            blk.c_rows_private,
                             accumulate,
                             finish,
                             blk.bias_row ? blk.bias_row + m : nullptr,

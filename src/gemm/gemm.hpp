@@ -72,6 +72,9 @@ struct GemmBlock {
   const float* bias_col = nullptr;     // indexed by absolute n
   const Epilogue* epilogue = nullptr;  // null: store the plain product
   GemmRunMemo* run_memo = nullptr;     // optional, see GemmRunMemo
+  // No other thread writes C's rows during the call, so the floats between strided columns
+  // (other phases' outputs) may be read and rewritten unchanged (TileStore::gaps_writable).
+  bool c_rows_private = false;
   // C is far beyond the caches (the caller's output, tens of megabytes): passes of K up to this
   // prefetch, in each tile, the lines it will store for the next panel (see run_pass); 0: never.
   int64_t prefetch_c_max_k = 0;

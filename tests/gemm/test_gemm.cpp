@@ -28,9 +28,10 @@ namespace {
 // image_w > 0: the n columns are pixels of rows image_w wide, each output row 3 floats longer
 // than its pixels take (a panel straddling rows stores in runs).
 // every_other: each C row writes columns 0, 2, 4, ... of its own output row (one of two W phases
-// whose rows do not pair up), the floats between left as they are.
+// whose rows do not pair up), the floats between left as they are; 2: the same with C's rows
+// private to the call (GemmBlock::c_rows_private: AVX2 reads and rewrites the floats between).
 void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool prepack_a, bool accumulate,
-                std::mt19937& rng, int64_t phases = 1, int64_t image_w = 0, bool every_other = false,
+                std::mt19937& rng, int64_t phases = 1, int64_t image_w = 0, int every_other = 0,
                 const Epilogue& epilogue = Epilogue::leaky_relu(0.25f)) {
   const int64_t out_row = phases * image_w + 3, image_rows = image_w > 0 ? (n + image_w - 1) / image_w : 0;
   const int64_t lda = k + 3, ldb = n + 5, ldc = std::max((every_other ? 2 : phases) * n, image_rows * out_row) + 7;
@@ -69,6 +70,7 @@ void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool pre
   blk.bias_row = bias.data();
   blk.epilogue = &epilogue;
   blk.prefetch_c_max_k = (m + n) % 2 == 0 ? k : 0;  // (prefetching the next panel's C lines changes no result)
+  blk.c_rows_private = every_other == 2;
   gemm_block(blk, kt, pack.data());
   std::vector<bool> written(c.size(), false);
   for (int64_t i = 0; i < m; ++i)
@@ -129,8 +131,8 @@ TEST_CASE("GEMM micro-kernels and driver on every ISA and tile", "[gemm]") {
           for (bool prepack : {false, true}) {
             // No and ReLU activations take the inlined whole-tile store, leaky ReLU the general one.
             const Epilogue& e = activations[size_t(m + n + k) % 3];
-            check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 1, rng, 1, 0, false, e);
-            if (k != KC + 5) check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 0, rng, /*phases=*/2, 0, false, e);
+            check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 1, rng, 1, 0, 0, e);
+            if (k != KC + 5) check_gemm(*kt, m, n, k, prepack, (m + n + k) % 2 == 0, rng, /*phases=*/2, 0, 0, e);
           }
     // Every row count has its own tile body (1..MR wide, 1..2*MR narrow: pixel panels of at most
     // one vector run on the narrow tile).
@@ -146,7 +148,7 @@ TEST_CASE("GEMM micro-kernels and driver on every ISA and tile", "[gemm]") {
       for (int64_t m : {int64_t(12), int64_t(24), 2 * MR + 3})
         for (int64_t n : {int64_t(2), int64_t(kt->narrow_nr) - 1, NR, NR + 3})
           for (const Epilogue& e : activations)
-            for (bool accumulate : {false, true}) check_gemm(*kt, m, n, 7, n % 2 == 0, accumulate, rng, phases, 0, false, e);
+            for (bool accumulate : {false, true}) check_gemm(*kt, m, n, 7, n % 2 == 0, accumulate, rng, phases, 0, 0, e);
     for (int64_t phases : {3, 5, 6, 8, 32})
       for (int64_t m : {MR, 2 * MR + 3, 4 * MR + 1})
         for (int64_t n : {int64_t(kt->narrow_nr) - 1, NR + 3})
@@ -157,7 +159,7 @@ TEST_CASE("GEMM micro-kernels and driver on every ISA and tile", "[gemm]") {
       for (int64_t m : {MR, 2 * MR + 3})
         for (int64_t n : {int64_t(2), int64_t(kt->narrow_nr) - 1, NR - 1, NR, 3 * NR - 2})
           for (bool accumulate : {false, true})
-            check_gemm(*kt, m, n, 13, n % 2 == 0, accumulate, rng, 1, 0, /*every_other=*/true, e);
+            for (int every_other : {1, 2}) check_gemm(*kt, m, n, 13, n % 2 == 0, accumulate, rng, 1, 0, every_other, e);
     // Pixel panels straddling image rows: stored run by run (rows of 5 or 13 pixels, one to four
     // phases, whole and partial tiles, groups cut by a row count no multiple of them), or one
     // float at a time (rows of 3: runs too short).
@@ -191,7 +193,7 @@ TEST_CASE("gemm_streamed_a: the same sums as gemm, bit for bit, for every row co
     for (int64_t mr = 1; mr <= MR; ++mr)
       for (int64_t nr : {int64_t(1), NR - 3, NR}) {
         std::vector<float> want(size_t(MR * (NR + 1)), -7.0f), got = want;
-        const TileStore to_want{want.data(), rows.data(), cols.data(), true, false, false, false, true,
+        const TileStore to_want{want.data(), rows.data(), cols.data(), true, false, false, false, false, true,
                                 nullptr, nullptr, &relu};
         TileStore to_got = to_want;
         to_got.c = got.data();
