@@ -310,6 +310,9 @@ THRESHOLDS_BY_ISA = {
 # Session 22 re-fitted them on all 596 records measured on a Zen 3 (see the top of this file).
 # Session 33 (Zen 1, tune_zen1_s33.json: tools/random_layers.py 12 3340 + random_layers_diverse.py 12
 # 3341, bench/data/random_layers_zen1_s33.csv) set short_reduction_via_max_output to AVX-512's.
+# Session 34 (Zen 2, tune_zen2_s34.json: tools/random_layers.py 12 3440 + random_layers_diverse.py 12
+# 3441, bench/data/random_layers_zen2_s34.csv) added one_tap_untapped_via_channels: Zen 2 80 -> 83
+# of 96 within 5%, Zen 3 656 -> 661 of 732, Zen 1 75 -> 77 of 96 (AVX-512: kNever, 2 of 1100 moved).
 THRESHOLDS_BY_ISA["avx2"] = dict(small_cout=4, dot_channels_nhwc=16, via_channels=1 << 30, via_cog=8,
                                  via_macs_per_element=32, via_width=0, short_reduction=32, col2im_channels_nchw=4,
                                  col2im_cin_nchw=32, col2im_channels_nhwc=4, col2im_cin_nhwc=64,

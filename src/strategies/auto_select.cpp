@@ -115,9 +115,10 @@ constexpr Thresholds kAvx512Thresholds{
 // limit, which AVX2 lacked for want of data past L3, is now AVX-512's (75 of 96, 1.043x; the
 // Zen 3 data 654 -> 656 of 732, nothing slower than 1.03x).
 // Session 34 ran on a Zen 2 (AVX2, 256-bit FMA units, 16 MiB L3) and measured 24 more new random
-// layers there (bench/data/avx2/tune_zen2_s34.json): 77 of 96 within 5% (1.069x), all misses
-// NCHW. One rule came of them (one_tap_untapped_via_channels): 81 of 96 (1.056x), and on the older
-// data Zen 3 656 -> 661 of 732, Zen 1 75 -> 77 of 96.
+// layers there (bench/data/avx2/tune_zen2_s34.json, measured with the session's final kernels):
+// 80 of 96 within 5% (1.063x), all misses NCHW. One rule came of them
+// (one_tap_untapped_via_channels): 83 of 96 (1.051x), and on the older data Zen 3 656 -> 661 of
+// 732, Zen 1 75 -> 77 of 96.
 // SSE2 machines share them for want of their own data.
 constexpr Thresholds kAvx2Thresholds{
     4, 1024,                    // one_tap_subpixel_reduction, one_tap_subpixel_max_macs
@@ -273,10 +274,10 @@ Choice choose_strategy(const Params& p, const KernelTable& kt) {
   if (nchw && one_tap_subpixel && p.groups == 1 && (sh.tapped_fraction < 1 || sw.tapped_fraction < 1) &&
       gemm_channels >= t.one_tap_untapped_via_channels) {
     // Session 34 (Zen 2, AVX2): phases no tap reaches (k < s) leave gaps in every NCHW output row:
-    // subpixel stores the tapped phases' outputs s apart, one by one on AVX2, and fills the gaps
-    // with bias in a second pass; through NHWC each pixel's channels are whole vectors and the
+    // subpixel fills such rows with bias first and stores the tapped phases' outputs s apart over
+    // it, writing every line twice; through NHWC each pixel's channels are whole vectors and the
     // transpose writes whole rows. 8 images of 256 -> 96 channels, 33x42, k1 s2, 1 / 2 threads:
-    // subpixel 13.1 / 7.7 ms, through NHWC 8.7 / 4.3 (bench/data/avx2/tune_zen2_s34.json, r08);
+    // subpixel 12.4 / 7.7 ms, through NHWC 8.7 / 4.4 (bench/data/avx2/tune_zen2_s34.json, r08);
     // the Zen 3 and Zen 1 data agree (48 -> 128, k1 s2: 0.97x / 0.75x). Not with few GEMM
     // channels (128 -> 8, k1 s2: through NHWC 1.9x slower), whose copies outweigh the GEMM.
     return {"subpixel_via_nhwc", "NCHW, one input pixel per output, phases no tap reaches and " + n(double(gemm_channels)) +

@@ -796,8 +796,8 @@ TEST_CASE("auto: NCHW short reductions past 32 MiB of tapped output stay on subp
 
 TEST_CASE("auto on AVX2: NCHW one-tap layers with untapped phases and many GEMM channels go through NHWC (session 34)", "[auto]") {
   // bench/data/avx2/tune_zen2_s34.json (Zen 2), r08: 8 images of 256 -> 96 channels, 33x42, k1 s2
-  // (three of four phases bias only), 1 / 2 threads: subpixel 13.1 / 7.7 ms, through NHWC
-  // 8.7 / 4.3. Not with 8 GEMM channels (n02 of tune_diverse2.json: through NHWC 1.9x slower),
+  // (three of four phases bias only), 1 / 2 threads: subpixel 12.4 / 7.7 ms, through NHWC
+  // 8.7 / 4.4. Not with 8 GEMM channels (n02 of tune_diverse2.json: through NHWC 1.9x slower),
   // nor where every phase has a tap (k = s), nor on AVX-512 (no gain on its data).
   const Params r08 = Params::parse("N=8 Cin=256 Cout=96 H=33 W=42 kh=1 kw=1 sh=2 sw=2 ct=0 cl=0 oh=65 ow=83");
   const Params n02 = Params::parse("N=2 Cin=128 Cout=8 H=55 W=29 kh=1 kw=1 sh=2 sw=2 ct=0 cl=0 oh=109 ow=57");
