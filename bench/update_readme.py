@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Replaces the result tables in README.md with bench/summarize.py's output for the given runs.
 
-Usage: bench/update_readme.py bench/results/latest.json bench/results/latest_nhwc.json
+Usage: bench/update_readme.py bench/results/latest.json bench/results/latest_nhwc.json \
+         bench/results/avx2.json bench/results/avx2_nhwc.json \
+         bench/results/avx2_zen2.json bench/results/avx2_zen2_nhwc.json
 The n-th JSON file replaces the n-th table block of README.md: from its header row
 (`| layer | threads | auto ...`) through the line `geometric mean ... 2 threads ...`.
 """
