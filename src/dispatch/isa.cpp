@@ -61,7 +61,7 @@ const KernelTable& tiles_for_channels(const KernelTable& kt, bool channels_on_m,
     return sum;
   };
   // Only a clear saving switches: within a few percent the tiles' own speeds differ more.
-  return padded_work(*kt.short_tile) < 0.97 * padded_work(*base) ? *kt.short_tile : *base;
+  return padded_work(*kt.short_tile) / kt.short_tile_rate < 0.97 * padded_work(*base) ? *kt.short_tile : *base;
 }
 
 }  // namespace tconv::detail

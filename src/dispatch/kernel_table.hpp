@@ -216,6 +216,11 @@ struct KernelTable {
   // leave AVX-512's 16 lanes idle or too padded, and fill AVX2's 8. Zen 4 runs both widths at
   // the same FMA rate.
   const KernelTable* half_width = nullptr;
+  // The short tile's multiply-add rate relative to this table's tile, per useful row. AVX2's 4x16
+  // holds 8 accumulators, fewer than the 10 FMAs a Zen 2 keeps in flight (2 units x 5 cycles),
+  // and ran at 0.75-0.8 of the 6x16's rate: 12.5% padding (32 channels on 6 rows) cost less than
+  // that (see avx2/kernels.cpp).
+  double short_tile_rate = 1.0;
 };
 
 // A channel dimension of a GEMM-based plan: `count` channels (rows of C when channels_on_m,
@@ -226,7 +231,8 @@ struct ChannelDim {
 };
 
 // The table (kt or kt.short_tile) whose tile pads the channel dimensions least, weighted by their
-// work; kt unless the short tile saves at least 3% of the padded work. Channels are the
+// work and divided by the tile's rate (kt.short_tile_rate); kt unless the short tile saves at
+// least 3% of the time that gives. Channels are the
 // dimension a tile can waste most of: pixel counts are large or run on the narrow tile.
 // row_group > 1 (channels_on_m): the rows come in groups of that many interleaved W phases, and
 // only tables whose tile rows are a multiple of it compete (kt, else kt.grouped_tile, against

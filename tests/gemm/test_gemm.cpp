@@ -553,5 +553,14 @@ TEST_CASE("tiles_for_channels: the short tile only where it pads the channels cl
     CHECK(pick(true, {{100 * kt->mr + short_tile->mr, 1.0}}) == kt);
     // Channels on N: both tiles are equally wide.
     CHECK(pick(false, {{m, 1.0}}) == kt);
+    // A short tile of a lower rate must save more padding than the rate it loses.
+    for (int64_t rows = short_tile->mr; rows <= 128; rows += short_tile->mr) {
+      const double saved = double(rows) / double(round_up(rows, kt->mr));
+      if (saved < 0.97 && saved > 0.97 * kt->short_tile_rate) CHECK(pick(true, {{rows, 1.0}}) == kt);
+    }
+    if (kt->isa == Isa::avx2) {
+      CHECK(pick(true, {{32, 1.0}}) == kt);          // 36 rows on 6x16 beat 32 on 4x16
+      CHECK(pick(true, {{8, 1.0}}) == short_tile);  // 12 rows on 6x16 do not
+    }
   }
 }
