@@ -253,9 +253,16 @@ class Subpixel final : public Strategy {
   // 64 -> 256, 28x28, k3 s3: 4.46 -> 2.78 ms at 1 thread; 1 -> 256, 16x16, k3 s3: 0.38 -> 0.09).
   // Wider outputs keep the phase-split rows: there, tiles storing straight into an output far
   // beyond the caches were up to 1.25x slower than a cached scratch interleaved row by row.
+  // Only onto a tile that runs at the full rate: AVX2's one tile of a multiple of 4 rows is the
+  // short 4x16 (short_tile_rate), and stride-4 layers ran faster scattered from the 6x16 (16
+  // NCHW layers of the tune data, Zen 2, 1 thread, best of 2 alternating runs: 0.934x the time;
+  // 4 images of 128 -> 64 channels, 18x18, k4 s4: 8.65 -> 5.31 ms).
   static int64_t stacked_w_phases(const Problem& pr, bool channels_on_m, const std::vector<std::vector<int64_t>>& w_groups) {
     const int64_t s = pr.params.stride.w;
     if (!channels_on_m || s < 3 || s > kMaxRowGroup || pr.params.output.w >= kSplitMinOutputWidth) return 1;
+    const KernelTable& kt = *pr.kernels;
+    auto full_rate_fit = [&](const KernelTable* t, double rate) { return t != nullptr && t->mr % s == 0 && rate >= 1; };
+    if (!full_rate_fit(&kt, 1) && !full_rate_fit(kt.grouped_tile, 1) && !full_rate_fit(kt.short_tile, kt.short_tile_rate)) return 1;
     for (const auto& members : w_groups)
       if (int64_t(members.size()) == s) return s;
     return 1;
