@@ -481,7 +481,8 @@ TEST_CASE("Subpixel NCHW stacked W phases of strides 3 and 4: groups interleaved
           "[sweep][groups]") {
   // Outputs narrower than the phase-split rows take, all W phases in one group (kw a multiple of
   // the stride): each tile's rows come as groups of sw neighbouring outputs, stored interleaved
-  // (AVX-512: on the 12-row tile). Rows by row (28 and 13 pixels) and panels across rows (18
+  // (AVX-512: on the 12-row tile; AVX2 stacks stride 3 on its 6x16 and stores stride 4 scattered,
+  // its only 4-row tile being the slower short one). Rows by row (28 and 13 pixels) and panels across rows (18
   // pixels: run-by-run stores), a crop that reorders the phases' first outputs, two taps per
   // phase, groups, K beyond one GEMM pass, activations inline (none, ReLU) and out of line.
   std::mt19937 rng(53);
