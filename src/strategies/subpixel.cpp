@@ -261,8 +261,8 @@ class Subpixel final : public Strategy {
     const int64_t s = pr.params.stride.w;
     if (!channels_on_m || s < 3 || s > kMaxRowGroup || pr.params.output.w >= kSplitMinOutputWidth) return 1;
     const KernelTable& kt = *pr.kernels;
-    auto full_rate_fit = [&](const KernelTable* t, double rate) { return t != nullptr && t->mr % s == 0 && rate >= 1; };
-    if (!full_rate_fit(&kt, 1) && !full_rate_fit(kt.grouped_tile, 1) && !full_rate_fit(kt.short_tile, kt.short_tile_rate)) return 1;
+    auto fits = [&](const KernelTable* t) { return t != nullptr && t->mr % s == 0; };
+    if (!fits(&kt) && !fits(kt.grouped_tile) && !(fits(kt.short_tile) && kt.short_tile_rate >= 1)) return 1;
     for (const auto& members : w_groups)
       if (int64_t(members.size()) == s) return s;
     return 1;
