@@ -57,6 +57,23 @@ using GemmUkernel = void (*)(int64_t segments, const int64_t* kc, const float* c
 using GemmDirectAUkernel = void (*)(int64_t segments, const int64_t* kc, const float* const* a_rows,
                                     const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& store);
 
+// The last mr <= MR / 2 rows of a block (a region's pixel count is rarely a multiple of MR) across
+// across_panels(MR, mr) neighbouring B micro-panels packed NR wide, as one tile of that many times
+// NR columns: A packed (a[s][k*MR + i]) or, for the direct-A entry, read in place (a[s*MR + i][k]);
+// B panel p of segment s at b_seg[s] + p * b_panel_stride, 64-byte aligned, k rows NR apart.
+// Columns [0, nr) are stored; every panel is read whole.
+using GemmAcrossUkernel = void (*)(int64_t segments, const int64_t* kc, const float* const* a,
+                                   const float* const* b_seg, int64_t b_panel_stride, int64_t mr, int64_t nr,
+                                   const TileStore& store);
+
+// How many B panels GemmAcrossUkernel spans with mr rows of an MR-row tile: as many as keep its
+// accumulators within the full tile's, at most kMaxAcrossPanels; 1 (the plain tile) past MR / 2
+// (and for no rows).
+constexpr int64_t kMaxAcrossPanels = 4;
+constexpr int64_t across_panels(int64_t tile_rows, int64_t mr) {
+  return mr < 1 || 2 * mr > tile_rows ? 1 : (tile_rows / mr < kMaxAcrossPanels ? tile_rows / mr : kMaxAcrossPanels);
+}
+
 // The narrow tile (2*MR x narrow_nr): A rows of two consecutive MR-row micro-panels, the second
 // at a_seg[s] + a_panel_stride (read only when mr > MR; 0 otherwise); B micro-panels packed
 // narrow_nr wide. For pixel panels too narrow for the wide tile.
@@ -174,6 +191,13 @@ struct KernelTable {
   // cached, each tile run against a group of B panels): prefetches A ahead in software, which
   // the hardware prefetchers alone did not keep up with. Costs a little where A is cached.
   GemmUkernel gemm_streamed_a;
+  // The same for a prepacked B too big to stay in L2 (NHWC weights of many output channels and a
+  // long reduction): prefetches B ahead.
+  GemmUkernel gemm_streamed_b;
+  // A block's last rows across several B panels (GemmAcrossUkernel), A packed / A in place. A
+  // tile of few rows holds few accumulators, and its FMAs wait on each other's latency: AVX2's
+  // 6x16 with 2 rows left keeps 4 FMAs in flight where a Zen 2 takes 10 (2 units x 5 cycles).
+  GemmAcrossUkernel gemm_across, gemm_direct_a_across;
   GemmDirectAUkernel gemm_direct_a;
   const char* gemm_name;  // e.g. f32_gemm_14x32__avx512f
   int mr, nr;

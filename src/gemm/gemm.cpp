@@ -167,10 +167,12 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   // A prepacked and too big to stay in L2 while one B panel runs over all of it (square 2048:
   // 16 MiB, read from L3 or memory once per panel): each A tile runs against a group of B
   // panels (below) on the kernel that prefetches A.
-  constexpr int64_t kCachedAFloats = 64 << 10;
+  constexpr int64_t kCachedFloats = 64 << 10;
   const bool b_gathered = blk.a.packed && !blk.b.packed;
-  const bool a_tiles_outer = b_gathered && blk.m_count * pass.k > kCachedAFloats;
-  const GemmUkernel gemm_packed = a_tiles_outer ? kt.gemm_streamed_a : kt.gemm;
+  const bool a_tiles_outer = b_gathered && blk.m_count * pass.k > kCachedFloats;
+  // B prepacked (NHWC weights) and as big: every A block streams all of it from L3 again.
+  const bool b_streamed = !blk.a.packed && blk.b.packed && blk.n_count * pass.k > kCachedFloats;
+  const GemmUkernel gemm_packed = a_tiles_outer ? kt.gemm_streamed_a : b_streamed ? kt.gemm_streamed_b : kt.gemm;
   // The output columns of B panel `jr` (narrow: narrow_nr wide): contiguous, or `phase_stride`
   // (2 to kMaxRowGroup) apart, one of that many interleaved W phases (0: neither, or a
   // bias per column, which the interleaving stores do not take).
@@ -200,6 +202,20 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   // 16.2 / 8.4 ms; 1 -> 64, 256x256, k2 s2 (67 MB) 8.5 / 4.1 -> 6.0 / 2.8. (With C in cache the
   // prefetches cost up to 6%.) The caller knows where C lives and bounds K: prefetch_c_max_k.
   const bool prefetch_output = finish && pass.k <= blk.prefetch_c_max_k;
+  auto tile_store = [&](int64_t m, int64_t n, bool contiguous, int rows_interleaved, bool col_stride2) {
+    return TileStore{blk.c,
+                     blk.c_row_off + m,
+                     blk.c_col_off + n,
+                     contiguous,
+                     rows_interleaved,
+                     col_stride2,
+                     blk.c_rows_private,
+                     accumulate,
+                     finish,
+                     blk.bias_row ? blk.bias_row + m : nullptr,
+                     blk.bias_col ? blk.bias_col + n : nullptr,
+                     &epilogue};
+  };
   // One micro-tile column: B panel `jr` against rows [ic, ic + mc) of A. A narrow panel (B
   // packed narrow_nr wide, or the first narrow_nr columns of a prepacked one) runs on the narrow
   // tile, 2 * MR rows at a time.
@@ -237,18 +253,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
       bool groups = phase_stride > 0 && mr % phase_stride == 0;
       for (int64_t i = 0; groups && i < mr; i += phase_stride)
         for (int64_t r = 1; groups && r < phase_stride; ++r) groups = blk.c_row_off[m + i + r] == blk.c_row_off[m + i] + r;
-      const TileStore store{blk.c,
-                            blk.c_row_off + m,
-                            col,
-                            contiguous,
-                            groups ? int(phase_stride) : 1,
-                            phase_stride == 2,
-                            blk.c_rows_private,
-                            accumulate,
-                            finish,
-                            blk.bias_row ? blk.bias_row + m : nullptr,
-                            blk.bias_col ? blk.bias_col + n : nullptr,
-                            &epilogue};
+      const TileStore store = tile_store(m, n, contiguous, groups ? int(phase_stride) : 1, phase_stride == 2);
       if (mode == TileMode::a_in_place) {
         (narrow ? kt.gemm_direct_a_narrow : kt.gemm_direct_a)(segments, lengths, a_seg, b_ptr, mr, nr, store);
       } else if (narrow) {
@@ -258,6 +263,30 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
         gemm_packed(segments, lengths, a_seg, b_ptr, b_step, mr, nr, store);
       }
     }
+  };
+  // The last mr rows of a block, B prepacked: across_panels(MR, mr) panels at a time from panel
+  // jr on, where that many exist and their columns are consecutive (NHWC channels of one phase).
+  // Returns the columns done, 0 when the panels do not qualify (the caller runs panel jr alone).
+  // (b_ptr: panel jr's segments.) tfgan_2 NHWC (regions 1-3 pixels wide: tiles of 6 + 2 rows),
+  // Zen 2 AVX2, plans for 2 threads: a quarter of the time was in 2-row tiles at 4 FMAs in
+  // flight. Not for a short reduction, where a tile is mostly its stores and the driver's work:
+  // 1 image of 48 -> 128 channels, 3x48, k2 s2 (K 48) and three layers of K 12-24 ran 2-4% slower.
+  constexpr int64_t kAcrossMinK = 64;
+  const bool across = !narrow_b && blk.b.packed && pass.k >= kAcrossMinK;
+  const int64_t b_panel_stride = blk.b.packed_k * NR;
+  auto rows_across = [&](int64_t m, int64_t mr, int64_t jr, const float* const* a_seg, int64_t segments,
+                         const int64_t* lengths, bool a_is_in_place) -> int64_t {
+    const int64_t panels = across_panels(MR, mr);
+    if (!across || panels < 2 || jr + (panels - 1) * NR >= blk.n_count) return 0;
+    const int64_t n = blk.n0 + jr, nr = std::min(panels * NR, blk.n_count - jr);
+    const int64_t* col = blk.c_col_off + n;
+    if (col[nr - 1] != col[0] + nr - 1) return 0;
+    for (int64_t j = 1; j < nr - 1; ++j)
+      if (col[j] != col[0] + j) return 0;
+    const TileStore store = tile_store(m, n, true, 1, false);
+    (a_is_in_place ? kt.gemm_direct_a_across : kt.gemm_across)(segments, lengths, a_seg, b_ptr, b_panel_stride, mr, nr,
+                                                               store);
+    return nr;
   };
   if (a_in_place) {
     // Tile rows outer, so a tile's A rows are still in L1 for the next B panels; their row
@@ -271,10 +300,18 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
         const float* run = blk.a.src + blk.a.inner_off[runs[q].k];
         for (int64_t i = 0; i < mc; ++i) a_run[q * direct_rows + i] = run + blk.a.outer_off[blk.m0 + ic + i];
       }
-      for (int64_t jr = 0; jr < blk.n_count; jr += NR) {
+      for (int64_t jr = 0; jr < blk.n_count;) {
         const float* panel = blk.b.packed + (blk.n0 + jr) / NR * blk.b.packed_k * NR;
         for (int64_t q = 0; q < run_count; ++q) b_ptr[q] = panel + runs[q].k * NR;
+        if (across && mc < MR) {
+          const int64_t done = rows_across(blk.m0 + ic, mc, jr, a_run, run_count, run_length, true);
+          if (done > 0) {
+            jr += done;
+            continue;
+          }
+        }
         tile_column(panel_columns[jr / NR], ic, mc, narrow_b, TileMode::a_in_place);
+        jr += NR;
       }
     }
     return;
@@ -284,10 +321,25 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
     for (int64_t ic = 0; ic < blk.m_count; ic += mc_max) {
       const int64_t mc = std::min(mc_max, blk.m_count - ic);
       pack_pass(kt, blk.a, blk.m0 + ic, mc, pass, MR, pack_a);
-      for (int64_t jr = 0; jr < blk.n_count; jr += NR) {
-        panel_pointers(blk.b, pack_b, (blk.n0 + jr) / NR, pass, NR, b_ptr);
-        std::fill(b_step, b_step + pass.count, NR);
-        tile_column(columns_of(jr, narrow_b), ic, mc, narrow_b, TileMode::packed);
+      // The block's last rows, fewer than a tile, run across a group of panels where they can,
+      // before the group's whole tiles.
+      const int64_t rest = across && across_panels(MR, mc % MR) > 1 ? mc % MR : 0;
+      for (int64_t jr = 0; jr < blk.n_count;) {
+        int64_t group_end = jr + NR, rows = mc;
+        if (rest > 0) {
+          panel_pointers(blk.a, pack_a, (mc - rest) / MR, pass, MR, a_ptr);
+          panel_pointers(blk.b, pack_b, (blk.n0 + jr) / NR, pass, NR, b_ptr);
+          const int64_t done = rows_across(blk.m0 + ic + mc - rest, rest, jr, a_ptr, pass.count, pass.length, false);
+          if (done > 0) {
+            group_end = jr + done;
+            rows = mc - rest;
+          }
+        }
+        for (; jr < group_end; jr += NR) {
+          panel_pointers(blk.b, pack_b, (blk.n0 + jr) / NR, pass, NR, b_ptr);
+          std::fill(b_step, b_step + pass.count, NR);
+          tile_column(columns_of(jr, narrow_b), ic, rows, narrow_b, TileMode::packed);
+        }
       }
     }
     return;

@@ -810,10 +810,20 @@ __attribute__((always_inline)) inline void store_tile(xsimd::batch<float, Arch> 
 // of a tile whose A micro-panels are PANEL rows wide; the table's entry points call the body of
 // exactly mr rows, so a partial tile (a region of 16 pixels on 14-row tiles: 14 + 2) costs its
 // rows, not a whole tile's FMAs. Every row count is instantiated: the rows' FMAs unroll fully.
-// PREFETCH_A > 0: A is streamed from beyond L2 (see KernelTable::gemm_streamed_a) and each k
-// row prefetches the A row that many k ahead, to L1 (a hint: past the panel it reads nothing
-// the program sees, and the address is formed as an integer, never as an out-of-range pointer).
-template <class Arch, int ROWS, int PANEL, int NV, int PREFETCH_A = 0>
+// STREAMED names an operand streamed from beyond L2 (KernelTable::gemm_streamed_a / _b): each k
+// row prefetches that operand's row kStreamedPrefetchRows k ahead, to L1 (a hint: past the
+// panel it reads nothing the program sees, and the address is formed as an integer, never as an
+// out-of-range pointer).
+enum class Streamed { none, a, b };
+
+// How many k rows ahead a streamed operand is prefetched. A: Zen 4 AVX-512, 14x32 tile (3.5 KiB
+// ahead), alternating runs: square 2048 at 1 thread 94-101 -> 104-108 GFLOP/s; 16, 32 and 192
+// rows gained less on subpixel NCHW unet_up1 / unet_up4 / dcgan_g2 / fcn32_up. B (NHWC weights,
+// 2 MiB per phase group of dcgan_g2): Zen 2 AVX2, 16 and 48 rows ahead, subpixel NHWC dcgan_g2
+// 10.4 -> 9.8 / 9.6 ms at 1 thread; 64 as for A.
+constexpr int kStreamedPrefetchRows = 64;
+
+template <class Arch, int ROWS, int PANEL, int NV, Streamed STREAMED = Streamed::none>
 void gemm_tile(int64_t segments, const int64_t* kc, const float* const* a_seg, const float* const* b_seg,
                const int64_t* b_step, int64_t mr, int64_t nr, const TileStore& s) {
   using V = vf<Arch>;
@@ -828,8 +838,11 @@ void gemm_tile(int64_t segments, const int64_t* kc, const float* const* a_seg, c
     const float* b = b_seg[seg];
     const int64_t step = b_step[seg];
     for (int64_t k = kc[seg]; k > 0; --k) {
-      if constexpr (PREFETCH_A > 0) {
-        __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(a) + PREFETCH_A * PANEL * sizeof(float)), 0, 3);
+      if constexpr (STREAMED == Streamed::a) {
+        __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(a) + kStreamedPrefetchRows * PANEL * sizeof(float)), 0, 3);
+      }
+      if constexpr (STREAMED == Streamed::b) {
+        __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(b) + kStreamedPrefetchRows * step * sizeof(float)), 0, 3);
       }
       V bv[NV];
 #pragma GCC unroll 8
@@ -881,6 +894,44 @@ void gemm_tile_direct_a(int64_t segments, const int64_t* kc, const float* const*
   store_tile<Arch, ROWS, NV>(acc, mr, nr, s);
 }
 
+// A tile of the last ROWS rows of a block (ROWS <= MR / 2) across PANELS neighbouring B panels:
+// the accumulators of PANELS tiles of ROWS rows, at most the full tile's, so the FMAs of one k
+// row no longer wait on each other's latency (see KernelTable::gemm_across). A packed
+// (A_IN_PLACE false: a[s][k*PANEL + i]) or read in place (a[s*PANEL + i][k]); B panel p of
+// segment s at b_seg[s] + p * b_panel_stride, NV vectors wide.
+template <class Arch, int ROWS, int PANEL, int NV, int PANELS, bool A_IN_PLACE>
+void gemm_tile_across(int64_t segments, const int64_t* kc, const float* const* a_src, const float* const* b_seg,
+                      int64_t b_panel_stride, int64_t mr, int64_t nr, const TileStore& s) {
+  using V = vf<Arch>;
+  constexpr int W = int(V::size), NR = NV * W;
+  V acc[ROWS][PANELS * NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 32
+    for (int v = 0; v < PANELS * NV; ++v) acc[i][v] = V(0.0f);
+  for (int64_t seg = 0; seg < segments; ++seg) {
+    const float* a = a_src[seg];
+    const float* const* rows = a_src + seg * PANEL;
+    const float* b = b_seg[seg];
+    const int64_t n = kc[seg];
+    for (int64_t k = 0; k < n; ++k) {
+      V ai[ROWS];
+#pragma GCC unroll 32
+      for (int i = 0; i < ROWS; ++i) ai[i] = V(A_IN_PLACE ? rows[i][k] : a[k * PANEL + i]);
+#pragma GCC unroll 8
+      for (int p = 0; p < PANELS; ++p) {
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) {
+          const V bv = V::load_aligned(b + p * b_panel_stride + k * NR + v * W);
+#pragma GCC unroll 32
+          for (int i = 0; i < ROWS; ++i) acc[i][p * NV + v] = fmadd<Arch>(ai[i], bv, acc[i][p * NV + v]);
+        }
+      }
+    }
+  }
+  store_tile<Arch, ROWS, PANELS * NV>(acc, mr, nr, s);
+}
+
 // The narrow tile for pixel panels of at most one vector (small regions in NCHW): up to 2*PANEL
 // rows x W columns, rows from two consecutive PANEL-row micro-panels (the second at
 // a + a_panel_stride), B packed W wide. Same register budget as the wide tile.
@@ -917,13 +968,23 @@ constexpr std::array<Fn, sizeof...(R)> by_count(std::integer_sequence<int, R...>
   return {make(std::integral_constant<int, R + 1>{})...};
 }
 
-template <class Arch, int MR, int NV, int PREFETCH_A = 0>
+template <class Arch, int MR, int NV, Streamed STREAMED = Streamed::none>
 void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg, const float* const* b_seg,
                   const int64_t* b_step, int64_t mr, int64_t nr, const TileStore& s) {
   static constexpr auto bodies = by_count<GemmUkernel>(std::make_integer_sequence<int, MR>{}, [](auto rows) {
-    return GemmUkernel(&gemm_tile<Arch, decltype(rows)::value, MR, NV, PREFETCH_A>);
+    return GemmUkernel(&gemm_tile<Arch, decltype(rows)::value, MR, NV, STREAMED>);
   });
   bodies[size_t(mr - 1)](segments, kc, a_seg, b_seg, b_step, mr, nr, s);
+}
+
+template <class Arch, int MR, int NV, bool A_IN_PLACE>
+void gemm_ukernel_across(int64_t segments, const int64_t* kc, const float* const* a, const float* const* b_seg,
+                         int64_t b_panel_stride, int64_t mr, int64_t nr, const TileStore& s) {
+  static constexpr auto bodies = by_count<GemmAcrossUkernel>(std::make_integer_sequence<int, MR / 2>{}, [](auto rows) {
+    constexpr int kRows = decltype(rows)::value;
+    return GemmAcrossUkernel(&gemm_tile_across<Arch, kRows, MR, NV, int(across_panels(MR, kRows)), A_IN_PLACE>);
+  });
+  bodies[size_t(mr - 1)](segments, kc, a, b_seg, b_panel_stride, mr, nr, s);
 }
 
 template <class Arch, int MR, int NV>
@@ -2061,11 +2122,6 @@ void transpose(const float* src, int64_t src_ld, int64_t rows, int64_t cols, flo
     for (int64_t j = 0; j < cols; ++j) dst[j * dst_ld + i0] = src[i0 * src_ld + j];
 }
 
-// How many k rows ahead gemm_streamed_a prefetches A. Zen 4 AVX-512, 14x32 tile (3.5 KiB
-// ahead), alternating runs: square 2048 at 1 thread 94-101 -> 104-108 GFLOP/s; 16, 32 and 192
-// rows gained less on subpixel NCHW unet_up1 / unet_up4 / dcgan_g2 / fcn32_up.
-constexpr int kStreamedAPrefetchRows = 64;
-
 // One ISA's table. MR/NV and the cache blocking come from the including translation unit.
 template <class Arch, int MR, int NV>
 KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int64_t k_max,
@@ -2075,7 +2131,10 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
   return KernelTable{isa,
                      isa_name,
                      &gemm_ukernel<Arch, MR, NV>,
-                     &gemm_ukernel<Arch, MR, NV, kStreamedAPrefetchRows>,
+                     &gemm_ukernel<Arch, MR, NV, Streamed::a>,
+                     &gemm_ukernel<Arch, MR, NV, Streamed::b>,
+                     &gemm_ukernel_across<Arch, MR, NV, false>,
+                     &gemm_ukernel_across<Arch, MR, NV, true>,
                      &gemm_ukernel_direct_a<Arch, MR, NV>,
                      gemm_name,
                      MR,

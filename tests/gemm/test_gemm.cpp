@@ -206,6 +206,61 @@ TEST_CASE("gemm_streamed_a: the same sums as gemm, bit for bit, for every row co
   }
 }
 
+TEST_CASE("gemm_streamed_b and the tiles across panels: the same sums as the plain tile, bit for bit", "[gemm]") {
+  std::mt19937 rng(22);
+  for (const KernelTable* kt : test::gemm_tile_tables()) {
+    const int64_t MR = kt->mr, NR = kt->nr;
+    // Two segments, as above; B is kMaxAcrossPanels prepacked panels, A packed or row by row.
+    const int64_t kc[2] = {37, 5}, k = kc[0] + kc[1];
+    const int64_t panel_stride = k * NR + 16;  // panels not back to back (a wider prepacked B's)
+    const auto a = test::random_tensor(size_t(k * MR), rng);
+    const auto b = test::random_tensor(size_t(kMaxAcrossPanels * panel_stride), rng);
+    AlignedBuffer b_aligned(b.size());
+    std::copy(b.begin(), b.end(), b_aligned.data());
+    std::vector<float> a_by_row(a.size());  // row i of A contiguous along k
+    for (int64_t kk = 0; kk < k; ++kk)
+      for (int64_t i = 0; i < MR; ++i) a_by_row[size_t(i * k + kk)] = a[size_t(kk * MR + i)];
+    const float* a_seg[2] = {a.data(), a.data() + kc[0] * MR};
+    std::vector<const float*> a_rows(size_t(2 * MR));
+    for (int64_t i = 0; i < MR; ++i) {
+      a_rows[size_t(i)] = a_by_row.data() + i * k;
+      a_rows[size_t(MR + i)] = a_by_row.data() + i * k + kc[0];
+    }
+    const int64_t b_step[2] = {NR, NR};
+    const int64_t ld = kMaxAcrossPanels * NR + 1;
+    const auto rows = strided_offsets(MR, ld), cols = strided_offsets(kMaxAcrossPanels * NR, 1);
+    const Epilogue relu = Epilogue::relu();
+    auto store_to = [&](std::vector<float>& c, int64_t col0) {
+      return TileStore{c.data(), rows.data(), cols.data() + col0, true, 1, false, false, false, true, nullptr, nullptr, &relu};
+    };
+    for (int64_t mr = 1; mr <= MR; ++mr) {
+      INFO(kt->gemm_name << " mr=" << mr);
+      const float* b_seg[2] = {b_aligned.data(), b_aligned.data() + kc[0] * NR};
+      for (int64_t nr : {int64_t(1), NR - 3, NR}) {
+        std::vector<float> want(size_t(MR * ld), -7.0f), got = want;
+        kt->gemm(2, kc, a_seg, b_seg, b_step, mr, nr, store_to(want, 0));
+        kt->gemm_streamed_b(2, kc, a_seg, b_seg, b_step, mr, nr, store_to(got, 0));
+        REQUIRE(got == want);
+      }
+      const int64_t panels = across_panels(MR, mr);
+      if (panels < 2) continue;
+      for (int64_t nr : {(panels - 1) * NR + 1, panels * NR}) {
+        INFO("nr=" << nr);
+        std::vector<float> want(size_t(MR * ld), -7.0f), got = want, got_in_place = want;
+        for (int64_t p = 0; p * NR < nr; ++p) {
+          const float* panel[2] = {b_seg[0] + p * panel_stride, b_seg[1] + p * panel_stride};
+          kt->gemm(2, kc, a_seg, panel, b_step, mr, std::min(NR, nr - p * NR), store_to(want, p * NR));
+        }
+        kt->gemm_across(2, kc, a_seg, b_seg, panel_stride, mr, nr, store_to(got, 0));
+        kt->gemm_direct_a_across(2, kc, a_rows.data(), b_seg, panel_stride, mr, nr, store_to(got_in_place, 0));
+        REQUIRE(std::count(want.begin(), want.end(), -7.0f) == int64_t(want.size()) - mr * nr);
+        REQUIRE(got == want);
+        REQUIRE(got_in_place == want);
+      }
+    }
+  }
+}
+
 TEST_CASE("Packing: gathers, contiguous runs, zero-padded edges, on every ISA", "[gemm]") {
   for (const KernelTable* kt : test::kernel_tables()) {
     INFO(kt->isa_name);
@@ -419,6 +474,64 @@ TEST_CASE("A read in place: NHWC-like pixel rows along runs of contiguous k, B p
                                  want += double(src[size_t(rows[size_t(i)] + inner[size_t(kk)])]) * double(b[size_t(kk * n + j)]);
                                return want;
                              });
+        }
+  }
+}
+
+TEST_CASE("B prepacked: a block's last rows across panels, not across a break in C's columns", "[gemm]") {
+  // NHWC stacked phases: C's columns are consecutive within each phase's channels only. The rows
+  // of a block past its last whole tile run across several B panels where their columns are
+  // consecutive, and panel by panel elsewhere; A packed (1 channel per tap) or in place (11).
+  // Also B beyond the caches (the kernel that prefetches it: K long enough, n * k > 64 Ki).
+  std::mt19937 rng(23);
+  for (const KernelTable* kt : test::gemm_tile_tables()) {
+    const int64_t MR = kt->mr, NR = kt->nr;
+    for (int64_t channels : {1, 11, 700})
+      for (int64_t m : {MR + 1, 2 * MR + 2, 3 * MR - 1})
+        for (int64_t gap_at : {int64_t(-1), NR + 5, 2 * NR}) {
+          const int64_t n = 5 * NR + 3, taps = 3, pixel_step = channels + 2, tap_step = 5 * pixel_step;
+          const int64_t k = channels * taps, ldc = n + 9;
+          std::vector<float> src(size_t((m - 1) * pixel_step + (taps - 1) * tap_step + channels), NAN);
+          std::vector<int64_t> inner(static_cast<size_t>(k));
+          for (int64_t t = 0; t < taps; ++t)
+            for (int64_t c = 0; c < channels; ++c) inner[size_t(t * channels + c)] = t * tap_step + c;
+          const auto rows = strided_offsets(m, pixel_step);
+          std::uniform_real_distribution<float> d(-1, 1);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t kk = 0; kk < k; ++kk) src[size_t(rows[size_t(i)] + inner[size_t(kk)])] = d(rng);
+          const auto b = test::random_tensor(size_t(k * n), rng);
+          const auto b_rows = strided_offsets(k, n), b_cols = strided_offsets(n, 1);
+          AlignedBuffer packed(size_t(round_up(n, NR) * k));
+          kt->pack(b.data(), b_cols.data(), n, b_rows.data(), k, NR, packed.data());
+          const auto c_rows = strided_offsets(m, ldc);
+          auto c_cols = strided_offsets(n, 1);
+          for (int64_t j = gap_at < 0 ? n : gap_at; j < n; ++j) c_cols[size_t(j)] += 4;
+          std::vector<float> c(size_t(m * ldc), NAN);
+          AlignedBuffer pack(gemm_pack_floats(*kt));
+          const KRange range{0, k};
+          GemmBlock blk;
+          blk.m_count = m;
+          blk.n_count = n;
+          blk.k_ranges = &range;
+          blk.k_range_count = 1;
+          blk.a = Operand{nullptr, 0, src.data(), rows.data(), inner.data()};
+          blk.b = Operand{packed.data(), k, nullptr, nullptr, nullptr};
+          blk.c = c.data();
+          blk.c_row_off = c_rows.data();
+          blk.c_col_off = c_cols.data();
+          gemm_block(blk, *kt, pack.data());
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+              double want = 0;
+              for (int64_t kk = 0; kk < k; ++kk)
+                want += double(src[size_t(rows[size_t(i)] + inner[size_t(kk)])]) * double(b[size_t(kk * n + j)]);
+              INFO(kt->gemm_name << " channels=" << channels << " m=" << m << " gap_at=" << gap_at << " i=" << i << " j=" << j);
+              REQUIRE(std::fabs(c[size_t(c_rows[size_t(i)] + c_cols[size_t(j)])] - want) <= 1e-5 * double(k));
+            }
+          // Nothing written between the rows' columns (the gap, the row ends).
+          int64_t written = 0;
+          for (float v : c) written += std::isnan(v) ? 0 : 1;
+          REQUIRE(written == m * n);
         }
   }
 }
