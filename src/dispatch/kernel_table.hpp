@@ -58,20 +58,26 @@ using GemmDirectAUkernel = void (*)(int64_t segments, const int64_t* kc, const f
                                     const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& store);
 
 // The last mr <= MR / 2 rows of a block (a region's pixel count is rarely a multiple of MR) across
-// across_panels(MR, mr) neighbouring B micro-panels packed NR wide, as one tile of that many times
-// NR columns: A packed (a[s][k*MR + i]) or, for the direct-A entry, read in place (a[s*MR + i][k]);
-// B panel p of segment s at b_seg[s] + p * b_panel_stride, 64-byte aligned, k rows NR apart.
-// Columns [0, nr) are stored; every panel is read whole.
+// across_panels(MR, NR / narrow_nr, vector_registers, mr) neighbouring B micro-panels packed NR
+// wide, as one tile of that many times NR columns: A packed (a[s][k*MR + i]) or, for the
+// direct-A entry, read in place (a[s*MR + i][k]); B panel p of segment s at b_seg[s] + p *
+// b_panel_stride, 64-byte aligned, k rows NR apart. Columns [0, nr) are stored; every panel is
+// read whole.
 using GemmAcrossUkernel = void (*)(int64_t segments, const int64_t* kc, const float* const* a,
                                    const float* const* b_seg, int64_t b_panel_stride, int64_t mr, int64_t nr,
                                    const TileStore& store);
 
-// How many B panels GemmAcrossUkernel spans with mr rows of an MR-row tile: as many as keep its
-// accumulators within the full tile's, at most kMaxAcrossPanels; 1 (the plain tile) past MR / 2
-// (and for no rows).
+// How many B panels GemmAcrossUkernel spans with mr rows of a tile of tile_rows x vectors: as
+// many as keep its accumulators within the full tile's and, with the mr broadcast A values and
+// one B vector, within the ISA's vector registers (else they spill: AVX-512, 7 rows x 2 panels),
+// at most kMaxAcrossPanels; 1 means the plain tile.
 constexpr int64_t kMaxAcrossPanels = 4;
-constexpr int64_t across_panels(int64_t tile_rows, int64_t mr) {
-  return mr < 1 || 2 * mr > tile_rows ? 1 : (tile_rows / mr < kMaxAcrossPanels ? tile_rows / mr : kMaxAcrossPanels);
+constexpr int64_t across_panels(int64_t tile_rows, int64_t vectors, int64_t registers, int64_t mr) {
+  if (mr < 1 || 2 * mr > tile_rows) return 1;
+  int64_t panels = tile_rows / mr;
+  if (panels > kMaxAcrossPanels) panels = kMaxAcrossPanels;
+  if (panels * mr * vectors > registers - 1 - mr) panels = (registers - 1 - mr) / (mr * vectors);
+  return panels < 1 ? 1 : panels;
 }
 
 // The narrow tile (2*MR x narrow_nr): A rows of two consecutive MR-row micro-panels, the second
@@ -206,6 +212,7 @@ struct KernelTable {
   // narrow_nr floats of each k row of NR-wide prepacked micro-panels).
   GemmDirectAUkernel gemm_direct_a_narrow;
   int narrow_nr;  // one vector
+  int vector_registers;  // of the ISA (AVX-512: 32, else 16)
   // Packing budget for this kernel (see the ukernel TU for why): the most K one pass holds, and
   // the floats of packed A (gathered operands) one thread keeps. Gathered B is packed one
   // micro-panel (k_max x NR) at a time.

@@ -264,7 +264,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
       }
     }
   };
-  // The last mr rows of a block, B prepacked: across_panels(MR, mr) panels at a time from panel
+  // The last mr rows of a block, B prepacked: across_panels() panels at a time from panel
   // jr on, where that many exist and their columns are consecutive (NHWC channels of one phase).
   // Returns the columns done, 0 when the panels do not qualify (the caller runs panel jr alone).
   // (b_ptr: panel jr's segments.) tfgan_2 NHWC (regions 1-3 pixels wide: tiles of 6 + 2 rows),
@@ -274,9 +274,10 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   constexpr int64_t kAcrossMinK = 64;
   const bool across = !narrow_b && blk.b.packed && pass.k >= kAcrossMinK;
   const int64_t b_panel_stride = blk.b.packed_k * NR;
+  auto panels_across = [&](int64_t mr) { return across_panels(MR, NR / kt.narrow_nr, kt.vector_registers, mr); };
   auto rows_across = [&](int64_t m, int64_t mr, int64_t jr, const float* const* a_seg, int64_t segments,
                          const int64_t* lengths, bool a_is_in_place) -> int64_t {
-    const int64_t panels = across_panels(MR, mr);
+    const int64_t panels = panels_across(mr);
     if (!across || panels < 2 || jr + (panels - 1) * NR >= blk.n_count) return 0;
     const int64_t n = blk.n0 + jr, nr = std::min(panels * NR, blk.n_count - jr);
     const int64_t* col = blk.c_col_off + n;
@@ -323,7 +324,7 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
       pack_pass(kt, blk.a, blk.m0 + ic, mc, pass, MR, pack_a);
       // The block's last rows, fewer than a tile, run across a group of panels where they can,
       // before the group's whole tiles.
-      const int64_t rest = across && across_panels(MR, mc % MR) > 1 ? mc % MR : 0;
+      const int64_t rest = across && panels_across(mc % MR) > 1 ? mc % MR : 0;
       for (int64_t jr = 0; jr < blk.n_count;) {
         int64_t group_end = jr + NR, rows = mc;
         if (rest > 0) {

@@ -977,12 +977,16 @@ void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg
   bodies[size_t(mr - 1)](segments, kc, a_seg, b_seg, b_step, mr, nr, s);
 }
 
+template <class Arch>
+constexpr int kVectorRegisters = std::is_same<Arch, xsimd::avx512f>::value ? 32 : 16;
+
 template <class Arch, int MR, int NV, bool A_IN_PLACE>
 void gemm_ukernel_across(int64_t segments, const int64_t* kc, const float* const* a, const float* const* b_seg,
                          int64_t b_panel_stride, int64_t mr, int64_t nr, const TileStore& s) {
   static constexpr auto bodies = by_count<GemmAcrossUkernel>(std::make_integer_sequence<int, MR / 2>{}, [](auto rows) {
     constexpr int kRows = decltype(rows)::value;
-    return GemmAcrossUkernel(&gemm_tile_across<Arch, kRows, MR, NV, int(across_panels(MR, kRows)), A_IN_PLACE>);
+    return GemmAcrossUkernel(
+        &gemm_tile_across<Arch, kRows, MR, NV, int(across_panels(MR, NV, kVectorRegisters<Arch>, kRows)), A_IN_PLACE>);
   });
   bodies[size_t(mr - 1)](segments, kc, a, b_seg, b_panel_stride, mr, nr, s);
 }
@@ -2142,6 +2146,7 @@ KernelTable make_table(Isa isa, const char* isa_name, const char* gemm_name, int
                      &gemm_ukernel_narrow<Arch, MR>,
                      &gemm_ukernel_direct_a_narrow<Arch, MR, NV>,
                      int(vf<Arch>::size),
+                     kVectorRegisters<Arch>,
                      k_max,
                      pack_a_floats,
                      direct_a_max_panels,

@@ -242,7 +242,7 @@ TEST_CASE("gemm_streamed_b and the tiles across panels: the same sums as the pla
         kt->gemm_streamed_b(2, kc, a_seg, b_seg, b_step, mr, nr, store_to(got, 0));
         REQUIRE(got == want);
       }
-      const int64_t panels = across_panels(MR, mr);
+      const int64_t panels = across_panels(MR, NR / kt->narrow_nr, kt->vector_registers, mr);
       if (panels < 2) continue;
       for (int64_t nr : {(panels - 1) * NR + 1, panels * NR}) {
         INFO("nr=" << nr);
