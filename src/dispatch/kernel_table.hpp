@@ -58,8 +58,8 @@ using GemmDirectAUkernel = void (*)(int64_t segments, const int64_t* kc, const f
                                     const float* const* b_seg, int64_t mr, int64_t nr, const TileStore& store);
 
 // The last mr <= MR / 2 rows of a block (a region's pixel count is rarely a multiple of MR) across
-// across_panels(MR, NR / narrow_nr, vector_registers, mr) neighbouring B micro-panels packed NR
-// wide, as one tile of that many times NR columns: A packed (a[s][k*MR + i]) or, for the
+// ceil(nr / NR) neighbouring B micro-panels packed NR wide, 2 to across_panels(MR, NR / narrow_nr,
+// vector_registers, mr) of them, as one tile of nr columns: A packed (a[s][k*MR + i]) or, for the
 // direct-A entry, read in place (a[s*MR + i][k]); B panel p of segment s at b_seg[s] + p *
 // b_panel_stride, 64-byte aligned, k rows NR apart. Columns [0, nr) are stored; every panel is
 // read whole.

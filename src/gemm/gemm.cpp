@@ -264,9 +264,9 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
       }
     }
   };
-  // The last mr rows of a block, B prepacked: across_panels() panels at a time from panel
-  // jr on, where that many exist and their columns are consecutive (NHWC channels of one phase).
-  // Returns the columns done, 0 when the panels do not qualify (the caller runs panel jr alone).
+  // The last mr rows of a block, B prepacked: up to across_panels() panels at a time from panel
+  // jr on, as many as exist with consecutive columns (NHWC channels of one phase). Returns the
+  // columns done, 0 when fewer than two panels qualify (the caller runs panel jr alone).
   // (b_ptr: panel jr's segments.) tfgan_2 NHWC (regions 1-3 pixels wide: tiles of 6 + 2 rows),
   // Zen 2 AVX2, plans for 2 threads: a quarter of the time was in 2-row tiles at 4 FMAs in
   // flight. Not for a short reduction, where a tile is mostly its stores and the driver's work:
@@ -277,13 +277,13 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   auto panels_across = [&](int64_t mr) { return across_panels(MR, NR / kt.narrow_nr, kt.vector_registers, mr); };
   auto rows_across = [&](int64_t m, int64_t mr, int64_t jr, const float* const* a_seg, int64_t segments,
                          const int64_t* lengths, bool a_is_in_place) -> int64_t {
-    const int64_t panels = panels_across(mr);
-    if (!across || panels < 2 || jr + (panels - 1) * NR >= blk.n_count) return 0;
-    const int64_t n = blk.n0 + jr, nr = std::min(panels * NR, blk.n_count - jr);
+    if (!across || jr + NR >= blk.n_count) return 0;
+    const int64_t n = blk.n0 + jr, most = std::min(panels_across(mr) * NR, blk.n_count - jr);
     const int64_t* col = blk.c_col_off + n;
-    if (col[nr - 1] != col[0] + nr - 1) return 0;
-    for (int64_t j = 1; j < nr - 1; ++j)
-      if (col[j] != col[0] + j) return 0;
+    int64_t nr = 1;
+    while (nr < most && col[nr] == col[0] + nr) ++nr;
+    if (nr < most) nr -= nr % NR;  // whole panels, unless the last reaches the block's end
+    if (nr <= NR) return 0;
     const TileStore store = tile_store(m, n, true, 1, false);
     (a_is_in_place ? kt.gemm_direct_a_across : kt.gemm_across)(segments, lengths, a_seg, b_ptr, b_panel_stride, mr, nr,
                                                                store);

@@ -980,15 +980,24 @@ void gemm_ukernel(int64_t segments, const int64_t* kc, const float* const* a_seg
 template <class Arch>
 constexpr int kVectorRegisters = std::is_same<Arch, xsimd::avx512f>::value ? 32 : 16;
 
+// The bodies of ROWS rows across 1..kMaxAcrossPanels panels (counts past the ISA's limit for
+// those rows are never called; they get the limit's body rather than one that would spill).
+template <class Arch, int MR, int NV, bool A_IN_PLACE, int ROWS, int... P>
+constexpr std::array<GemmAcrossUkernel, sizeof...(P)> across_bodies(std::integer_sequence<int, P...>) {
+  constexpr int kMost = int(across_panels(MR, NV, kVectorRegisters<Arch>, ROWS));
+  return {GemmAcrossUkernel(&gemm_tile_across<Arch, ROWS, MR, NV, (P + 1 < kMost ? P + 1 : kMost), A_IN_PLACE>)...};
+}
+
 template <class Arch, int MR, int NV, bool A_IN_PLACE>
 void gemm_ukernel_across(int64_t segments, const int64_t* kc, const float* const* a, const float* const* b_seg,
                          int64_t b_panel_stride, int64_t mr, int64_t nr, const TileStore& s) {
-  static constexpr auto bodies = by_count<GemmAcrossUkernel>(std::make_integer_sequence<int, MR / 2>{}, [](auto rows) {
-    constexpr int kRows = decltype(rows)::value;
-    return GemmAcrossUkernel(
-        &gemm_tile_across<Arch, kRows, MR, NV, int(across_panels(MR, NV, kVectorRegisters<Arch>, kRows)), A_IN_PLACE>);
+  using Bodies = std::array<GemmAcrossUkernel, kMaxAcrossPanels>;
+  static constexpr auto bodies = by_count<Bodies>(std::make_integer_sequence<int, MR / 2>{}, [](auto rows) {
+    return across_bodies<Arch, MR, NV, A_IN_PLACE, decltype(rows)::value>(
+        std::make_integer_sequence<int, int(kMaxAcrossPanels)>{});
   });
-  bodies[size_t(mr - 1)](segments, kc, a, b_seg, b_panel_stride, mr, nr, s);
+  constexpr int64_t kNr = NV * int64_t(vf<Arch>::size);
+  bodies[size_t(mr - 1)][size_t((nr + kNr - 1) / kNr - 1)](segments, kc, a, b_seg, b_panel_stride, mr, nr, s);
 }
 
 template <class Arch, int MR, int NV>
