@@ -91,12 +91,15 @@ void check_gemm(const KernelTable& kt, int64_t m, int64_t n, int64_t k, bool pre
   }
 }
 
-// C = A x B (m x n, row-major, started as NaN) over one K-range [0, k) via gemm_block, then
-// every element checked against want(i, j).
+// C = A x B (m x n, started as NaN) over one K-range [0, k) via gemm_block, then every element
+// checked against want(i, j), and nothing else written. Row-major, or row i, column j at
+// i * ldc + col_off[j] (ldc past the last column) when col_off is given.
 template <class Want>
 void check_single_range(const KernelTable& kt, int64_t m, int64_t n, int64_t k, const Operand& a, const Operand& b,
-                        Want want) {
-  const auto c_rows = strided_offsets(m, n), c_cols = strided_offsets(n, 1);
+                        Want want, const std::vector<int64_t>* col_off = nullptr) {
+  const auto c_cols = col_off ? *col_off : strided_offsets(n, 1);
+  const int64_t ldc = col_off ? c_cols.back() + 9 : n;
+  const auto c_rows = strided_offsets(m, ldc);
   AlignedBuffer pack(gemm_pack_floats(kt));
   const KRange range{0, k};
   GemmBlock blk;
@@ -106,7 +109,7 @@ void check_single_range(const KernelTable& kt, int64_t m, int64_t n, int64_t k, 
   blk.k_range_count = 1;
   blk.a = a;
   blk.b = b;
-  std::vector<float> c(size_t(m * n), NAN);
+  std::vector<float> c(size_t(m * ldc), NAN);
   blk.c = c.data();
   blk.c_row_off = c_rows.data();
   blk.c_col_off = c_cols.data();
@@ -114,9 +117,44 @@ void check_single_range(const KernelTable& kt, int64_t m, int64_t n, int64_t k, 
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       INFO(kt.gemm_name << " m=" << m << " n=" << n << " k=" << k << " i=" << i << " j=" << j);
-      REQUIRE(std::fabs(c[size_t(i * n + j)] - want(i, j)) <= 1e-5 * double(k));
+      REQUIRE(std::fabs(c[size_t(c_rows[size_t(i)] + c_cols[size_t(j)])] - want(i, j)) <= 1e-5 * double(k));
     }
+  REQUIRE(std::count_if(c.begin(), c.end(), [](float v) { return !std::isnan(v); }) == m * n);
 }
+
+// A as NHWC subpixel gathers it: k = (tap, channel), pixel i's channels contiguous at
+// i * pixel_step, tap t at t * tap_step (the source's other floats NaN); B (k x n) prepacked.
+struct PixelRowsProblem {
+  static constexpr int64_t kTaps = 3;
+  int64_t n, k;
+  std::vector<float> src, b;
+  std::vector<int64_t> rows, inner;
+  AlignedBuffer packed_b;
+
+  PixelRowsProblem(const KernelTable& kt, int64_t m, int64_t n_, int64_t channels, std::mt19937& rng)
+      : n(n_), k(channels * kTaps) {
+    const int64_t pixel_step = channels + 2, tap_step = 5 * pixel_step;
+    src.assign(size_t((m - 1) * pixel_step + (kTaps - 1) * tap_step + channels), NAN);
+    inner.resize(size_t(k));
+    for (int64_t t = 0; t < kTaps; ++t)
+      for (int64_t c = 0; c < channels; ++c) inner[size_t(t * channels + c)] = t * tap_step + c;
+    rows = strided_offsets(m, pixel_step);
+    std::uniform_real_distribution<float> d(-1, 1);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t kk = 0; kk < k; ++kk) src[size_t(rows[size_t(i)] + inner[size_t(kk)])] = d(rng);
+    b = test::random_tensor(size_t(k * n), rng);
+    const auto b_rows = strided_offsets(k, n), b_cols = strided_offsets(n, 1);
+    packed_b.resize(size_t(round_up(n, kt.nr) * k));
+    kt.pack(b.data(), b_cols.data(), n, b_rows.data(), k, kt.nr, packed_b.data());
+  }
+  Operand a() const { return Operand{nullptr, 0, src.data(), rows.data(), inner.data()}; }
+  Operand prepacked_b() const { return Operand{packed_b.data(), k, nullptr, nullptr, nullptr}; }
+  double want(int64_t i, int64_t j) const {
+    double sum = 0;
+    for (int64_t kk = 0; kk < k; ++kk) sum += double(src[size_t(rows[size_t(i)] + inner[size_t(kk)])]) * double(b[size_t(kk * n + j)]);
+    return sum;
+  }
+};
 
 }  // namespace
 
@@ -440,12 +478,11 @@ TEST_CASE("GemmRunMemo: one memo across calls whose K-ranges or offset tables ch
 }
 
 TEST_CASE("A read in place: NHWC-like pixel rows along runs of contiguous k, B prepacked", "[gemm]") {
-  // A as NHWC subpixel gathers it: k = (tap, channel), pixel i's channels contiguous at
-  // i * pixel_step, tap t at t * tap_step. Up to the ISA's direct_a_max_panels B panels A is
-  // read in place; one channel more and it is packed, which must read only named floats too.
-  // Runs of 3 channels and more are read in place, of 1 (depthwise-like) packed. B of at most one
-  // vector of columns runs on the narrow tile (2 * MR rows), either way. Unnamed source floats
-  // are NaN.
+  // A as NHWC subpixel gathers it (PixelRowsProblem). Up to the ISA's direct_a_max_panels B
+  // panels A is read in place; one channel more and it is packed, which must read only named
+  // floats too (the others are NaN). Runs of 3 channels and more are read in place, of 1
+  // (depthwise-like) packed. B of at most one vector of columns runs on the narrow tile (2 * MR
+  // rows), either way.
   std::mt19937 rng(13);
   for (const KernelTable* kt : test::gemm_tile_tables()) {
     const int64_t in_place_n = kt->direct_a_max_panels * kt->nr;
@@ -454,26 +491,8 @@ TEST_CASE("A read in place: NHWC-like pixel rows along runs of contiguous k, B p
                       in_place_n + 1})
       for (int64_t m = 1; m <= 3 * int64_t(kt->mr) + 2; m += m < 2 * kt->mr + 1 ? 1 : int64_t(kt->mr))
         for (int64_t channels : {1, 3, 11}) {
-          const int64_t taps = 3, pixel_step = channels + 2, tap_step = 5 * pixel_step, k = channels * taps;
-          std::vector<float> src(size_t((m - 1) * pixel_step + (taps - 1) * tap_step + channels), NAN);
-          std::vector<int64_t> inner(static_cast<size_t>(k));
-          for (int64_t t = 0; t < taps; ++t)
-            for (int64_t c = 0; c < channels; ++c) inner[size_t(t * channels + c)] = t * tap_step + c;
-          const auto rows = strided_offsets(m, pixel_step);
-          std::uniform_real_distribution<float> d(-1, 1);
-          for (int64_t i = 0; i < m; ++i)
-            for (int64_t kk = 0; kk < k; ++kk) src[size_t(rows[size_t(i)] + inner[size_t(kk)])] = d(rng);
-          const auto b = test::random_tensor(size_t(k * n), rng);
-          const auto b_rows = strided_offsets(k, n), b_cols = strided_offsets(n, 1);
-          AlignedBuffer packed(size_t(round_up(n, kt->nr) * k));
-          kt->pack(b.data(), b_cols.data(), n, b_rows.data(), k, kt->nr, packed.data());
-          check_single_range(*kt, m, n, k, Operand{nullptr, 0, src.data(), rows.data(), inner.data()},
-                             Operand{packed.data(), k, nullptr, nullptr, nullptr}, [&](int64_t i, int64_t j) {
-                               double want = 0;
-                               for (int64_t kk = 0; kk < k; ++kk)
-                                 want += double(src[size_t(rows[size_t(i)] + inner[size_t(kk)])]) * double(b[size_t(kk * n + j)]);
-                               return want;
-                             });
+          const PixelRowsProblem pr(*kt, m, n, channels, rng);
+          check_single_range(*kt, m, n, pr.k, pr.a(), pr.prepacked_b(), [&](int64_t i, int64_t j) { return pr.want(i, j); });
         }
   }
 }
@@ -489,49 +508,13 @@ TEST_CASE("B prepacked: a block's last rows across panels, not across a break in
     for (int64_t channels : {1, 11, 700})
       for (int64_t m : {MR + 1, 2 * MR + 2, 3 * MR - 1})
         for (int64_t gap_at : {int64_t(-1), NR + 5, 2 * NR}) {
-          const int64_t n = 5 * NR + 3, taps = 3, pixel_step = channels + 2, tap_step = 5 * pixel_step;
-          const int64_t k = channels * taps, ldc = n + 9;
-          std::vector<float> src(size_t((m - 1) * pixel_step + (taps - 1) * tap_step + channels), NAN);
-          std::vector<int64_t> inner(static_cast<size_t>(k));
-          for (int64_t t = 0; t < taps; ++t)
-            for (int64_t c = 0; c < channels; ++c) inner[size_t(t * channels + c)] = t * tap_step + c;
-          const auto rows = strided_offsets(m, pixel_step);
-          std::uniform_real_distribution<float> d(-1, 1);
-          for (int64_t i = 0; i < m; ++i)
-            for (int64_t kk = 0; kk < k; ++kk) src[size_t(rows[size_t(i)] + inner[size_t(kk)])] = d(rng);
-          const auto b = test::random_tensor(size_t(k * n), rng);
-          const auto b_rows = strided_offsets(k, n), b_cols = strided_offsets(n, 1);
-          AlignedBuffer packed(size_t(round_up(n, NR) * k));
-          kt->pack(b.data(), b_cols.data(), n, b_rows.data(), k, NR, packed.data());
-          const auto c_rows = strided_offsets(m, ldc);
-          auto c_cols = strided_offsets(n, 1);
-          for (int64_t j = gap_at < 0 ? n : gap_at; j < n; ++j) c_cols[size_t(j)] += 4;
-          std::vector<float> c(size_t(m * ldc), NAN);
-          AlignedBuffer pack(gemm_pack_floats(*kt));
-          const KRange range{0, k};
-          GemmBlock blk;
-          blk.m_count = m;
-          blk.n_count = n;
-          blk.k_ranges = &range;
-          blk.k_range_count = 1;
-          blk.a = Operand{nullptr, 0, src.data(), rows.data(), inner.data()};
-          blk.b = Operand{packed.data(), k, nullptr, nullptr, nullptr};
-          blk.c = c.data();
-          blk.c_row_off = c_rows.data();
-          blk.c_col_off = c_cols.data();
-          gemm_block(blk, *kt, pack.data());
-          for (int64_t i = 0; i < m; ++i)
-            for (int64_t j = 0; j < n; ++j) {
-              double want = 0;
-              for (int64_t kk = 0; kk < k; ++kk)
-                want += double(src[size_t(rows[size_t(i)] + inner[size_t(kk)])]) * double(b[size_t(kk * n + j)]);
-              INFO(kt->gemm_name << " channels=" << channels << " m=" << m << " gap_at=" << gap_at << " i=" << i << " j=" << j);
-              REQUIRE(std::fabs(c[size_t(c_rows[size_t(i)] + c_cols[size_t(j)])] - want) <= 1e-5 * double(k));
-            }
-          // Nothing written between the rows' columns (the gap, the row ends).
-          int64_t written = 0;
-          for (float v : c) written += std::isnan(v) ? 0 : 1;
-          REQUIRE(written == m * n);
+          const int64_t n = 5 * NR + 3;
+          const PixelRowsProblem pr(*kt, m, n, channels, rng);
+          auto cols = strided_offsets(n, 1);
+          for (int64_t j = gap_at < 0 ? n : gap_at; j < n; ++j) cols[size_t(j)] += 4;
+          INFO("channels=" << channels << " gap_at=" << gap_at);
+          check_single_range(*kt, m, n, pr.k, pr.a(), pr.prepacked_b(), [&](int64_t i, int64_t j) { return pr.want(i, j); },
+                             &cols);
         }
   }
 }
