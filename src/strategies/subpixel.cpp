@@ -11,6 +11,7 @@
 //   NCHW: C[co][pixel] = W_phase[co][k] * X[k][pixel]   (weights are the prepacked A)
 //   NHWC: C[pixel][co] = X[pixel][k] * W_phase[k][co]   (weights are the prepacked B)
 #include <algorithm>
+#include <limits>
 #include <map>
 
 #include "epilogue/epilogue.hpp"
@@ -606,11 +607,17 @@ class Subpixel final : public Strategy {
     // Outputs past a quarter of the L3 already gain from the prefetch of C: 41 layers of 4-34 MB
     // outputs and K <= 32, Zen 4, best of 2 alternating runs: from 16 MB on mostly 0.7-1.0x (1
     // image of 16 -> 256, 45x60, k3 s3, NHWC: 3.64 -> 2.63 ms), under 8 MB neutral to 1.05x.
-    // The K bound: up to 32 in both layouts; NHWC tiles (14 pixels, each storing to its own
+    // The K bound on AVX-512: up to 32 in both layouts; NHWC tiles (14 pixels, each storing to its own
     // output pixel) gain up to 64 too (8 layers of K 36-64: 0.96x, 2 images of 64 -> 256, 54x54,
     // k2 s2: 8.29 -> 7.61 ms), NCHW ones lost there (1.02x / 1.05x at 1 / 2 threads).
+    // AVX2's tiles (6 x 16 floats, a line or two per row) gain at every K: 16 layers of 8-64 MB
+    // outputs and K 40-1024, Zen 2, best of 2 alternating runs, 1 / 2 threads: NCHW 0.92x /
+    // 0.94x the time (unet_up4 36.8 / 19.0 -> 33.0 / 17.0 ms; 1 image of 64 -> 64, 196x196,
+    // k2 s2: 23.4 / 12.8 -> 19.0 / 9.9), NHWC 0.97x / 0.96x, none slower beyond 1.5%.
     constexpr int64_t kBeyondCacheOutputFloats = 2 << 20;  // 8 MiB
-    if (!split && p.output_elements() > kBeyondCacheOutputFloats) blk.prefetch_c_max_k = nchw_ ? 32 : 64;
+    const int64_t prefetch_max_k =
+        kt_.isa == Isa::avx512f ? (nchw_ ? 32 : 64) : std::numeric_limits<int64_t>::max();
+    if (!split && p.output_elements() > kBeyondCacheOutputFloats) blk.prefetch_c_max_k = prefetch_max_k;
     for (int64_t i = 0; i < pixels; i += step) {
       const Operand input{nullptr, 0, xg, in_off + i, phase.k_off.data(), x_extent};
       orient(blk, channels_on_m_, weights, input, task.c0, c_count, step, channel_off, out_off + i, bias);
