@@ -18,6 +18,7 @@
 #include "epilogue/phase_row.hpp"
 #include "gemm/gemm.hpp"
 #include "plan/aligned_buffer.hpp"
+#include "plan/checked.hpp"
 #include "plan/geometry.hpp"
 #include "strategies/strategy.hpp"
 #include "threading/parallel.hpp"
@@ -49,6 +50,7 @@ struct Region {
   int64_t phase;                 // index into phases_
   int64_t q0h, q1h, q0w, q1w;    // phase-output rectangle
   std::vector<KRange> k_ranges;  // the valid taps, empty for bias-only regions
+  int64_t k = 0;                 // their total length: the region's GEMM reduction
 };
 
 // The regions of one H phase and H segment, across every W phase and W segment: together they
@@ -170,9 +172,8 @@ class Subpixel final : public Strategy {
               }
             }
             const int64_t pixels = (sh.q1 - sh.q0) * (sw.q1 - sw.q0);
-            int64_t k_count = 0;
-            for (const auto& r : region.k_ranges) k_count += r.end - r.begin;
-            executed_ += uint64_t(p.batch) * uint64_t(pixels) * uint64_t(k_count) * uint64_t(rows) * uint64_t(p.groups);
+            for (const auto& r : region.k_ranges) region.k += r.end - r.begin;
+            executed_ += uint64_t(p.batch) * uint64_t(pixels) * uint64_t(region.k) * uint64_t(rows) * uint64_t(p.groups);
             band.regions.push_back(int64_t(regions_.size()));
             max_width_ = std::max(max_width_, sw.q1 - sw.q0);
             regions_.push_back(std::move(region));
@@ -215,6 +216,8 @@ class Subpixel final : public Strategy {
   static constexpr int64_t kTaskOutputPixels = 2048;
   static constexpr int64_t kTasksPerThread = 4;
   static constexpr double kMinSplitTaskMacs = double(1 << 22);  // build_tasks(): channel splits
+  static constexpr double kSplitMinGain = 0.1;                    // build_tasks(): row splits
+  static constexpr int64_t kSplitMinTasksPerThread = 2;
   static constexpr int64_t kSharedInputBytes = 256 << 10;  // half of a Zen 1 L2
   int64_t rows_per_task() const { return std::max<int64_t>(1, kTaskOutputPixels / pr_.params.output.w); }
   // Output channel rows/columns ((co, member) pairs) per task. NHWC: each task packs its pixels'
@@ -383,9 +386,7 @@ class Subpixel final : public Strategy {
     for (size_t b = 0; b < bands_.size(); ++b) {
       for (int64_t r : bands_[b].regions) {
         const Region& rg = regions_[size_t(r)];
-        int64_t k = 0;
-        for (const auto& kr : rg.k_ranges) k += kr.end - kr.begin;
-        per_row[b] += double(rg.q1w - rg.q0w) * double(std::max<int64_t>(k, 1));
+        per_row[b] += double(rg.q1w - rg.q0w) * double(std::max<int64_t>(rg.k, 1));
       }
       total += per_row[b] * double(band_rows(b)) * double(channels) * double(pr_.params.groups);
     }
@@ -411,8 +412,67 @@ class Subpixel final : public Strategy {
       const int64_t row_bytes = pr_.params.input.w * pr_.params.in_channels * int64_t(sizeof(float));
       rows_chunk = std::min(rows_chunk, std::max<int64_t>(1, kSharedInputBytes / row_bytes));
     }
-    while (rows_chunk > 1 && largest(rows_chunk) * wanted > total && (rows_chunk / 2) * max_width_ >= 2 * pixel_tile) {
-      rows_chunk /= 2;
+    // Whether the channel split below halves cc once more for chunks of `rows_chunk` rows.
+    auto splits_channels = [&](int64_t rows_chunk) {
+      return !channels_on_m_ && largest(rows_chunk) * wanted > total && std::min(cc, channels) >= 4 * kt_.nr &&
+             largest(rows_chunk) >= 2 * kMinSplitTaskMacs;
+    };
+    auto task_count = [&](int64_t rows_chunk) {
+      int64_t count = 0;
+      for (size_t b = 0; b < bands_.size(); ++b) count += (band_rows(b) + rows_chunk - 1) / rows_chunk;
+      return count * pr_.params.groups;
+    };
+    auto makespan = [&](int64_t rows_chunk) {
+      std::vector<double> task_cost;
+      for (size_t b = 0; b < bands_.size(); ++b) {
+        const int64_t rows = band_rows(b), chunks = (rows + rows_chunk - 1) / rows_chunk;
+        const int64_t chunk = (rows + chunks - 1) / chunks;
+        for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+          double cost = 0;
+          for (int64_t r : bands_[b].regions) {
+            const Region& rg = regions_[size_t(r)];
+            cost += double(ceil_div(std::min(chunk, rows - r0) * (rg.q1w - rg.q0w), pixel_tile)) * double(std::max<int64_t>(rg.k, 1));
+          }
+          for (int64_t g = 0; g < pr_.params.groups; ++g) task_cost.push_back(cost);
+        }
+      }
+      std::sort(task_cost.begin(), task_cost.end(), std::greater<double>());
+      std::vector<double> load(size_t(std::max(1, pr_.max_threads)), 0.0);
+      for (double c : task_cost) *std::min_element(load.begin(), load.end()) += c;
+      return *std::max_element(load.begin(), load.end());
+    };
+    const int64_t rows_chunk_max = rows_chunk;
+    int64_t finest = rows_chunk;
+    while (finest > 1 && largest(finest) * wanted > total && (finest / 2) * max_width_ >= 2 * pixel_tile) finest /= 2;
+    rows_chunk = finest;
+    // NHWC: a coarser one of those halvings where its tasks end sooner on the plan's threads. A
+    // region narrower than a pixel tile (a border column one pixel wide) runs a tile per chunk
+    // however few rows the chunk holds, so halving its rows doubles what it pays for, which the
+    // finer tasks win back only where they even out the threads. Estimated from the tasks' pixel
+    // tiles x K, dealt largest first to the least loaded thread (as the dynamic schedule runs
+    // them). 29 NHWC layers of the tune data where it changes the chunk, Zen 2, best of 2
+    // alternating runs: 0.91x / 0.75x the time at 1 / 2 threads (fcn8_up2, regions 1, 15 and 1
+    // pixels wide, 17 rows: 1-row chunks took 0.086 ms of work against 0.066 in whole bands, and
+    // 0.053 ms at 2 threads, 4-row ones 0.036). (NCHW runs a narrow region's few pixels as one
+    // panel against every channel either way, and its fcn8_up2 ran faster in the finer tasks:
+    // 0.045 against 0.063 ms.)
+    if (!channels_on_m_) {
+      // A coarser chunk only where the estimate gains kSplitMinGain on the finest, and never
+      // into fewer than kSplitMinTasksPerThread tasks per thread: with one task each a thread
+      // that starts late leaves the other nothing to take over (1 image of 24 -> 256, 51x14, k1
+      // s2, 2 threads: 2 tasks 0.16-0.24 ms from run to run, 1.3x fewer tiles than 8 of 4 rows).
+      // Nor chunks the channel split below would cut: it packs each chunk's pixels once per
+      // channel share (1 image of 16 -> 256 channels, 17x24, k4 s3, 2 threads: 14-row chunks
+      // in 4 channel shares 0.68 ms, 1-row chunks with all channels 0.45).
+      double best = makespan(finest) * (1 - kSplitMinGain);
+      for (int64_t r = rows_chunk_max; r > finest; r /= 2) {  // (coarse to fine: a tie goes to the finer)
+        if (splits_channels(r) || task_count(r) < kSplitMinTasksPerThread * int64_t(std::max(1, pr_.max_threads))) continue;
+        const double m = makespan(r);
+        if (m <= best) {
+          rows_chunk = r;
+          best = m;
+        }
+      }
     }
     // Still too few tasks (bands too short to halve without half-empty pixel tiles): channels
     // on the tile's columns are halved too, in whole panels, while a chunk keeps two of them.
@@ -421,8 +481,7 @@ class Subpixel final : public Strategy {
     // tenth of the time; 14 tasks: 4.63 -> 4.13 ms (dcgan_g2: 5 -> 10 tasks, 4.19 -> 3.95).
     // Not into tasks of under kMinSplitTaskMacs, whose fixed costs (offset tables, the pixel
     // tiles read again) then show: dcgan_g1, 3.3 M multiply-adds per task, 0.138 -> 0.153 ms.
-    while (!channels_on_m_ && largest(rows_chunk) * wanted > total && std::min(cc, channels) >= 4 * kt_.nr &&
-           largest(rows_chunk) >= 2 * kMinSplitTaskMacs) {
+    while (splits_channels(rows_chunk)) {
       cc = round_up(std::min(cc, channels) / 2, kt_.nr);
     }
     std::vector<std::pair<double, Task>> costed;
@@ -584,8 +643,6 @@ class Subpixel final : public Strategy {
     // 0.87x / 0.81x the time (1 image of 192 -> 1 channel, 54x46, k3x5 s2: 1.43 -> 0.75 ms;
     // 16 images of 128 -> 1, 130x130, k2 s2, rows of 128 + 2 pixels: 1.11x / 0.87x).
     constexpr int64_t kShortRowReduction = 32;
-    int64_t region_k = 0;
-    for (const auto& kr : region.k_ranges) region_k += kr.end - kr.begin;
     const int64_t row_lanes = round_up(width, kt_.nr);
     // Stacked W phases (row_group_) run row by row too, so their tiles leave as whole interleaved
     // groups, when a row's panels keep 3/4 of their lanes (a narrow last panel counting 16 on
@@ -596,7 +653,7 @@ class Subpixel final : public Strategy {
     const bool b_in_place = gemm_reads_far_b_in_place(c_count, kt_);
     const bool by_row = channels_on_m_ && width != row_lanes && task.r1 - task.r0 > 1 &&
                         ((width > kt_.narrow_nr &&
-                          (16 * (row_lanes - width) <= row_lanes || region_k <= kShortRowReduction || b_in_place)) ||
+                          (16 * (row_lanes - width) <= row_lanes || region.k <= kShortRowReduction || b_in_place)) ||
                          (row_group_ > 2 && 4 * width >= 3 * row_tile_lanes));
     const int64_t step = by_row ? width : pixels;
     GemmRunMemo memo;  // every row of the region has the same K
