@@ -195,6 +195,11 @@ TEST_CASE("Layer-like shapes: larger channels exercise full tiles and K blocking
       // max_threads = 1 plan does not, and both must agree bitwise.
       "N=16 Cin=32 Cout=128 H=7 W=7 kh=5 kw=5 sh=1 sw=1 dh=1 dw=1 g=1 ct=2 cl=2 oh=7 ow=7 layout=nhwc bias=1 act=relu",
       "N=16 Cin=32 Cout=128 H=7 W=7 kh=5 kw=5 sh=1 sw=1 dh=1 dw=1 g=1 ct=2 cl=2 oh=7 ow=7 layout=nchw bias=1",
+      // NHWC border regions one pixel wide (k4 s2, no padding): plans for several threads take
+      // row chunks coarser than the finest halving where they waste fewer pixel tiles.
+      "N=1 Cin=21 Cout=21 H=16 W=16 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=0 cl=0 oh=34 ow=34 layout=nhwc bias=1",
+      // Weights beyond 1 MiB on 4x4 images: NHWC tasks split the channels before the rows.
+      "N=4 Cin=256 Cout=128 H=4 W=4 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=8 ow=8 layout=nhwc bias=1 act=relu",
       // Images of over 1 MiB each with small weights: the NHWC bridge runs one image per chunk.
       "N=3 Cin=4 Cout=5 H=100 W=90 kh=3 kw=3 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=200 ow=180 layout=nchw bias=1 act=relu",
   };
