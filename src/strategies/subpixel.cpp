@@ -51,6 +51,8 @@ struct Region {
   int64_t q0h, q1h, q0w, q1w;    // phase-output rectangle
   std::vector<KRange> k_ranges;  // the valid taps, empty for bias-only regions
   int64_t k = 0;                 // their total length: the region's GEMM reduction
+  // Multiply-adds per pixel and output channel, at least one (a bias-only region still stores).
+  double work() const { return double(std::max<int64_t>(k, 1)); }
 };
 
 // The regions of one H phase and H segment, across every W phase and W segment: together they
@@ -388,7 +390,7 @@ class Subpixel final : public Strategy {
     for (size_t b = 0; b < bands_.size(); ++b) {
       for (int64_t r : bands_[b].regions) {
         const Region& rg = regions_[size_t(r)];
-        per_row[b] += double(rg.q1w - rg.q0w) * double(std::max<int64_t>(rg.k, 1));
+        per_row[b] += double(rg.q1w - rg.q0w) * rg.work();
       }
       total += per_row[b] * double(band_rows(b)) * double(channels) * double(pr_.params.groups);
     }
@@ -419,21 +421,30 @@ class Subpixel final : public Strategy {
       return !channels_on_m_ && largest(rows_chunk) * wanted > total && std::min(cc, channels) >= 4 * kt_.nr &&
              largest(rows_chunk) >= 2 * kMinSplitTaskMacs;
     };
+    // A band of `rows` rows in equal chunks of at most rows_chunk (no small remainder task):
+    // their count and rows.
+    auto equal_chunks = [](int64_t rows, int64_t rows_chunk) {
+      const int64_t chunks = (rows + rows_chunk - 1) / rows_chunk;
+      return std::pair<int64_t, int64_t>{chunks, (rows + chunks - 1) / chunks};
+    };
+    // The channel split: halves cc, in whole panels, while splits_channels() holds.
+    auto split_channels = [&](int64_t rows_chunk) {
+      while (splits_channels(rows_chunk)) cc = round_up(std::min(cc, channels) / 2, kt_.nr);
+    };
     auto task_count = [&](int64_t rows_chunk) {
       int64_t count = 0;
-      for (size_t b = 0; b < bands_.size(); ++b) count += (band_rows(b) + rows_chunk - 1) / rows_chunk;
+      for (size_t b = 0; b < bands_.size(); ++b) count += equal_chunks(band_rows(b), rows_chunk).first;
       return count * pr_.params.groups;
     };
     auto makespan = [&](int64_t rows_chunk) {
       std::vector<double> task_cost;
       for (size_t b = 0; b < bands_.size(); ++b) {
-        const int64_t rows = band_rows(b), chunks = (rows + rows_chunk - 1) / rows_chunk;
-        const int64_t chunk = (rows + chunks - 1) / chunks;
+        const int64_t rows = band_rows(b), chunk = equal_chunks(rows, rows_chunk).second;
         for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
           double cost = 0;
           for (int64_t r : bands_[b].regions) {
             const Region& rg = regions_[size_t(r)];
-            cost += double(ceil_div(std::min(chunk, rows - r0) * (rg.q1w - rg.q0w), pixel_tile)) * double(std::max<int64_t>(rg.k, 1));
+            cost += double(ceil_div(std::min(chunk, rows - r0) * (rg.q1w - rg.q0w), pixel_tile)) * rg.work();
           }
           for (int64_t g = 0; g < pr_.params.groups; ++g) task_cost.push_back(cost);
         }
@@ -454,7 +465,7 @@ class Subpixel final : public Strategy {
       for (size_t b = 0; b < bands_.size(); ++b)
         for (int64_t r : bands_[b].regions) {
           const Region& rg = regions_[size_t(r)];
-          const double w = double(band_rows(b) * (rg.q1w - rg.q0w)) * double(std::max<int64_t>(rg.k, 1));
+          const double w = double(band_rows(b) * (rg.q1w - rg.q0w)) * rg.work();
           weight += w;
           sum += w * double(std::min(rows_chunk, band_rows(b)) * (rg.q1w - rg.q0w));
         }
@@ -472,7 +483,7 @@ class Subpixel final : public Strategy {
     for (const auto& ph : phases_) weight_floats = std::max(weight_floats, ph.k_total * pr_.cog * members_of(ph));
     if (!channels_on_m_ && weight_floats > kBeyondL2WeightFloats &&
         pixels_per_gemm(finest_halving(rows_chunk)) < double(kMinGemmPixelTiles * pixel_tile)) {
-      while (splits_channels(rows_chunk)) cc = round_up(std::min(cc, channels) / 2, kt_.nr);
+      split_channels(rows_chunk);
     }
     const int64_t rows_chunk_max = rows_chunk;
     const int64_t finest = finest_halving(rows_chunk);
@@ -513,14 +524,11 @@ class Subpixel final : public Strategy {
     // tenth of the time; 14 tasks: 4.63 -> 4.13 ms (dcgan_g2: 5 -> 10 tasks, 4.19 -> 3.95).
     // Not into tasks of under kMinSplitTaskMacs, whose fixed costs (offset tables, the pixel
     // tiles read again) then show: dcgan_g1, 3.3 M multiply-adds per task, 0.138 -> 0.153 ms.
-    while (splits_channels(rows_chunk)) {
-      cc = round_up(std::min(cc, channels) / 2, kt_.nr);
-    }
+    split_channels(rows_chunk);
     std::vector<std::pair<double, Task>> costed;
     for (size_t b = 0; b < bands_.size(); ++b) {
-      // The band's rows in equal chunks of at most rows_chunk: no small remainder task.
-      const int64_t rows = band_rows(b), chunks = (rows + rows_chunk - 1) / rows_chunk;
-      const int64_t chunk = (rows + chunks - 1) / chunks;
+      const int64_t rows = band_rows(b);
+      const auto [chunks, chunk] = equal_chunks(rows, rows_chunk);
       rows_chunk_ = std::max(rows_chunk_, chunk);
       const int64_t groups = pr_.params.groups;
       for (int64_t i = 0; i < groups * chunks; ++i)
