@@ -114,6 +114,14 @@ bool split_runs(const Pass& pass, const int64_t* inner_off, int64_t max_step, Ru
   return memo->ok;
 }
 
+constexpr int64_t kMaxGroupPanels = 8, kGroupFloats = 128 << 10;
+
+// B panels of `pass_k` rows per group against an A streamed from beyond L2 (run_pass).
+int64_t streamed_a_group_panels(int64_t pass_k, const KernelTable& kt) {
+  const int64_t panel_floats = std::max<int64_t>(pass_k, 1) * kt.nr;
+  return std::clamp<int64_t>(std::min<int64_t>(kGroupFloats, int64_t(gemm_pack_floats(kt))) / panel_floats, 1, kMaxGroupPanels);
+}
+
 // How a micro-tile gets its operands: both from packed micro-panels, B read in place along
 // runs, or A read in place along runs (B packed).
 enum class TileMode { packed, b_in_place, a_in_place };
@@ -389,14 +397,12 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
   //   (NCHW, 1 / 2 threads, best of 2 runs): unet_up4 (K = 128 planes 150 KiB apart) subpixel
   //   39.3 / 20.5 -> 34.7 / 17.8 ms, gemm_col2im 46.6 / 24.4 -> 42.9 / 22.4. Rows close
   //   together gain nothing: grouped_up (planes 4 KiB apart) was 4-6% slower this way.
-  constexpr int64_t kMaxGroupPanels = 8, kGroupFloats = 128 << 10;
   constexpr int64_t kManyStreams = 64, kStreamedGroupFloats = 8 << 10, kStreamedSpanFloats = 1 << 20;
   const int64_t panel_floats = pass.k * NR;
   const bool streamed = b_gathered && !a_tiles_outer && !b_in_place_possible && pass.k >= kManyStreams &&
                         blk.m_count > MR && k_row_span(blk.b, pass) >= kStreamedSpanFloats;
   const int64_t group_max =
-      a_tiles_outer ? std::clamp<int64_t>(std::min<int64_t>(kGroupFloats, int64_t(gemm_pack_floats(kt))) / panel_floats, 1,
-                                          kMaxGroupPanels)
+      a_tiles_outer ? streamed_a_group_panels(pass.k, kt)
       : streamed    ? std::clamp<int64_t>(kStreamedGroupFloats / panel_floats, 1, kMaxGroupPanels)
                     : 1;
   struct GroupPanel {
@@ -468,6 +474,10 @@ void run_pass(const GemmBlock& blk, const KernelTable& kt, float* pack, const Pa
 size_t gemm_pack_floats(const KernelTable& kt) { return size_t(kt.k_max * kt.nr + kt.pack_a_floats); }
 
 bool gemm_reads_far_b_in_place(int64_t m_count, const KernelTable& kt) { return m_count <= 2 * int64_t(kt.mr); }
+
+int64_t gemm_streamed_a_group_columns(int64_t k, const KernelTable& kt) {
+  return streamed_a_group_panels(std::min(k, kt.k_max), kt) * kt.nr;
+}
 
 std::vector<int64_t> strided_offsets(int64_t n, int64_t step, int64_t start) {
   std::vector<int64_t> v(size_t(n < 0 ? 0 : n));

@@ -96,6 +96,10 @@ size_t gemm_pack_floats(const KernelTable& kt);
 // (It still needs each panel's pixels consecutive.)
 bool gemm_reads_far_b_in_place(int64_t m_count, const KernelTable& kt);
 
+// Columns of a gathered B that run as one group of panels against a prepacked A too big for L2
+// (reduction k): each group reads all of A once, so a block of fewer columns reads it as often.
+int64_t gemm_streamed_a_group_columns(int64_t k, const KernelTable& kt);
+
 // Computes one C block on the calling thread. `pack` holds gemm_pack_floats() floats, 64-byte
 // aligned. Summation order depends only on the block and the K-ranges, never on threading.
 void gemm_block(const GemmBlock& block, const KernelTable& kt, float* pack);

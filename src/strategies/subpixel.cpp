@@ -222,6 +222,10 @@ class Subpixel final : public Strategy {
   static constexpr int64_t kSplitMinTasksPerThread = 2;
   static constexpr int64_t kBeyondL2WeightFloats = 256 << 10;  // 1 MiB: build_tasks()
   static constexpr int64_t kMinGemmPixelTiles = 8;
+  // build_tasks(): streaming the weights once costs about as much as half a pixel tile against
+  // them (Zen 2, NCHW unet_up1: 2-row tasks, one panel group each, 19.8 ms at 2 threads; 7-row
+  // tasks, 4 panel groups per thread instead of 7 for the same tiles, 18.7 ms).
+  static constexpr double kStreamedATiles = 0.5;
   static constexpr int64_t kSharedInputBytes = 256 << 10;  // half of a Zen 1 L2
   int64_t rows_per_task() const { return std::max<int64_t>(1, kTaskOutputPixels / pr_.params.output.w); }
   // Output channel rows/columns ((co, member) pairs) per task. NHWC: each task packs its pixels'
@@ -436,6 +440,13 @@ class Subpixel final : public Strategy {
       for (size_t b = 0; b < bands_.size(); ++b) count += equal_chunks(band_rows(b), rows_chunk).first;
       return count * pr_.params.groups;
     };
+    // NCHW weights beyond L2 are a streamed A: the GEMM reads all of them once per group of
+    // pixel panels (gemm_streamed_a_group_columns), so a task of fewer pixels reads them as often.
+    auto a_streamed = [&](const Region& rg) {
+      return channels_on_m_ && pr_.cog * members_of(phases_[size_t(rg.phase)]) * rg.k > kBeyondL2WeightFloats;
+    };
+    // Estimated time of each task on one thread, dealt largest first to the least loaded thread
+    // (as the dynamic schedule runs them): the finish of the last thread, in pixel tiles x K.
     auto makespan = [&](int64_t rows_chunk) {
       std::vector<double> task_cost;
       for (size_t b = 0; b < bands_.size(); ++b) {
@@ -444,7 +455,10 @@ class Subpixel final : public Strategy {
           double cost = 0;
           for (int64_t r : bands_[b].regions) {
             const Region& rg = regions_[size_t(r)];
-            cost += double(ceil_div(std::min(chunk, rows - r0) * (rg.q1w - rg.q0w), pixel_tile)) * rg.work();
+            const int64_t pixels = std::min(chunk, rows - r0) * (rg.q1w - rg.q0w);
+            double tiles = double(ceil_div(pixels, pixel_tile));
+            if (a_streamed(rg)) tiles += kStreamedATiles * double(ceil_div(pixels, gemm_streamed_a_group_columns(rg.k, kt_)));
+            cost += tiles * rg.work();
           }
           for (int64_t g = 0; g < pr_.params.groups; ++g) task_cost.push_back(cost);
         }
@@ -498,8 +512,15 @@ class Subpixel final : public Strategy {
     // pixels wide, 17 rows: 1-row chunks took 0.086 ms of work against 0.066 in whole bands, and
     // 0.053 ms at 2 threads, 4-row ones 0.036). (NCHW runs a narrow region's few pixels as one
     // panel against every channel either way, and its fcn8_up2 ran faster in the finer tasks:
-    // 0.045 against 0.063 ms.)
-    if (!channels_on_m_) {
+    // 0.045 against 0.063 ms.) Except where it streams its weights: there the estimate counts
+    // what each task pays for reading them (kStreamedATiles per panel group). 31 NCHW layers
+    // where that changes the chunk (tune data and bench/data/small_images_big_weights_s37.csv),
+    // Zen 2, best of 2 alternating runs: 0.96x / 0.96x the time at 1 / 2 threads (1 image of
+    // 384 -> 256 channels, 10x10, k4 s1: 10.6 -> 9.2 ms at 1 thread; 4 images of 128 -> 256,
+    // 12x5, k4 s2: 3.9 / 2.3 -> 3.2 / 1.8 ms; unet_up1 19.8 -> 18.4 ms at 2 threads).
+    bool any_streamed = false;
+    for (const auto& rg : regions_) any_streamed = any_streamed || a_streamed(rg);
+    if (!channels_on_m_ || any_streamed) {
       // A coarser chunk only where the estimate gains kSplitMinGain on the finest, and never
       // into fewer than kSplitMinTasksPerThread tasks per thread: with one task each a thread
       // that starts late leaves the other nothing to take over (1 image of 24 -> 256, 51x14, k1

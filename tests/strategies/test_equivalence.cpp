@@ -200,6 +200,9 @@ TEST_CASE("Layer-like shapes: larger channels exercise full tiles and K blocking
       "N=1 Cin=21 Cout=21 H=16 W=16 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=0 cl=0 oh=34 ow=34 layout=nhwc bias=1",
       // Weights beyond 1 MiB on 4x4 images: NHWC tasks split the channels before the rows.
       "N=4 Cin=256 Cout=128 H=4 W=4 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=8 ow=8 layout=nhwc bias=1 act=relu",
+      // NCHW weights beyond 1 MiB (the streamed A) on small images: row chunks chosen by an
+      // estimate that counts the weights' reads.
+      "N=4 Cin=128 Cout=256 H=12 W=5 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=0 cl=0 oh=26 ow=12 layout=nchw bias=1 act=relu",
       // Images of over 1 MiB each with small weights: the NHWC bridge runs one image per chunk.
       "N=3 Cin=4 Cout=5 H=100 W=90 kh=3 kw=3 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=200 ow=180 layout=nchw bias=1 act=relu",
   };
