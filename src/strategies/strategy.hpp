@@ -45,6 +45,16 @@ inline size_t cache_line_floats(size_t floats) {
   return (floats + kCacheLineFloats - 1) / kCacheLineFloats * kCacheLineFloats;
 }
 
+// Receives output rows as they become final (layout_bridge.cpp transposes each back into the
+// caller's layout on the thread that finished it, while the row is still in that core's cache).
+class OutputRowSink {
+ public:
+  virtual ~OutputRowSink() = default;
+  // Rows [oh_begin, oh_end) of image n hold their final values (every channel and column); each
+  // row is told once.
+  virtual void rows_done(int64_t n, int64_t oh_begin, int64_t oh_end) const = 0;
+};
+
 class Strategy {
  public:
   virtual ~Strategy() = default;
@@ -52,6 +62,12 @@ class Strategy {
   virtual size_t workspace_floats(int threads) const = 0;
   // workspace: workspace_floats(threads) floats, 64-byte aligned.
   virtual void execute(const float* input, float* output, float* workspace, int threads) const = 0;
+  // execute(), telling `sink` of each output row once it is final; false (nothing run) when this
+  // plan cannot tell (its tasks finish rows in parts).
+  virtual bool execute_by_rows(const float* /*input*/, float* /*output*/, float* /*workspace*/, int /*threads*/,
+                               const OutputRowSink& /*sink*/) const {
+    return false;
+  }
   // What the benchmark's detail column and Plan::implementation() show.
   virtual std::string implementation() const = 0;
   virtual uint64_t executed_macs() const = 0;

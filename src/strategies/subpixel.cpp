@@ -191,20 +191,12 @@ class Subpixel final : public Strategy {
     return size_t(threads) * per_thread_floats();
   }
 
-  void execute(const float* x, float* y, float* ws, int threads) const override {
-    const Params& p = pr_.params;
-    if (!bias_rows_.empty() || !bias_cols_.empty()) {
-      // First, so the GEMMs then overwrite the outputs with taps. In contiguous ranges of rows:
-      // one row per task made 2 threads slower than 1 on layers of narrow bias-only rows (4
-      // images of 48 -> 16 channels, 63x8, k1 s2: a third of the time in this loop, a third in
-      // OpenMP's scheduler, rows of 15 floats sharing cache lines between the threads).
-      parallel_ranges(threads, p.batch * p.output.h, [&](int64_t begin, int64_t end) {
-        for (int64_t t = begin; t < end; ++t) fill_bias_row(y + (t / p.output.h) * ys_.n, t % p.output.h);
-      });
-    }
-    parallel_for(threads, int64_t(tasks_.size()), [&](int64_t t, int tid) {
-      run_task(tasks_[size_t(t)], x, y, ws + size_t(tid) * per_thread_floats());
-    });
+  void execute(const float* x, float* y, float* ws, int threads) const override { run(x, y, ws, threads, nullptr); }
+
+  bool execute_by_rows(const float* x, float* y, float* ws, int threads, const OutputRowSink& sink) const override {
+    if (!tasks_finish_rows_) return false;
+    run(x, y, ws, threads, &sink);
+    return true;
   }
 
   std::string implementation() const override {
@@ -213,6 +205,79 @@ class Subpixel final : public Strategy {
   uint64_t executed_macs() const override { return executed_; }
 
  private:
+  void run(const float* x, float* y, float* ws, int threads, const OutputRowSink* sink) const {
+    const Params& p = pr_.params;
+    if (!bias_rows_.empty() || !bias_cols_.empty()) {
+      // First, so the GEMMs then overwrite the outputs with taps. In contiguous ranges of rows:
+      // one row per task made 2 threads slower than 1 on layers of narrow bias-only rows (4
+      // images of 48 -> 16 channels, 63x8, k1 s2: a third of the time in this loop, a third in
+      // OpenMP's scheduler, rows of 15 floats sharing cache lines between the threads).
+      parallel_ranges(threads, p.batch * p.output.h, [&](int64_t begin, int64_t end) {
+        int64_t run_begin = -1;  // of a run of one image's rows no task writes: final now
+        for (int64_t t = begin; t < end; ++t) {
+          const int64_t n = t / p.output.h, oh = t % p.output.h;
+          fill_bias_row(y + n * ys_.n, oh);
+          if (!sink || task_rows_[size_t(oh)]) continue;
+          if (run_begin < 0) run_begin = oh;
+          if (oh + 1 == p.output.h || t + 1 == end || task_rows_[size_t(oh + 1)]) {
+            sink->rows_done(n, run_begin, oh + 1);
+            run_begin = -1;
+          }
+        }
+      });
+    }
+    parallel_for(threads, int64_t(tasks_.size()), [&](int64_t t, int tid) {
+      const Task& task = tasks_[size_t(t)];
+      run_task(task, x, y, ws + size_t(tid) * per_thread_floats());
+      if (sink) rows_done(task, *sink);
+    });
+  }
+
+  // Whether a band's H members are every H phase in output order: its rows, band row by band
+  // row, are then consecutive output rows.
+  bool consecutive_rows(const RowBand& band) const {
+    const int64_t first = phases_h_[size_t(band.members_h[0])].first;
+    bool consecutive = int64_t(band.members_h.size()) == pr_.params.stride.h;
+    for (size_t m = 0; consecutive && m < band.members_h.size(); ++m)
+      consecutive = phases_h_[size_t(band.members_h[m])].first == first + int64_t(m);
+    return consecutive;
+  }
+
+  // Pixels of the shortest run of consecutive output rows rows_done() tells at once, for tasks
+  // of `rows_chunk` band rows (a run ends with its image).
+  int64_t shortest_row_run(int64_t rows_chunk) const {
+    const Params& p = pr_.params;
+    int64_t shortest = p.output.h * p.output.w;
+    for (const RowBand& band : bands_) {
+      const int64_t rows = consecutive_rows(band) ? std::min(rows_chunk, band.q1h - band.q0h) * p.stride.h : 1;
+      shortest = std::min(shortest, rows * p.output.w);
+    }
+    return shortest;
+  }
+
+  // The output rows a task finishes (with tasks_finish_rows_): every H member's row of each of its
+  // band rows; in runs of whole images' consecutive rows where its members are every H phase.
+  void rows_done(const Task& task, const OutputRowSink& sink) const {
+    const RowBand& band = bands_[size_t(task.band)];
+    const int64_t band_rows = band.q1h - band.q0h, s = pr_.params.stride.h;
+    const int64_t first = phases_h_[size_t(band.members_h[0])].first;
+    const bool consecutive = consecutive_rows(band);
+    for (int64_t row = task.r0; row < task.r1;) {
+      const int64_t n = row / band_rows, qh = band.q0h + row % band_rows;
+      if (consecutive) {
+        const int64_t rows = std::min(task.r1, (n + 1) * band_rows) - row;  // to the task's or the image's end
+        sink.rows_done(n, first + qh * s, first + (qh + rows) * s);
+        row += rows;
+        continue;
+      }
+      for (int64_t member : band.members_h) {
+        const int64_t oh = phases_h_[size_t(member)].first + qh * s;
+        sink.rows_done(n, oh, oh + 1);
+      }
+      ++row;
+    }
+  }
+
   // Rows of a band per task: about kTaskOutputPixels output pixels (all W phases), enough to
   // amortise packing and few enough that the rows stay in cache while every W phase writes them.
   static constexpr int64_t kTaskOutputPixels = 2048;
@@ -226,6 +291,11 @@ class Subpixel final : public Strategy {
   // them (Zen 2, NCHW unet_up1: 2-row tasks, one panel group each, 19.8 ms at 2 threads; 7-row
   // tasks, 4 panel groups per thread instead of 7 for the same tiles, 18.7 ms).
   static constexpr double kStreamedATiles = 0.5;
+  // execute_by_rows(): only where rows_done() tells runs of at least this many output pixels,
+  // each then transposed as a whole. Shorter runs (single rows of 36 to 57 pixels, where H phases
+  // without taps or with other tap counts split the bands) ran up to 1.2x slower at 2 threads
+  // (Zen 2) than one transpose of the whole output after the inner plan.
+  static constexpr int64_t kMinRowRunPixels = 64;
   static constexpr int64_t kSharedInputBytes = 256 << 10;  // half of a Zen 1 L2
   int64_t rows_per_task() const { return std::max<int64_t>(1, kTaskOutputPixels / pr_.params.output.w); }
   // Output channel rows/columns ((co, member) pairs) per task. NHWC: each task packs its pixels'
@@ -560,6 +630,13 @@ class Subpixel final : public Strategy {
           costed.push_back({per_row[b] * double(t.r1 - t.r0) * double(t.c_count), t});
         }
     }
+    // Each output row is then final when the one task that writes it ends, or after the bias
+    // fill where none does (execute_by_rows).
+    tasks_finish_rows_ = pr_.params.groups == 1 && cc >= channels && shortest_row_run(rows_chunk) >= kMinRowRunPixels;
+    task_rows_.assign(size_t(pr_.params.output.h), 0);
+    for (const RowBand& band : bands_)
+      for (int64_t qh = band.q0h; qh < band.q1h; ++qh)
+        for (int64_t member : band.members_h) task_rows_[size_t(phases_h_[size_t(member)].first + qh * pr_.params.stride.h)] = 1;
     // Largest first: the dynamic schedule then ends with small tasks that even out the threads.
     std::stable_sort(costed.begin(), costed.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     for (const auto& c : costed) tasks_.push_back(c.second);
@@ -758,6 +835,8 @@ class Subpixel final : public Strategy {
   int64_t max_width_ = 1;
   int64_t rows_chunk_ = 1;  // band rows per task
   std::vector<Task> tasks_;
+  bool tasks_finish_rows_ = false;  // every task writes whole output rows, all channels
+  std::vector<char> task_rows_;     // per output row: some task writes it (else only the bias fill)
   std::vector<char> bias_rows_;      // per output row: its H phase has no taps (empty: none has)
   std::vector<int64_t> bias_cols_;   // output columns whose W phase has no taps, ascending
   std::vector<float> act_bias_;      // act(bias) per output channel

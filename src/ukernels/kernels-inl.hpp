@@ -2110,29 +2110,42 @@ void transpose(const float* src, int64_t src_ld, int64_t rows, int64_t cols, flo
       for (int64_t i = 0; i < rows; ++i) dst[j0 * rows + i] = src[i * src_ld + j0];
     return;
   }
+  // Blocks of W rows and W columns; a matrix of at least W rows (columns) but not a multiple of
+  // W takes one more block ending at its last row (column), overlapping the one before (whose
+  // floats it writes again, equal), where the rest went float by float: the NCHW output rows of
+  // a through-NHWC plan, transposed as each is finished, are often a few floats past a multiple of W.
+  const int64_t full_rows = rows / W * W, full_cols = cols / W * W;
+  const bool last_row_block = rows >= W && full_rows < rows, last_col_block = cols >= W && full_cols < cols;
+  const int64_t block_rows = last_row_block ? rows : full_rows;  // rows the blocks cover
+  auto block = [&](int64_t i, int64_t j) { transpose_block<Arch>(src + i * src_ld + j, src_ld, dst + j * dst_ld + i, dst_ld); };
+  // The columns past the blocks, of the rows they cover; then the rows past them, every column.
+  auto scalar_edges = [&]() {
+    for (int64_t j = last_col_block ? cols : full_cols; j < cols; ++j)
+      for (int64_t i = 0; i < block_rows; ++i) dst[j * dst_ld + i] = src[i * src_ld + j];
+    for (int64_t i = block_rows; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) dst[j * dst_ld + i] = src[i * src_ld + j];
+  };
   // Destination rows far apart (NHWC -> NCHW outputs: one channel plane from the next) would
   // each get W floats at a time while `cols` rows compete for the same cache sets; walking each
   // group of W destination rows to its end writes whole lines instead (linknet_up through NHWC,
   // 1 thread: 5.3 -> 5.0 ms).
   if (dst_ld > 4096 && cols >= W) {
-    const int64_t full_rows = rows / W * W;
-    int64_t j0 = 0;
-    for (; j0 + W <= cols; j0 += W)
-      for (i0 = 0; i0 < full_rows; i0 += W) transpose_block<Arch>(src + i0 * src_ld + j0, src_ld, dst + j0 * dst_ld + i0, dst_ld);
-    for (; j0 < cols; ++j0)
-      for (i0 = 0; i0 < full_rows; ++i0) dst[j0 * dst_ld + i0] = src[i0 * src_ld + j0];
-    for (i0 = full_rows; i0 < rows; ++i0)
-      for (int64_t j = 0; j < cols; ++j) dst[j * dst_ld + i0] = src[i0 * src_ld + j];
+    auto column_group = [&](int64_t j0) {
+      for (i0 = 0; i0 < full_rows; i0 += W) block(i0, j0);
+      if (last_row_block) block(rows - W, j0);
+    };
+    for (int64_t j0 = 0; j0 < full_cols; j0 += W) column_group(j0);
+    if (last_col_block) column_group(cols - W);
+    scalar_edges();
     return;
   }
-  for (; i0 + W <= rows; i0 += W) {
-    int64_t j0 = 0;
-    for (; j0 + W <= cols; j0 += W) transpose_block<Arch>(src + i0 * src_ld + j0, src_ld, dst + j0 * dst_ld + i0, dst_ld);
-    for (; j0 < cols; ++j0)
-      for (int64_t i = i0; i < i0 + W; ++i) dst[j0 * dst_ld + i] = src[i * src_ld + j0];
-  }
-  for (; i0 < rows; ++i0)
-    for (int64_t j = 0; j < cols; ++j) dst[j * dst_ld + i0] = src[i0 * src_ld + j];
+  auto row_group = [&](int64_t r0) {
+    for (int64_t j0 = 0; j0 < full_cols; j0 += W) block(r0, j0);
+    if (last_col_block) block(r0, cols - W);
+  };
+  for (i0 = 0; i0 < full_rows; i0 += W) row_group(i0);
+  if (last_row_block) row_group(rows - W);
+  scalar_edges();
 }
 
 // One ISA's table. MR/NV and the cache blocking come from the including translation unit.
