@@ -585,7 +585,7 @@ class Subpixel final : public Strategy {
     // 0.045 against 0.063 ms.) Except where it streams its weights: there the estimate counts
     // what each task pays for reading them (kStreamedATiles per panel group). 31 NCHW layers
     // where that changes the chunk (tune data and bench/data/small_images_big_weights_s37.csv),
-    // Zen 2, best of 2 alternating runs: 0.96x / 0.96x the time at 1 / 2 threads (1 image of
+    // Zen 2, best of 2 alternating runs: 0.96x / 0.96x the time at 1 / 2 threads (2 images of
     // 384 -> 256 channels, 10x10, k4 s1: 10.6 -> 9.2 ms at 1 thread; 4 images of 128 -> 256,
     // 12x5, k4 s2: 3.9 / 2.3 -> 3.2 / 1.8 ms; unet_up1 19.8 -> 18.4 ms at 2 threads).
     bool any_streamed = false;
