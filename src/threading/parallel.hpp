@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 namespace tconv::detail {
@@ -50,6 +51,41 @@ template <class F>
 void parallel_for_static(int threads, int64_t count, F&& f) {
   on_team(threads, count, [&](int tid, int team) {
     for (int64_t i = count * tid / team; i < count * (tid + 1) / team; ++i) f(i, tid);
+  });
+}
+
+// Calls f(task, thread_id) for every task in [0, count): thread t starts on its own contiguous
+// share of the tasks, in order, and once that is done takes tasks one at a time from the ends of
+// the other shares. For many small tasks where neighbours share data (output rows reading the
+// same input rows): each thread keeps to its part of the tensors as with parallel_for_static,
+// and a thread that runs slower (a busy core of a shared machine) is still helped out.
+template <class F>
+void parallel_for_contiguous(int threads, int64_t count, F&& f) {
+  constexpr int kMaxTeam = 64;
+  const int team = int(std::min<int64_t>(count, std::max(threads, 1)));
+  if (team > kMaxTeam || count >= (int64_t{1} << 31)) return parallel_for(threads, count, f);
+  // Each share's next and end task in one word, so taking the last task is one compare-exchange
+  // whoever takes it.
+  struct alignas(64) Share {
+    std::atomic<uint64_t> range;
+  };
+  Share shares[kMaxTeam];
+  auto pack = [](int64_t next, int64_t end) { return uint64_t(next) | uint64_t(end) << 32; };
+  for (int t = 0; t < team; ++t) shares[t].range.store(pack(count * t / team, count * (t + 1) / team), std::memory_order_relaxed);
+  // Takes the next task of a share from its front (owner) or back (helper); -1 when it is empty.
+  auto take = [&](Share& share, bool front) -> int64_t {
+    uint64_t v = share.range.load(std::memory_order_acquire);
+    for (;;) {
+      const int64_t next = int64_t(v & 0xffffffffu), end = int64_t(v >> 32);
+      if (next >= end) return -1;
+      const uint64_t taken = front ? pack(next + 1, end) : pack(next, end - 1);
+      if (share.range.compare_exchange_weak(v, taken, std::memory_order_acq_rel)) return front ? next : end - 1;
+    }
+  };
+  on_team(team, count, [&](int tid, int) {
+    for (int64_t i; (i = take(shares[tid], true)) >= 0;) f(i, tid);
+    for (int v = 1; v < team; ++v)
+      for (int64_t i; (i = take(shares[(tid + v) % team], false)) >= 0;) f(i, tid);
   });
 }
 

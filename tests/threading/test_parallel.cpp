@@ -1,0 +1,51 @@
+// The thread helpers: every task runs exactly once, on a thread id inside the team.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "threading/parallel.hpp"
+
+using namespace tconv::detail;
+
+TEST_CASE("parallel_for_contiguous runs every task once", "[threading]") {
+  for (int threads : {1, 2, 3, 4, 7, 64, 65}) {
+    for (int64_t count : {0, 1, 2, 3, 5, 17, 64, 100, 1000}) {
+      INFO("threads=" << threads << " count=" << count);
+      std::vector<std::atomic<int>> runs(static_cast<size_t>(count));
+      std::atomic<bool> bad_tid{false};
+      parallel_for_contiguous(threads, count, [&](int64_t t, int tid) {
+        if (tid < 0 || tid >= threads) bad_tid = true;
+        runs[size_t(t)].fetch_add(1);
+      });
+      REQUIRE_FALSE(bad_tid);
+      for (int64_t t = 0; t < count; ++t) REQUIRE(runs[size_t(t)].load() == 1);
+    }
+  }
+}
+
+TEST_CASE("parallel_for_contiguous: a slow thread's share is taken over", "[threading]") {
+  // Thread 0 holds its first task until thread 1 has run more than its own half (or 10 s pass):
+  // thread 1 must then have taken tasks from the end of thread 0's share.
+  constexpr int64_t kCount = 64;
+  std::vector<int> owner(kCount, -1);
+  std::atomic<int64_t> by_second{0};
+  std::atomic<int> team{1};
+  parallel_for_contiguous(2, kCount, [&](int64_t t, int tid) {
+    team = omp_get_num_threads();
+    if (tid == 1) by_second.fetch_add(1);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (tid == 0 && t == 0 && team.load() == 2 && by_second.load() <= kCount / 2 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    owner[size_t(t)] = tid;
+  });
+  for (int64_t t = 0; t < kCount; ++t) REQUIRE(owner[size_t(t)] >= 0);
+  if (team.load() == 2) {
+    CHECK(owner[kCount / 2 - 1] == 1);  // the helper takes from the end
+    CHECK(by_second.load() > kCount / 2);
+  }
+}
