@@ -231,8 +231,12 @@ class Subpixel final : public Strategy {
       run_task(task, x, y, ws + size_t(tid) * per_thread_floats());
       if (sink) rows_done(task, *sink);
     };
-    if (contiguous_shares_) parallel_for_contiguous(threads, int64_t(tasks_.size()), body);
-    else parallel_for(threads, int64_t(tasks_.size()), body);
+    // Contiguous shares (see build_tasks()), or as the tasks come, largest first.
+    if (contiguous_shares_ || sink) {
+      parallel_for_contiguous(threads, int64_t(tasks_.size()), body, [&](int64_t t) { return task_cost_[size_t(t)]; });
+    } else {
+      parallel_for(threads, int64_t(tasks_.size()), body);
+    }
   }
 
   // Whether a band's H members are every H phase in output order: its rows, band row by band
@@ -487,12 +491,11 @@ class Subpixel final : public Strategy {
     // over a chunk of rows while its input is in L2: chunks of at most kSharedInputBytes of
     // input, groups inner. grouped_up (4 groups, 512-byte pixels), 1 / 2 threads: 19.9 / 10.0 ->
     // 17.3 / 9.3 ms. NCHW groups read disjoint planes and keep whole chunks. With more threads,
-    // each runs its own contiguous share of the tasks first (parallel_for_contiguous): dealt out
-    // as they come, a chunk's groups went to both threads, so each core read every chunk's input
-    // into its L2. 16 grouped NHWC layers of the tune data, Zen 2, 2 threads, best of 2
+    // each runs its own contiguous share of the tasks first (contiguous_shares_ below): dealt
+    // out as they come, a chunk's groups went to both threads, so each core read every chunk's
+    // input into its L2. 16 grouped NHWC layers of the tune data, Zen 2, 2 threads, best of 2
     // alternating runs: 0.77x the time (grouped_up 3.84 -> 3.19 ms), none slower beyond noise.
     const bool groups_share_pixels = !nchw_ && pr_.params.groups > 1;
-    contiguous_shares_ = groups_share_pixels;
     if (groups_share_pixels) {
       const int64_t row_bytes = pr_.params.input.w * pr_.params.in_channels * int64_t(sizeof(float));
       rows_chunk = std::min(rows_chunk, std::max<int64_t>(1, kSharedInputBytes / row_bytes));
@@ -644,9 +647,23 @@ class Subpixel final : public Strategy {
     for (const RowBand& band : bands_)
       for (int64_t qh = band.q0h; qh < band.q1h; ++qh)
         for (int64_t member : band.members_h) task_rows_[size_t(phases_h_[size_t(member)].first + qh * pr_.params.stride.h)] = 1;
+    // Which thread runs what. NCHW tasks, and NHWC groups sharing pixels (above), run on
+    // contiguous shares of the task list, of equal estimated work: each thread starts on its
+    // own share and then takes tasks from the ends of the others' (parallel_for_contiguous), so
+    // neighbouring row chunks, which read the same input rows, stay on one core. Zen 2, 2 threads, best of 2 alternating runs, auto, a
+    // random 70 of the NCHW tune layers: 0.89x the time on NCHW subpixel plans (35 layers, worst
+    // 1.06x), 0.94x where they ran through NHWC copies (which hand each row chunk to the NCHW
+    // transpose as it ends, also from contiguous shares; worst 1.04x); dilated_up NCHW 0.73 ->
+    // 0.62 ms. Not for other NHWC layers: 70 of them 0.98x, but up to 1.25x slower (16 images
+    // of 8 -> 8 channels, 73x73, k3 s2: 183 tasks of 7 us, 1.81 -> 2.36 ms), so those are dealt
+    // out as they come.
+    contiguous_shares_ = nchw_ || groups_share_pixels;
     // Largest first: the dynamic schedule then ends with small tasks that even out the threads.
     std::stable_sort(costed.begin(), costed.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (const auto& c : costed) tasks_.push_back(c.second);
+    for (const auto& c : costed) {
+      tasks_.push_back(c.second);
+      task_cost_.push_back(c.first);
+    }
   }
 
   int64_t band_rows(size_t b) const { return pr_.params.batch * (bands_[b].q1h - bands_[b].q0h); }
@@ -842,6 +859,7 @@ class Subpixel final : public Strategy {
   int64_t max_width_ = 1;
   int64_t rows_chunk_ = 1;  // band rows per task
   std::vector<Task> tasks_;
+  std::vector<double> task_cost_;  // estimated multiply-adds of each task
   bool tasks_finish_rows_ = false;  // every task writes whole output rows, all channels
   bool contiguous_shares_ = false;  // each thread runs its own run of tasks first (build_tasks())
   std::vector<char> task_rows_;     // per output row: some task writes it (else only the bias fill)

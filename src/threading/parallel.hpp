@@ -58,9 +58,10 @@ void parallel_for_static(int threads, int64_t count, F&& f) {
 // share of the tasks, in order, and once that is done takes tasks one at a time from the ends of
 // the other shares. For many small tasks where neighbours share data (output rows reading the
 // same input rows): each thread keeps to its part of the tensors as with parallel_for_static,
-// and a thread that runs slower (a busy core of a shared machine) is still helped out.
-template <class F>
-void parallel_for_contiguous(int threads, int64_t count, F&& f) {
+// and a thread that runs slower (a busy core of a shared machine) is still helped out. The
+// shares hold equal sums of cost(task) (a double; equal counts without it).
+template <class F, class C>
+void parallel_for_contiguous(int threads, int64_t count, F&& f, C&& cost) {
   constexpr int kMaxTeam = 64;
   const int team = int(std::min<int64_t>(count, std::max(threads, 1)));
   if (team > kMaxTeam || count >= (int64_t{1} << 31)) return parallel_for(threads, count, f);
@@ -71,7 +72,21 @@ void parallel_for_contiguous(int threads, int64_t count, F&& f) {
   };
   Share shares[kMaxTeam];
   auto pack = [](int64_t next, int64_t end) { return uint64_t(next) | uint64_t(end) << 32; };
-  for (int t = 0; t < team; ++t) shares[t].range.store(pack(count * t / team, count * (t + 1) / team), std::memory_order_relaxed);
+  double total = 0;
+  for (int64_t i = 0; i < count; ++i) total += cost(i);
+  // Share t starts at the first task whose preceding costs reach t / team of the total.
+  int64_t begin = 0;
+  double before = 0;
+  for (int t = 0; t < team; ++t) {
+    int64_t end = begin;
+    if (t + 1 == team) {
+      end = count;
+    } else {
+      while (end < count && before + cost(end) * 0.5 < total * double(t + 1) / team) before += cost(end++);
+    }
+    shares[t].range.store(pack(begin, end), std::memory_order_relaxed);
+    begin = end;
+  }
   // Takes the next task of a share from its front (owner) or back (helper); -1 when it is empty.
   auto take = [&](Share& share, bool front) -> int64_t {
     uint64_t v = share.range.load(std::memory_order_acquire);
@@ -87,6 +102,11 @@ void parallel_for_contiguous(int threads, int64_t count, F&& f) {
     for (int v = 1; v < team; ++v)
       for (int64_t i; (i = take(shares[(tid + v) % team], false)) >= 0;) f(i, tid);
   });
+}
+
+template <class F>
+void parallel_for_contiguous(int threads, int64_t count, F&& f) {
+  parallel_for_contiguous(threads, count, f, [](int64_t) { return 1.0; });
 }
 
 // Calls f(begin, end) for contiguous ranges covering [0, count), a few per thread: for cheap
