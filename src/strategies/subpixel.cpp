@@ -647,16 +647,15 @@ class Subpixel final : public Strategy {
     for (const RowBand& band : bands_)
       for (int64_t qh = band.q0h; qh < band.q1h; ++qh)
         for (int64_t member : band.members_h) task_rows_[size_t(phases_h_[size_t(member)].first + qh * pr_.params.stride.h)] = 1;
-    // Which thread runs what. NCHW tasks, and NHWC groups sharing pixels (above), run on
-    // contiguous shares of the task list, of equal estimated work: each thread starts on its
-    // own share and then takes tasks from the ends of the others' (parallel_for_contiguous), so
-    // neighbouring row chunks, which read the same input rows, stay on one core. Zen 2, 2 threads, best of 2 alternating runs, auto, a
-    // random 70 of the NCHW tune layers: 0.89x the time on NCHW subpixel plans (35 layers, worst
-    // 1.06x), 0.94x where they ran through NHWC copies (which hand each row chunk to the NCHW
-    // transpose as it ends, also from contiguous shares; worst 1.04x); dilated_up NCHW 0.73 ->
-    // 0.62 ms. Not for other NHWC layers: 70 of them 0.98x, but up to 1.25x slower (16 images
-    // of 8 -> 8 channels, 73x73, k3 s2: 183 tasks of 7 us, 1.81 -> 2.36 ms), so those are dealt
-    // out as they come.
+    // Which thread runs what. NCHW tasks, NHWC groups sharing pixels (above), and any run that
+    // hands its rows to a sink (run()) go on contiguous shares of the task list, of equal
+    // estimated work: each thread starts on its own share and then takes tasks from the ends of
+    // the others' (parallel_for_contiguous), so neighbouring row chunks, which read the same
+    // input rows, stay on one core. Zen 2, 2 threads, best of 2 alternating runs, auto, a random
+    // 70 of the NCHW tune layers: 0.89x the time on NCHW subpixel plans (35 layers, worst
+    // 1.06x), 0.94x through NHWC copies (worst 1.04x); dilated_up NCHW 0.73 -> 0.62 ms. Not for
+    // other NHWC runs: 70 layers 0.98x, but up to 1.25x slower (16 images of 8 -> 8 channels,
+    // 73x73, k3 s2: 183 tasks of 7 us, 1.81 -> 2.36 ms), so those are dealt out as they come.
     contiguous_shares_ = nchw_ || groups_share_pixels;
     // Largest first: the dynamic schedule then ends with small tasks that even out the threads.
     std::stable_sort(costed.begin(), costed.end(), [](const auto& a, const auto& b) { return a.first > b.first; });

@@ -22,6 +22,14 @@ TEST_CASE("parallel_for_contiguous runs every task once", "[threading]") {
       });
       REQUIRE_FALSE(bad_tid);
       for (int64_t t = 0; t < count; ++t) REQUIRE(runs[size_t(t)].load() == 1);
+      // Shares of equal cost: uneven, all zero, or one task holding all of it.
+      for (int shape = 0; shape < 3; ++shape) {
+        for (auto& r : runs) r = 0;
+        parallel_for_contiguous(
+            threads, count, [&](int64_t t, int) { runs[size_t(t)].fetch_add(1); },
+            [&](int64_t t) { return shape == 0 ? double(t % 7) : shape == 1 ? 0.0 : double(t == count / 2); });
+        for (int64_t t = 0; t < count; ++t) REQUIRE(runs[size_t(t)].load() == 1);
+      }
     }
   }
 }
