@@ -63,6 +63,7 @@ void parallel_for_static(int threads, int64_t count, F&& f) {
 template <class F, class C>
 void parallel_for_contiguous(int threads, int64_t count, F&& f, C&& cost) {
   constexpr int kMaxTeam = 64;
+  if (count <= 0) return;  // on_team would still run one thread, on a share never set up
   const int team = int(std::min<int64_t>(count, std::max(threads, 1)));
   if (team > kMaxTeam || count >= (int64_t{1} << 31)) return parallel_for(threads, count, f);
   // Each share's next and end task in one word, so taking the last task is one compare-exchange

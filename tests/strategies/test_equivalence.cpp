@@ -60,6 +60,7 @@ bool execute_within_workspace(const Plan& plan, const float* x, float* y, int th
 // sized too small shows in the guard bytes. Where both plans chose the same implementation, they
 // must agree bitwise too.
 void check_all(const Params& p, std::mt19937& rng) {
+  INFO("case (a crash reports it): TCONV_CASE=\"" << p.to_string() << "\"");
   const auto x = test::random_tensor(size_t(p.input_elements()), rng);
   const auto w = test::random_tensor(size_t(p.weight_elements()), rng);
   const auto b = p.has_bias ? test::random_tensor(size_t(p.out_channels), rng) : std::vector<float>{};

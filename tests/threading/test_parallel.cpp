@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <thread>
 #include <vector>
 
@@ -10,17 +11,39 @@
 
 using namespace tconv::detail;
 
+namespace {
+
+// Leaves the stack below the caller full of words that read as a share holding task 0 (next 0,
+// end 1), so a share the helper forgets to set up runs a task that does not exist.
+[[gnu::noinline]] void dirty_stack() {
+  volatile uint64_t words[1024];
+  for (auto& w : words) w = uint64_t{1} << 32;
+}
+
+// parallel_for_contiguous(threads, count, f) in a frame of its own, over the words
+// dirty_stack() left.
+template <class F>
+[[gnu::noinline]] void on_dirty_stack(int threads, int64_t count, F&& f) {
+  parallel_for_contiguous(threads, count, f);
+}
+
+}  // namespace
+
 TEST_CASE("parallel_for_contiguous runs every task once", "[threading]") {
   for (int threads : {1, 2, 3, 4, 7, 64, 65}) {
     for (int64_t count : {0, 1, 2, 3, 5, 17, 64, 100, 1000}) {
       INFO("threads=" << threads << " count=" << count);
       std::vector<std::atomic<int>> runs(static_cast<size_t>(count));
-      std::atomic<bool> bad_tid{false};
-      parallel_for_contiguous(threads, count, [&](int64_t t, int tid) {
-        if (tid < 0 || tid >= threads) bad_tid = true;
+      std::atomic<bool> bad_task{false};
+      dirty_stack();
+      on_dirty_stack(threads, count, [&](int64_t t, int tid) {
+        if (tid < 0 || tid >= threads || t < 0 || t >= count) {
+          bad_task = true;
+          return;
+        }
         runs[size_t(t)].fetch_add(1);
       });
-      REQUIRE_FALSE(bad_tid);
+      REQUIRE_FALSE(bad_task);
       for (int64_t t = 0; t < count; ++t) REQUIRE(runs[size_t(t)].load() == 1);
       // Shares of equal cost: uneven, all zero, or one task holding all of it.
       for (int shape = 0; shape < 3; ++shape) {
