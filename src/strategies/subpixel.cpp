@@ -832,10 +832,15 @@ class Subpixel final : public Strategy {
     // outputs and K 40-1024, Zen 2, best of 2 alternating runs, 1 / 2 threads: NCHW 0.92x /
     // 0.94x the time (unet_up4 36.8 / 19.0 -> 33.0 / 17.0 ms; 1 image of 64 -> 64, 196x196,
     // k2 s2: 23.4 / 12.8 -> 19.0 / 9.9), NHWC 0.97x / 0.96x, none slower beyond 1.5%.
-    constexpr int64_t kBeyondCacheOutputFloats = 2 << 20;  // 8 MiB
+    // On AVX2 from 4 MiB on (session 41, Zen 3, 512 KiB L2): grouped_up (8 MiB, one 16-channel
+    // line per tile row, the next store waiting on the last) NHWC 7.75 / 3.59 -> 6.79 / 3.32 ms at
+    // 1 / 2 threads, NCHW 0.96x / 0.99x; 9 layers of 3-8 MiB outputs, best of 6 alternating runs,
+    // geometric mean 0.99x / 0.98x NCHW, 1.00x / 1.00x NHWC (worst: 1 image of 16 -> 96, 40x40,
+    // k3 s3, NHWC, K 16, 1.08x at 1 thread, 0.99x at 2).
+    const int64_t beyond_cache_output_floats = kt_.isa == Isa::avx512f ? 2 << 20 : 1 << 20;  // 8 / 4 MiB
     const int64_t prefetch_max_k =
         kt_.isa == Isa::avx512f ? (nchw_ ? 32 : 64) : std::numeric_limits<int64_t>::max();
-    if (!split && p.output_elements() > kBeyondCacheOutputFloats) blk.prefetch_c_max_k = prefetch_max_k;
+    if (!split && p.output_elements() > beyond_cache_output_floats) blk.prefetch_c_max_k = prefetch_max_k;
     for (int64_t i = 0; i < pixels; i += step) {
       const Operand input{nullptr, 0, xg, in_off + i, phase.k_off.data(), x_extent};
       orient(blk, channels_on_m_, weights, input, task.c0, c_count, step, channel_off, out_off + i, bias);
