@@ -206,6 +206,10 @@ TEST_CASE("Layer-like shapes: larger channels exercise full tiles and K blocking
       "N=4 Cin=128 Cout=256 H=12 W=5 kh=4 kw=4 sh=2 sw=2 dh=1 dw=1 g=1 ct=0 cl=0 oh=26 ow=12 layout=nchw bias=1 act=relu",
       // Images of over 1 MiB each with small weights: the NHWC bridge runs one image per chunk.
       "N=3 Cin=4 Cout=5 H=100 W=90 kh=3 kw=3 sh=2 sw=2 dh=1 dw=1 g=1 ct=1 cl=1 oh=200 ow=180 layout=nchw bias=1 act=relu",
+      // Every phase bias-only (the cropped output sees no tap), so subpixel has no GEMM task at
+      // all: session 40's crash (the scheduler ran one thread on a share it never set up).
+      "N=1 Cin=15 Cout=18 H=2 W=1 kh=4 kw=1 sh=1 sw=3 dh=3 dw=3 g=3 ct=5 cl=-1 oh=1 ow=1 layout=nchw bias=1",
+      "N=1 Cin=15 Cout=18 H=2 W=1 kh=4 kw=1 sh=1 sw=3 dh=3 dw=3 g=3 ct=5 cl=-1 oh=1 ow=1 layout=nhwc bias=1 act=relu",
   };
   for (const char* s : shapes) {
     INFO(s);
